@@ -1,0 +1,1 @@
+"""Parley: an offline desktop voice assistant (the Qt-free core)."""

@@ -1,0 +1,199 @@
+"""Typed events the core emits: the contract with the UI and with `--json` output.
+
+Every event is a frozen dataclass. `to_dict()` gives one flat JSON object whose
+first key is `"type"` (an `EventType` value); the remaining keys are the
+dataclass fields, documented on each class with their units. Times are
+milliseconds (ms) unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class EventType(StrEnum):
+    STATE = "state"
+    PARTIAL = "partial"
+    USER_TURN = "user_turn"
+    REPLY_DELTA = "reply_delta"
+    REPLY_DONE = "reply_done"
+    TOOL_REQUEST = "tool_request"
+    TOOL_RESULT = "tool_result"
+    LATENCY = "latency"
+    FLAGGED = "flagged"
+    ERROR = "error"
+    NOTICE = "notice"
+
+
+class State(StrEnum):
+    """What the assistant is doing, as the UI's indicator shows it."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+class Source(StrEnum):
+    """Who wrote a reply."""
+
+    RULE = "rule"  # the rule NLU answered, no LLM involved
+    LLM = "llm"  # the language model wrote it
+    TOOL = "tool"  # the outcome of a tool call
+    SYSTEM = "system"  # Parley's own words: a clarification, a no-model notice
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events. Subclasses set `type`."""
+
+    type: ClassVar[EventType]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": str(self.type), **asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    """The assistant changed state."""
+
+    type: ClassVar[EventType] = EventType.STATE
+    state: State
+    """One of idle, listening, thinking, speaking."""
+
+
+@dataclass(frozen=True)
+class Partial(Event):
+    """A partial (not yet final) transcript while the user speaks."""
+
+    type: ClassVar[EventType] = EventType.PARTIAL
+    text: str
+
+
+@dataclass(frozen=True)
+class UserTurn(Event):
+    """A final user utterance (typed or transcribed), committed to history."""
+
+    type: ClassVar[EventType] = EventType.USER_TURN
+    text: str
+    turn_id: int
+    """History row id of the turn (0 when history is unavailable)."""
+    confidence: float = 1.0
+    """Recogniser confidence 0..1; typed text is 1.0."""
+    conversation_id: int = 0
+
+
+@dataclass(frozen=True)
+class ReplyDelta(Event):
+    """A piece of the reply as it streams."""
+
+    type: ClassVar[EventType] = EventType.REPLY_DELTA
+    text: str
+    """Text to append to the reply shown so far."""
+    turn_id: int = 0
+    """History row id of the reply being written."""
+
+
+@dataclass(frozen=True)
+class ReplyDone(Event):
+    """The reply is complete (or was cut short)."""
+
+    type: ClassVar[EventType] = EventType.REPLY_DONE
+    text: str
+    """The whole reply text as stored."""
+    source: Source
+    interrupted: bool = False
+    """True when the user stopped the reply before it finished."""
+    turn_id: int = 0
+    intent: str = ""
+    """Rule intent name when source is rule, else empty."""
+
+
+@dataclass(frozen=True)
+class ToolRequest(Event):
+    """A consequential tool call awaiting the user's yes or no."""
+
+    type: ClassVar[EventType] = EventType.TOOL_REQUEST
+    request_id: str
+    tool: str
+    arguments: dict[str, Any]
+    description: str
+    """Exactly what will happen, in words, as it is shown and spoken."""
+    timeout_s: float = 20.0
+    """Seconds until no answer counts as no."""
+
+
+@dataclass(frozen=True)
+class ToolResult(Event):
+    """The outcome of a tool call (run, denied or failed)."""
+
+    type: ClassVar[EventType] = EventType.TOOL_RESULT
+    request_id: str
+    tool: str
+    ok: bool
+    text: str
+    """Outcome in words, suitable for speech."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Latency(Event):
+    """Per-turn timings. Each stage is ms from the turn's start (the end of the
+    user's speech, or the moment a typed line was received); absent stages
+    are omitted from `stages_ms`."""
+
+    type: ClassVar[EventType] = EventType.LATENCY
+    turn_id: int
+    stages_ms: dict[str, float]
+    """Stage name -> ms since turn start. Stage names: endpoint, stt_final,
+    intent, first_token, first_clause, tts_ready, first_sample, done."""
+    tokens: int = 0
+    """Tokens generated for the reply (0 for rule replies)."""
+    prompt_tokens_evaluated: int = 0
+    """Prompt tokens the LLM actually evaluated this turn (prefix reuse makes
+    this close to the new tokens only)."""
+
+
+@dataclass(frozen=True)
+class Flagged(Event):
+    """A turn Parley could not handle well, listed as a hard case."""
+
+    type: ClassVar[EventType] = EventType.FLAGGED
+    turn_id: int
+    reason: str
+    """One of: empty, unintelligible, low_confidence, negative_sentiment,
+    unhandled."""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    """Something went wrong; `message` is for humans, `code` for programs."""
+
+    type: ClassVar[EventType] = EventType.ERROR
+    code: str
+    """Stable machine code, e.g. model_missing, model_corrupt, history_unwritable."""
+    message: str
+    """One clear sentence a user can act on."""
+    fatal: bool = False
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Information for the user that is not part of the conversation
+    (model loading, config problems)."""
+
+    type: ClassVar[EventType] = EventType.NOTICE
+    message: str
+    code: str = ""
+
+
+EventSink = Callable[[Event], None]
+"""Where the core sends events. Called on the core's own thread."""
