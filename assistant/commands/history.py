@@ -1,0 +1,127 @@
+"""`parley history`: list, show, export and review past conversations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from assistant import paths
+from assistant.dialogue.history import (
+    EXPORT_FORMATS,
+    SPEAKERS,
+    History,
+    HistoryError,
+    Turn,
+    local_time,
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `history` on the top-level `parley` subparsers."""
+    parser = subparsers.add_parser(
+        "history",
+        help="list, show and export past conversations",
+        description="Past conversations, from the history database in Parley's data directory.",
+    )
+    parser.set_defaults(func=run)
+    sub = parser.add_subparsers(dest="history_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="conversations, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("show", help="a conversation's transcript, with statuses and flags")
+    p.add_argument("id", type=int, metavar="ID", help="conversation id (see `history list`)")
+
+    p = sub.add_parser("export", help="print a conversation as Markdown or JSON")
+    p.add_argument("id", type=int, metavar="ID", help="conversation id (see `history list`)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="md", help="default: md")
+
+    p = sub.add_parser("flagged", help="the hard cases: turns flagged for review, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a `history` subcommand; returns the exit code."""
+    try:
+        with History(paths.history_db()) as history:
+            return _COMMANDS[args.history_command](history, args)
+    except HistoryError as exc:
+        print(f"parley history: {exc}", file=sys.stderr)
+        return 1
+
+
+def _list(history: History, args: argparse.Namespace) -> int:
+    for c in history.conversations():
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": c.id,
+                        "title": c.title,
+                        "created_at": c.created_at,
+                        "updated_at": c.updated_at,
+                        "turn_count": c.turn_count,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            turns = f"{c.turn_count} turn" + ("" if c.turn_count == 1 else "s")
+            print(f"{c.id:>5}  {local_time(c.updated_at)}  {turns:>9}  {c.title or '(untitled)'}")
+    return 0
+
+
+def _describe(turn: Turn) -> str:
+    details = [d for d in (turn.source, turn.intent) if d]
+    if turn.confidence is not None:
+        details.append(f"confidence {turn.confidence:.2f}")
+    if turn.status != "done":
+        details.append(turn.status.upper())
+    return f"{SPEAKERS[turn.role]}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _show(history: History, args: argparse.Namespace) -> int:
+    c = history.conversation(args.id)
+    print(f"Conversation {c.id}: {c.title or '(untitled)'}")
+    print(f"started {local_time(c.created_at)}, {c.turn_count} turns")
+    for t in history.turns(c.id):
+        print()
+        print(f"[{local_time(t.created_at)[11:]}] {_describe(t)}: {t.text}")
+        if t.flagged:
+            print(f"    FLAGGED: {t.flagged}")
+    return 0
+
+
+def _export(history: History, args: argparse.Namespace) -> int:
+    text = history.export(args.id, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _flagged(history: History, args: argparse.Namespace) -> int:
+    for t in history.flagged():
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "turn_id": t.id,
+                        "conversation_id": t.conversation_id,
+                        "role": t.role,
+                        "text": t.text,
+                        "reason": t.flagged,
+                        "created_at": t.created_at,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(
+                f"{local_time(t.created_at)}  conversation {t.conversation_id}  "
+                f"{SPEAKERS[t.role]}: {t.text!r}  flagged: {t.flagged}"
+            )
+    return 0
+
+
+_COMMANDS = {"list": _list, "show": _show, "export": _export, "flagged": _flagged}
