@@ -1,0 +1,353 @@
+"""The local LLM: one llama-cpp-python `Llama`, streaming, cancellable, with
+prefix reuse between turns.
+
+Why our own token loop over `Llama.generate` instead of `create_completion`:
+`create_completion` has no cancel hook and hides how many prompt tokens it
+evaluated. `generate` keeps llama-cpp-python's KV-cache prefix matching (only
+tokens after the longest common prefix with the cached ones are evaluated),
+and lets us check a cancel token and the stop sequences after every token.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.llm.cancel import CancelToken
+from assistant.llm.templates import ChatFormat, Message, choose_format
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+
+
+class LlmError(Exception):
+    """A model that cannot be used, with a message a user can act on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LlmOptions:
+    n_ctx: int = 2048
+    n_threads: int = 0
+    """0 = physical cores."""
+    n_gpu_layers: int = 0
+    """-1 offloads every layer (Metal on Apple Silicon)."""
+    chat_template: str = ""
+    """"" = from the GGUF, else a name in templates.NAMED_FORMATS."""
+    seed: int = -1
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0
+    """Prompt tokens actually evaluated (the rest came from the KV cache)."""
+    generated_tokens: int = 0
+    first_token_ms: float = 0.0
+    """From the call to the first text delta."""
+    total_ms: float = 0.0
+    decode_ms: float = 0.0
+    """From the first generated token to the last."""
+    finish: str = ""
+    """eos | stop | length | cancelled"""
+    token_times: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def tokens_per_s(self) -> float:
+        if self.generated_tokens < 2 or self.decode_ms <= 0:
+            return 0.0
+        return (self.generated_tokens - 1) / (self.decode_ms / 1000)
+
+
+def physical_cores() -> int:
+    """Physical cores: llama.cpp slows down when threads exceed them."""
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unsupported platform
+        n = None
+    return max(1, n or os.cpu_count() or 1)
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse files that are missing or not GGUF before llama.cpp sees them."""
+    if not path.exists():
+        raise LlmError("model_missing", f"Model file not found: {path}")
+    if not path.is_file():
+        raise LlmError("model_missing", f"Model path is not a file: {path}")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise LlmError("model_unreadable", f"Cannot read model file {path}: {e.strerror}") from e
+    if magic != GGUF_MAGIC:
+        raise LlmError(
+            "model_corrupt",
+            f"{path.name} is not a GGUF model file (it does not start with 'GGUF'). "
+            "Choose a .gguf file, or run `parley models list` to get one.",
+        )
+
+
+class LlmEngine:
+    """One loaded model. Generations are serialised by a lock; `generate` is
+    called from the brain thread, `count_tokens` from anywhere."""
+
+    def __init__(self, llama: object, path: Path, fmt: ChatFormat, why: str) -> None:
+        self._llm = llama
+        self.path = path
+        self.format = fmt
+        self.format_reason = why
+        self.n_ctx: int = llama.n_ctx()  # type: ignore[attr-defined]
+        self._lock = threading.Lock()
+        self._tok_cache: tuple[str, list[int]] = ("", [])
+        self._eog = self._eog_checker()
+
+    # -- loading -----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path, options: LlmOptions | None = None) -> LlmEngine:
+        options = options or LlmOptions()
+        path = Path(path).expanduser()
+        check_gguf(path)
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise LlmError(
+                "llm_unavailable", f"llama-cpp-python is not installed ({e}); reinstall Parley."
+            ) from e
+        threads = options.n_threads or physical_cores()
+        threads = min(threads, os.cpu_count() or threads)
+        t0 = time.monotonic()
+        try:
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=options.n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=options.n_gpu_layers,
+                seed=options.seed if options.seed >= 0 else 0xFFFFFFFF,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise LlmError(
+                "model_corrupt",
+                f"Cannot load {path.name}: the file is damaged or not a model llama.cpp "
+                f"supports ({e}). Download it again or choose another model.",
+            ) from e
+        meta = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
+        bos, eos = _special_text(llama)
+        fmt, why = choose_format(meta, options.chat_template, bos=bos, eos=eos)
+        log.info(
+            "loaded %s in %.0f ms: n_ctx=%d threads=%d gpu_layers=%d; %s",
+            path.name, (time.monotonic() - t0) * 1000, options.n_ctx, threads,
+            options.n_gpu_layers, why,
+        )
+        return cls(llama, path, fmt, why)
+
+    def _eog_checker(self) -> Callable[[int], bool]:
+        """End-of-generation test: EOS and the template's end-of-turn tokens
+        (Gemma's <end_of_turn>), as llama-cpp-python's own completion loop does."""
+        llm: Any = self._llm
+        vocab = getattr(getattr(llm, "_model", None), "vocab", None)
+        try:
+            import llama_cpp
+
+            if vocab is not None:
+                return lambda t: bool(llama_cpp.llama_vocab_is_eog(vocab, t))
+        except (ImportError, AttributeError):
+            pass
+        eos = llm.token_eos()
+        return lambda t: t == eos
+
+    # -- tokens ------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of a whole prompt (special tokens parsed). The last result is
+        cached: context fitting and generation tokenize the same prompt."""
+        cached_text, cached = self._tok_cache
+        if text == cached_text and cached:
+            return cached
+        tokens = self._llm.tokenize(  # type: ignore[attr-defined]
+            text.encode("utf-8"), add_bos=not self._starts_with_bos(text), special=True
+        )
+        self._tok_cache = (text, tokens)
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def _starts_with_bos(self, text: str) -> bool:
+        bos, _ = _special_text(self._llm)
+        return bool(bos) and text.startswith(bos)
+
+    # -- generation --------------------------------------------------------------
+
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        return self.format.render(messages, add_generation_prompt)
+
+    def prefill(self, messages: Sequence[Message]) -> int:
+        """Evaluate a prompt prefix now (the system prompt at load), so the
+        first turn only evaluates its own tokens. Returns tokens evaluated."""
+        text = self.format.render(messages, add_generation_prompt=False)
+        with self._lock:
+            tokens = self.tokenize(text)
+            reuse = self._cached_prefix(tokens)
+            todo = tokens[reuse:]
+            if todo:
+                llm = self._llm
+                llm.n_tokens = reuse  # type: ignore[attr-defined]
+                llm.eval(todo)  # type: ignore[attr-defined]
+            return len(todo)
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """Length of the prefix of `tokens` that stays in the KV cache, as
+        llama-cpp-python's generate() computes it: when the whole prompt is
+        cached, its last token is evaluated again to refresh the logits."""
+        llm: Any = self._llm
+        n = 0
+        for a, b in zip(llm._input_ids, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n - 1 if n == len(tokens) and n > 0 else n
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        cancel: CancelToken | None = None,
+        temperature: float = 0.7,
+        stats: GenerationStats | None = None,
+        extra_stop: Sequence[str] = (),
+        ignore_eos: bool = False,
+    ) -> Iterator[str]:
+        """Yield reply text as it is generated. Stops at EOS, a stop sequence,
+        `max_tokens`, or within one token of `cancel` being set.
+        `ignore_eos` (benchmarks) generates exactly `max_tokens`, still paying
+        for the EOS and stop checks."""
+        stats = stats if stats is not None else GenerationStats()
+        t0 = time.monotonic()
+        prompt = self.format.render(messages)
+        stops = tuple(s for s in (*self.format.stop, *extra_stop) if s)
+        with self._lock:
+            tokens = self.tokenize(prompt)
+            if len(tokens) + max_tokens > self.n_ctx:
+                max_tokens = self.n_ctx - len(tokens)
+                if max_tokens <= 0:
+                    raise LlmError(
+                        "context_full",
+                        f"The prompt ({len(tokens)} tokens) fills the whole context "
+                        f"({self.n_ctx}).",
+                    )
+            stats.prompt_tokens = len(tokens)
+            stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
+            yield from self._decode(
+                tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos
+            )
+
+    def _decode(
+        self,
+        tokens: list[int],
+        max_tokens: int,
+        cancel: CancelToken | None,
+        temperature: float,
+        stops: tuple[str, ...],
+        stats: GenerationStats,
+        t0: float,
+        ignore_eos: bool = False,
+    ) -> Iterator[str]:
+        llm = self._llm
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""  # text held back: it may be the start of a stop sequence
+        first_tok_t = 0.0
+        stats.finish = "length"
+        gen = llm.generate(  # type: ignore[attr-defined]
+            tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1,
+            reset=True,
+        )
+        try:
+            for token in gen:
+                if cancel is not None and cancel.cancelled:
+                    stats.finish = "cancelled"
+                    break
+                now = time.monotonic()
+                if stats.generated_tokens == 0:
+                    first_tok_t = now
+                stats.generated_tokens += 1
+                stats.decode_ms = (now - first_tok_t) * 1000
+                if self._eog(token) and not ignore_eos:
+                    stats.finish = "eos"
+                    break
+                piece = llm.detokenize([token], special=True)  # type: ignore[attr-defined]
+                pending += decoder.decode(piece)
+                if stats.first_token_ms == 0.0:
+                    # Base models often open with blank lines; they are not a
+                    # reply, and must not trip the "\n\n" stop sequence.
+                    pending = pending.lstrip()
+                cut = _find_stop(pending, stops)
+                if cut >= 0 and not ignore_eos:
+                    pending = pending[:cut]
+                    stats.finish = "stop"
+                    break
+                keep = _stop_prefix_len(pending, stops)
+                if len(pending) > keep:
+                    out, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
+                    if stats.first_token_ms == 0.0:
+                        stats.first_token_ms = (time.monotonic() - t0) * 1000
+                    yield out
+                if stats.generated_tokens >= max_tokens:
+                    break
+        finally:
+            gen.close()
+            stats.total_ms = (time.monotonic() - t0) * 1000
+        if stats.finish != "cancelled":
+            pending += decoder.decode(b"", final=True)
+            if pending:
+                if stats.first_token_ms == 0.0:
+                    stats.first_token_ms = (time.monotonic() - t0) * 1000
+                yield pending
+
+
+def _find_stop(text: str, stops: tuple[str, ...]) -> int:
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(hits) if hits else -1
+
+
+def _stop_prefix_len(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of `text` that could begin a stop sequence:
+    only that much is held back, so ordinary text streams without delay."""
+    best = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), best, -1):
+            if text.endswith(s[:n]):
+                best = n
+                break
+    return best
+
+
+def _special_text(llama: object) -> tuple[str, str]:
+    """BOS and EOS as text, for templates that write them out."""
+
+    def text(tok: int) -> str:
+        if tok < 0:
+            return ""
+        try:
+            return llama.detokenize([tok], special=True).decode("utf-8", "ignore")  # type: ignore[attr-defined]
+        except Exception:
+            return ""
+
+    return text(llama.token_bos()), text(llama.token_eos())  # type: ignore[attr-defined]
