@@ -67,7 +67,9 @@ class ContextWindow:
         # Smallest start (most history) whose prompt fits under the target; the
         # kept window must start with a user turn so roles still alternate.
         first = self.start + 1
-        while first < last and (turns[first].role != "user" or prompt_tokens(turns[first:]) > target):
+        while first < last and (
+            turns[first].role != "user" or prompt_tokens(turns[first:]) > target
+        ):
             first += 1
         self.dropped_total += first - self.start
         self.start = first

@@ -152,8 +152,12 @@ class LlmEngine:
         fmt, why = choose_format(meta, options.chat_template, bos=bos, eos=eos)
         log.info(
             "loaded %s in %.0f ms: n_ctx=%d threads=%d gpu_layers=%d; %s",
-            path.name, (time.monotonic() - t0) * 1000, options.n_ctx, threads,
-            options.n_gpu_layers, why,
+            path.name,
+            (time.monotonic() - t0) * 1000,
+            options.n_ctx,
+            threads,
+            options.n_gpu_layers,
+            why,
         )
         return cls(llama, path, fmt, why)
 
@@ -276,7 +280,12 @@ class LlmEngine:
         first_tok_t = 0.0
         stats.finish = "length"
         gen = llm.generate(  # type: ignore[attr-defined]
-            tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1,
+            tokens,
+            temp=temperature,
+            top_k=40,
+            top_p=0.95,
+            min_p=0.05,
+            repeat_penalty=1.1,
             reset=True,
         )
         try:

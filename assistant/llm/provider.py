@@ -38,6 +38,7 @@ class LlmProvider:
         self._options = options
         self._prefill = prefill
         self._done = threading.Event()
+        self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.engine: LlmEngine | None = None
         self.error: LlmError | None = None
@@ -52,8 +53,12 @@ class LlmProvider:
         return p
 
     def start(self) -> None:
-        if self._thread is not None or self._done.is_set():
-            return
+        with self._start_lock:
+            if self._thread is not None or self._done.is_set():
+                return
+            self._start_locked()
+
+    def _start_locked(self) -> None:
         self.state = LlmState.LOADING
         self._thread = threading.Thread(target=self._load, name="llm-load", daemon=True)
         self._thread.start()

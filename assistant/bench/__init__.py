@@ -1,0 +1,1 @@
+"""Benchmarks behind `parley bench`: they report numbers, they never fail on timing."""

@@ -1,0 +1,82 @@
+"""`parley`: the command-line entry point.
+
+argparse, not click: subcommands are all we need, and it keeps the start-up
+import cost and the dependency list small. Each subcommand lives in
+`assistant/commands/<name>.py` with `add_parser(subparsers)`; heavy engines
+are imported inside the command that needs them, so `parley history list`
+starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+
+from assistant import paths
+
+COMMANDS = ("chat", "history", "doctor", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley, an offline voice assistant. Run without a command for the app.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        import_module(f"assistant.commands.{name}").add_parser(sub)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    """Details go to a log file in the logs folder; stderr gets warnings only,
+    unless --verbose (stdout is kept for replies and --json events)."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.INFO if verbose else logging.WARNING)
+    err.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(err)
+    try:
+        logs = paths.ensure_dir(paths.logs_dir())
+        fh = logging.FileHandler(logs / "parley.log", encoding="utf-8")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(fh)
+    except OSError:
+        pass  # an unwritable logs folder is reported by the command that needs it
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    func = getattr(args, "func", None)
+    if func is None:
+        return _gui()
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _gui() -> int:
+    try:
+        from ui.app import run  # type: ignore[import-not-found]
+    except ImportError:
+        print(
+            "The Parley desktop app is not built yet. Talk to Parley by typing:\n"
+            "  parley chat            a conversation in the terminal\n"
+            '  parley chat --once "what time is it"\n'
+            "  parley doctor          check what is installed\n"
+            "Run `parley --help` for every command.",
+            file=sys.stderr,
+        )
+        return 0
+    return int(run() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

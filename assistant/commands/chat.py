@@ -1,0 +1,153 @@
+"""`parley chat`: talk to Parley by typing.
+
+Reads lines from a terminal or a pipe. Replies stream to stdout. Ctrl-C stops
+the reply being written (it is kept, marked interrupted), not the program;
+Ctrl-D, `exit` or `quit` leave. With --json, stdout carries only events, one
+JSON object per line; everything for humans goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from assistant.dialogue.intents import IntentName
+from assistant.events import (
+    Error,
+    Event,
+    Flagged,
+    Notice,
+    ReplyDelta,
+    ReplyDone,
+    ToolRequest,
+    ToolResult,
+)
+from assistant.llm.cancel import CancelToken
+
+QUIT_WORDS = {"exit", "quit", "/exit", "/quit"}
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("chat", help="talk to Parley by typing")
+    p.add_argument("--once", metavar="TEXT", help="answer one message and exit")
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line")
+    p.add_argument("--no-llm", action="store_true", help="answer by rules only, load no model")
+    p.add_argument("--model", metavar="PATH", help="GGUF model file to use for this run")
+    p.add_argument("--new", action="store_true", help="start a new conversation")
+    p.set_defaults(func=run)
+
+
+class Printer:
+    """Turns core events into terminal output (or JSON lines). Called from the
+    brain thread and from timer threads, hence the lock."""
+
+    def __init__(self, json_mode: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        self.json_mode = json_mode
+        self.out, self.err = out, err
+        self._lock = threading.Lock()
+        self._streaming = False
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if self.json_mode:
+                self.out.write(event.to_json() + "\n")
+                self.out.flush()
+                return
+            self._human(event)
+
+    def _human(self, event: Event) -> None:
+        if isinstance(event, ReplyDelta):
+            self.out.write(event.text)
+            self.out.flush()
+            self._streaming = True
+        elif isinstance(event, ReplyDone):
+            if event.interrupted:
+                self.out.write(" [interrupted]")
+            self.out.write("\n")
+            self.out.flush()
+            self._streaming = False
+        elif isinstance(event, Error):
+            self._line(f"parley: {event.message}")
+        elif isinstance(event, Notice):
+            self._line(f"({event.message})")
+        elif isinstance(event, Flagged) and event.reason == "negative_sentiment":
+            pass  # the reply itself acknowledges it
+        elif isinstance(event, ToolRequest):
+            self._line(f"Parley wants to: {event.description} (yes/no)")
+        elif isinstance(event, ToolResult):
+            self._line(f"[{event.tool}] {event.text}")
+
+    def _line(self, text: str) -> None:
+        if self._streaming:
+            self.err.write("\n")
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+@contextmanager
+def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
+    """While a reply is written, Ctrl-C cancels it instead of raising."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel("ctrl-c"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    from assistant.session import Session
+
+    printer = Printer(args.json)
+    session = Session.open(
+        printer, model=args.model, use_llm=not args.no_llm, new_conversation=args.new
+    )
+    try:
+        if args.once is not None:
+            result = _turn(session, args.once)
+            return 0 if result is not None else 1
+        session.start_llm()  # load in the background while the user types
+        return _repl(session, printer)
+    finally:
+        session.close()
+
+
+def _turn(session: Any, text: str) -> Any:
+    cancel = CancelToken()
+    with ctrl_c_cancels(cancel):
+        return session.manager.handle(text, cancel=cancel)
+
+
+def _repl(session: Any, printer: Printer) -> int:
+    interactive = sys.stdin.isatty()
+    if interactive and not printer.json_mode:
+        print(
+            "Parley is listening. Type a message; Ctrl-C stops a reply, Ctrl-D quits.",
+            file=sys.stderr,
+        )
+    while True:
+        try:
+            if interactive and not printer.json_mode:
+                sys.stderr.write("> ")
+                sys.stderr.flush()
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            print("\n(Ctrl-D or 'exit' to quit)", file=sys.stderr)
+            continue
+        if not line:  # EOF
+            return 0
+        text = line.strip()
+        if not text:
+            continue  # a bare Enter is not a turn
+        if text.lower() in QUIT_WORDS:
+            return 0
+        result = _turn(session, text)
+        if result is not None and result.intent == IntentName.GOODBYE.value:
+            return 0

@@ -1,0 +1,239 @@
+"""`parley doctor`: what is installed and where, what works, and for each
+problem the fix. Exit 1 when something essential is broken (Parley could not
+hold a conversation or keep its history)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant import paths
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    """ok | warn | fail (fail = essential and broken)"""
+    detail: str
+    fix: str = ""
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("doctor", help="check the installation and say how to fix problems")
+    p.add_argument("--json", action="store_true", help="one JSON object per check")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = [c for probe in PROBES for c in _safe(probe)]
+    for c in checks:
+        if args.json:
+            print(json.dumps(asdict(c)))
+        else:
+            mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[c.status]
+            print(f"[{mark}] {c.name}: {c.detail}")
+            if c.fix:
+                print(f"       fix: {c.fix}")
+    failed = [c for c in checks if c.status == "fail"]
+    if not args.json:
+        print(
+            "\nEverything essential works."
+            if not failed
+            else f"\n{len(failed)} essential problem(s): Parley cannot run properly until fixed."
+        )
+    return 1 if failed else 0
+
+
+def _safe(probe: Callable[[], list[Check]]) -> list[Check]:
+    try:
+        return probe()
+    except Exception as e:  # a probe bug must not hide the other checks
+        return [Check(probe.__name__.removeprefix("_"), "warn", f"check failed: {e}")]
+
+
+def _python() -> list[Check]:
+    ok = sys.version_info >= (3, 11)
+    v = ".".join(map(str, sys.version_info[:3]))
+    return [
+        Check(
+            "python",
+            "ok" if ok else "fail",
+            f"Python {v} at {sys.executable}",
+            "" if ok else "Install Python 3.11 or newer.",
+        )
+    ]
+
+
+def _config() -> list[Check]:
+    from assistant.config import load_settings
+
+    loaded = load_settings()
+    where = str(loaded.path) + ("" if loaded.path.exists() else " (not created yet: defaults)")
+    out = [Check("config", "ok" if not loaded.problems else "warn", where)]
+    out += [Check("config", "warn", str(p), f"Edit {loaded.path}.") for p in loaded.problems]
+    return out
+
+
+def _data_dir() -> list[Check]:
+    folder = paths.data_dir()
+    try:
+        paths.ensure_dir(folder)
+    except OSError as e:
+        return [Check("data folder", "fail", str(e), "Set PARLEY_HOME to a writable folder.")]
+    return [Check("data folder", "ok", str(folder))]
+
+
+def _history() -> list[Check]:
+    from assistant.dialogue.history import History, HistoryError
+
+    db = paths.history_db()
+    try:
+        with History(db) as h:
+            n = len(h.conversations())
+    except (HistoryError, OSError) as e:
+        return [
+            Check(
+                "history",
+                "fail",
+                str(e),
+                f"Move {db} aside (Parley starts a new one) or set PARLEY_HOME.",
+            )
+        ]
+    return [Check("history", "ok", f"{db} ({n} conversations)")]
+
+
+def _llm() -> list[Check]:
+    from assistant.config import load_settings
+    from assistant.llm import embedded
+    from assistant.llm.engine import LlmError, check_gguf
+
+    try:
+        import llama_cpp
+    except ImportError as e:
+        return [
+            Check(
+                "llm runtime",
+                "fail",
+                f"llama-cpp-python missing: {e}",
+                "pip install llama-cpp-python",
+            )
+        ]
+    out = [Check("llm runtime", "ok", f"llama-cpp-python {llama_cpp.__version__}")]
+    settings = load_settings().settings
+    if settings.llm_model:
+        try:
+            check_gguf(Path(settings.llm_model).expanduser())
+            out.append(Check("language model", "ok", settings.llm_model))
+        except LlmError as e:
+            out.append(
+                Check(
+                    "language model",
+                    "warn",
+                    e.message,
+                    "Fix llm_model in the config, or remove it to use the built-in model.",
+                )
+            )
+        return out
+    target = embedded.embedded_path()
+    if not target.exists():
+        out.append(
+            Check(
+                "language model",
+                "ok",
+                f"built-in Gemma 3 270M, prepared on first use into {target}",
+            )
+        )
+    elif embedded.verify_embedded(target):
+        out.append(Check("language model", "ok", f"built-in Gemma 3 270M at {target} (sha256 ok)"))
+    else:
+        out.append(
+            Check(
+                "language model",
+                "warn",
+                f"{target} fails its sha256 check",
+                f"Delete {target}; Parley rebuilds it on next use.",
+            )
+        )
+    return out
+
+
+def _module(name: str, what: str, fix: str) -> Check:
+    try:
+        mod = importlib.import_module(name)
+    except Exception as e:
+        return Check(what, "warn", f"{name} unavailable: {e}", fix)
+    return Check(what, "ok", f"{name} {getattr(mod, '__version__', '')}".strip())
+
+
+def _speech() -> list[Check]:
+    out = [
+        _module("vosk", "speech recognition (Vosk)", "pip install vosk"),
+        _module(
+            "pocketsphinx", "speech recognition (built-in English)", "pip install pocketsphinx"
+        ),
+        _module("pyttsx3", "speech output", "pip install pyttsx3"),
+    ]
+    if sys.platform.startswith("linux") and not shutil.which("espeak-ng"):
+        out.append(
+            Check(
+                "speech output",
+                "warn",
+                "espeak-ng not found",
+                "sudo apt install espeak-ng (Debian/Ubuntu)",
+            )
+        )
+    return out
+
+
+def _audio() -> list[Check]:
+    try:
+        import sounddevice as sd
+    except OSError as e:  # PortAudio library missing
+        return [
+            Check(
+                "audio",
+                "warn",
+                f"PortAudio unavailable: {e}",
+                "sudo apt install libportaudio2 (Debian/Ubuntu)",
+            )
+        ]
+    except ImportError as e:
+        return [Check("audio", "warn", str(e), "pip install sounddevice")]
+    devices = sd.query_devices()
+    inputs = [d for d in devices if d["max_input_channels"] > 0]
+    outputs = [d for d in devices if d["max_output_channels"] > 0]
+    out = [Check("audio", "ok", f"{len(inputs)} input and {len(outputs)} output device(s)")]
+    if not inputs:
+        out.append(
+            Check(
+                "microphone",
+                "warn",
+                "no input device found",
+                "Plug in a microphone; until then Parley works by typing (parley chat).",
+            )
+        )
+    return out
+
+
+def _qt() -> list[Check]:
+    return [_module("PySide6", "desktop app (Qt)", "pip install PySide6-Essentials")]
+
+
+PROBES: list[Callable[[], list[Check]]] = [
+    _python,
+    _config,
+    _data_dir,
+    _history,
+    _llm,
+    _speech,
+    _audio,
+    _qt,
+]

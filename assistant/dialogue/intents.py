@@ -1,0 +1,490 @@
+"""Rule NLU: map an utterance to an intent with entities, without an LLM.
+
+The rules answer the everyday requests (time, date, timers, sums, notes, stop,
+repeat, help, small talk) at once, and keep Parley useful with no model loaded.
+
+How an utterance is read:
+
+1. Normalised: lowercase, punctuation dropped (arithmetic symbols and decimal
+   points kept), "what's" -> "what is", fillers ("um") and "please" removed.
+2. Politeness and the wake word are peeled off the edges ("hey parley could you
+   tell me ...", "... for me thanks"); every stage is kept as a variant, and
+   the most stripped variant is tried first.
+3. Each intent's patterns must match the *whole* variant. That is what keeps
+   near-misses out: "what time does the store open", "time flies when you're
+   having fun", "I need help with my essay" contain a keyword but are not the
+   request. Such turns get None and go to the LLM.
+
+Confidence: 0.95 when the whole utterance is the request. 0.6 for a judgement
+call (below `RULE_CONFIDENCE`, so the LLM decides when it is loaded):
+- "note that the meeting moved": in English "note that ..." usually prefaces a
+  remark, so it is a NOTE_ADD candidate only; "take a note ...", "note down ...",
+  "note: ..." are certain.
+- "I need help": help with what? Perhaps Parley, perhaps anything.
+- A timer or a sum inside a longer sentence ("set a timer for five minutes and
+  tell me a joke") gets 0.4-0.7 by how much of the sentence it covers; never
+  when the sentence contains a negation ("don't set a timer ...").
+
+Entities: TIMER {"seconds": int, "spoken": "5 minutes"} (spoken is the
+canonical phrase, the same whether the user said "five minutes" or "5 min"),
+plus "label" for "... for the pasta" / "remind me in 10 minutes to ...". A bare
+"set a timer" is TIMER without "seconds" (the reply asks how long).
+CALCULATE {"expression": "12*7", "value": 84.0}, or {"expression": "7/0",
+"error": "I can't divide by zero."} when the sum has no answer. NOTE_ADD
+{"text": "buy milk"} (never empty; the user's own casing). DATE may carry
+{"part": "year" | "month"}, DAY_OF_WEEK {"day": "monday"} for "is it Monday?",
+GREETING {"greeting": "good morning", "how_are_you": bool}.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from assistant.dialogue import calculator
+from assistant.dialogue.numbers import digitize, format_duration
+
+RULE_CONFIDENCE = 0.8
+"""At or above this a rule intent is answered without asking the LLM."""
+HIGH = 0.95
+LOW = 0.6
+
+
+class IntentName(StrEnum):
+    TIME = "time"
+    DATE = "date"
+    DAY_OF_WEEK = "day_of_week"
+    TIMER = "timer"
+    CALCULATE = "calculate"
+    NOTE_ADD = "note_add"
+    NOTE_LIST = "note_list"
+    STOP = "stop"
+    REPEAT = "repeat"
+    HELP = "help"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    GOODBYE = "goodbye"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: IntentName
+    confidence: float
+    """0..1; >= RULE_CONFIDENCE (0.8) means "answer by rule without asking the LLM"."""
+    entities: dict[str, Any] = field(default_factory=dict)
+    """Per intent, see the module docstring."""
+
+
+# --- normalisation ------------------------------------------------------------
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
+_CONTRACTIONS = {
+    "what's": "what is", "whats": "what is", "it's": "it is", "that's": "that is",
+    "thats": "that is", "i'd": "i would", "i'm": "i am", "im": "i am",
+    "you're": "you are", "how's": "how is", "hows": "how is", "let's": "let us",
+    "what're": "what are", "there's": "there is", "that'll": "that will",
+}
+_CONTRACTION_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _CONTRACTIONS)) + r")(?!\w)")
+_FILLERS = re.compile(r"\b(?:um+|uh+|uhm+|erm+|er|hmm+|mm+|please|kindly)\b")
+
+_WAKE = r"(?:(?:hey|hi|hello|ok|okay|yo) )?(?:parley|parlay|parly)"
+# Openers that carry no meaning of their own. Tried repeatedly at the start.
+_PREFIXES = [
+    _WAKE,
+    r"hey|ok|okay|so|well|oh|alright|all right|excuse me|quick question|now",
+    r"(?:can|could|would|will|won't) you(?: possibly| just| maybe| quickly)?",
+    r"would you (?:mind|be able to|be so kind as to)|are you able to",
+    r"do you think you (?:can|could)",
+    r"i (?:want|would like|'d like|need|wanna) (?:you to|to know)",
+    r"i (?:want|would like|'d like|need|wanna) to",
+    r"(?:tell|show|give) me|let me know",
+    r"(?:do|would|might) you (?:happen to )?know|any idea",
+    r"i (?:wonder|was wondering)(?: if)?",
+    r"go ahead and|just|quickly",
+    r"(?:can|could|may) i (?:ask|know)",
+]
+_SUFFIXES = [
+    r"(?:thanks|thank you)(?: (?:so|very) much)?",
+    r"parley|parlay|parly",
+    r"for me|if you (?:can|could|would|do not mind|don't mind)|if possible",
+    r"now|right now|quickly",
+]
+_PREFIX_RE = re.compile(r"^(?:" + "|".join(_PREFIXES) + r")\b[\s,.!]*")
+_SUFFIX_RE = re.compile(r"[\s,.!]*\b(?:" + "|".join(_SUFFIXES) + r")[.!]*$")
+
+
+def _normalise(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text).lower().translate(_QUOTES)
+    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # "1,200" -> "1200"
+    t = re.sub(r"[^\w\s'+\-*/%^().√=×÷−]", " ", t)
+    t = re.sub(r"\.(?!\d)", " ", t)  # sentence dots go, decimal points stay
+    t = re.sub(r"(?<!\w)'|'(?!\w)", " ", t)  # quote marks go, apostrophes stay
+    t = re.sub(r"(?<=[a-z])\s+-+\s+(?=[a-z])", " ", t)  # a dash between words
+    t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m[0]], t)
+    t = _FILLERS.sub(" ", t)
+    return " ".join(t.split())
+
+
+def _strip_edges(text: str) -> list[str]:
+    """`text` with politeness peeled off, one variant per step, most stripped last."""
+    variants = [text]
+    for pattern in (_PREFIX_RE, _SUFFIX_RE):
+        while True:
+            rest = pattern.sub("", variants[-1], count=1).strip(" ,.")
+            if not rest or rest == variants[-1]:
+                break
+            variants.append(rest)
+    return variants
+
+
+# --- word intents -------------------------------------------------------------
+
+_NOWISH = r"(?: (?:now|right now|currently|at the moment|here|today))?"
+_DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_GREET = (
+    r"(?:hello|hi|hey|hiya|howdy|greetings|yo|heya|good (?:morning|afternoon|evening|day)"
+    r"|morning|evening|afternoon)"
+)
+_HOW_ARE_YOU = r"how are you(?: doing)?(?: today)?|how is it going|how are things"
+
+# (intent, pattern matched against the whole variant, confidence)
+_WORD_RULES: list[tuple[IntentName, str, float]] = [
+    (IntentName.STOP, r"(?:ok |okay |no |oh )?(?:stop(?: it| that| this| talking| speaking"
+     r"| reading| now| stop| right there)?|cancel(?: that| it)?|never ?mind|forget (?:about )?it"
+     r"|be quiet|quiet|shut up|hush|shh+|shush|silence|enough|that is enough|that will do)", HIGH),
+    (IntentName.REPEAT, r"repeat(?: that| it| yourself| again| the last (?:thing|answer|part)"
+     r"| what you (?:just )?said)?|say (?:that|it) again|say again|come again|again"
+     r"|one more time|once more|pardon(?: me)?|i beg your pardon|what did you (?:just )?say"
+     r"|what was that(?: again)?|sorry what(?: did you say| was that)?"
+     r"|i (?:did not|didn't) (?:catch|hear|get) (?:that|you|it|what you said)", HIGH),
+    (IntentName.TIME, r"what time is it" + _NOWISH + r"|what is the (?:current )?time" + _NOWISH
+     + r"|what time it is" + _NOWISH + r"|(?:the |current |the current )?time" + _NOWISH
+     + r"|time check|(?:do you have|have you got|you got|got) the time"
+     r"|what time (?:do you have|have you got)|what hour is it|how late is it", HIGH),
+    (IntentName.DATE, r"what is (?:the |today's |todays |the current )?date(?: today)?" + _NOWISH
+     + r"|(?:the |today's |todays |the current |current )?date(?: today)?"
+     r"|what date is (?:it|today)(?: today)?|which date is it|what is today", HIGH),
+    (IntentName.DAY_OF_WEEK, r"(?:what|which) day is (?:it|today)(?: today)?"
+     r"|what day of the week is (?:it|today)(?: today)?|(?:the )?day of the week"
+     r"|what is (?:the )?day(?: of the week)?(?: today)?|what weekday is (?:it|today)(?: today)?"
+     r"|what is today's day|what day it is(?: today)?|what day are we", HIGH),
+    (IntentName.NOTE_LIST, r"(?:read|list|show|tell|give|read out|read back|go through)"
+     r"(?: me)?(?: all)?(?: of)? (?:my|the|all my|all the) notes|(?:all )?my notes|notes"
+     r"|what (?:are|were) my notes|what notes do i have|what did i note(?: down)?"
+     r"|do i have (?:any )?notes|what is (?:in|on) my notes|how many notes do i have"
+     r"|(?:list|read|show) notes", HIGH),
+    (IntentName.HELP, r"help(?: me)?(?: out)?|what (?:else )?can you do(?: for me)?"
+     r"|what are you able to do|what (?:can|could) i (?:say|ask)(?: you)?"
+     r"|what (?:are|is) your (?:features|abilities|commands|skills|capabilities)"
+     r"|what commands (?:are there|do you (?:know|understand|have)|can i (?:use|say))"
+     r"|(?:list|show)(?: me)?(?: your| the)? commands|how do i use (?:you|this|parley|this app)"
+     r"|how does (?:this|parley|this app) work|how do you work|what do you do|what are you for"
+     r"|what can parley do", HIGH),
+    (IntentName.HELP, r"i (?:need|want) (?:some )?help|help me please", LOW),
+    (IntentName.GREETING, _GREET + r"(?: there)?(?: parley| parlay)?(?: " + _HOW_ARE_YOU + r")?"
+     r"|" + _HOW_ARE_YOU + r"|what is up|sup|nice to meet you|(?:hello|hi) again", HIGH),
+    (IntentName.THANKS, r"(?:thanks|thank you|thank u|thx|ty|cheers|many thanks|ta)"
+     r"(?: (?:so|very) much| a lot| a bunch| a million| again| for (?:that|this|the help"
+     r"|your help|helping(?: me)?|everything|the answer))?(?: parley)?"
+     r"|(?:great|perfect|awesome|cool|nice|lovely|brilliant|wonderful|excellent|ok|okay|good"
+     r"|got it|that is (?:great|perfect|helpful)|that helps|that was helpful)"
+     r" (?:thanks|thank you)(?: (?:so|very) much| a lot)?"
+     r"|much appreciated|(?:i )?appreciate (?:it|that|your help|the help)", HIGH),
+    (IntentName.GOODBYE, r"(?:ok |okay |thanks |thank you )?(?:good ?bye|bye(?: bye)?|bye now"
+     r"|see you(?: later| soon| tomorrow| around)?|see ya(?: later)?|good ?night|night night"
+     r"|farewell|talk to you (?:later|soon)|catch you later|that is all(?: for (?:now|today))?"
+     r"|that will be all|that is it for (?:now|today)|i am done(?: for (?:now|today))?"
+     r"|signing off)(?: parley)?", HIGH),
+]
+_WORD_RES = [(name, re.compile(p), c) for name, p, c in _WORD_RULES]
+_PART_OF_DATE = re.compile(
+    r"what (?P<p>year|month) is it(?: now)?|what is the (?:current )?(?P<q>year|month)"
+    r"|which (?P<r>year|month) is it"
+)
+_IS_DAY = re.compile(rf"is (?:it|today) (?P<day>{_DAYS})(?: today)?")
+
+
+def _word_intent(core: str) -> Intent | None:
+    if m := _PART_OF_DATE.fullmatch(core):
+        return Intent(IntentName.DATE, HIGH, {"part": m["p"] or m["q"] or m["r"]})
+    if m := _IS_DAY.fullmatch(core):
+        return Intent(IntentName.DAY_OF_WEEK, HIGH, {"day": m["day"]})
+    for name, pattern, confidence in _WORD_RES:
+        if pattern.fullmatch(core):
+            return Intent(name, confidence, _word_entities(name, core))
+    return None
+
+
+def _word_entities(name: IntentName, core: str) -> dict[str, Any]:
+    if name is not IntentName.GREETING:
+        return {}
+    greet = re.match(_GREET, core)
+    return {
+        "greeting": greet[0] if greet else "",
+        "how_are_you": re.search(_HOW_ARE_YOU, core) is not None,
+    }
+
+
+# --- timers -------------------------------------------------------------------
+
+_NUM = r"\d+(?:\.\d+)?"
+_H = r"(?:hours?|hrs?|h)"
+_UNIT = rf"(?:{_H}|minutes?|mins?|m|seconds?|secs?|s)"
+_FRAC = r"(?:and (?:a half|a quarter|3 quarters))"
+_PART = (
+    rf"(?:(?P<amt>{_NUM}|an?|one) ?(?:(?P<f1>{_FRAC}) )?(?P<u1>{_UNIT})\b(?: (?P<f2>{_FRAC}))?"
+    rf"|half (?:an? )?(?P<u2>{_UNIT})\b|(?:a |1 |one )?(?P<q1>quarter) (?:of )?(?:an? )?{_H}\b"
+    rf"|3 (?P<q3>quarters) (?:of )?(?:an? )?{_H}\b)"
+)
+_PART_RE = re.compile(_PART)
+_PLAIN_PART = re.sub(r"\?P<\w+>", "", _PART)  # the same without names, to repeat it
+_DURATION = rf"{_PLAIN_PART}(?:(?:,? and |, | ){_PLAIN_PART})*"
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+_FRAC_VALUE = {"and a half": 0.5, "and a quarter": 0.25, "and 3 quarters": 0.75}
+MAX_TIMER_SECONDS = 24 * 3600
+"""Longer durations are probably misheard: they match with low confidence."""
+
+_SET = r"(?:(?:set|start|make|create|begin|put on|run|add)(?: me)? )?"
+_ART = r"(?:(?:an?|the|my|one) )?"
+_LABEL = (
+    r"(?: (?:for|called|named|labelled|labeled) (?:the |my |a |an )?(?P<label>[a-z][a-z' ]{0,40}))?"
+)
+_TIMER_RES = [
+    re.compile(
+        rf"{_SET}{_ART}(?:timer|countdown)(?: for| of| to| at)? (?P<dur>{_DURATION}){_LABEL}"
+    ),
+    re.compile(rf"{_SET}{_ART}(?P<dur>{_DURATION}) (?:timer|countdown){_LABEL}"),
+    re.compile(rf"count ?down(?: for| from)? (?P<dur>{_DURATION})"),
+    re.compile(
+        rf"(?:wake me(?: up)?|alert me|ping me|buzz me|remind me) in (?P<dur>{_DURATION})"
+        r"(?: (?:to|about) (?P<label>.+))?"
+    ),
+    re.compile(rf"remind me to (?P<label>.+?) in (?P<dur>{_DURATION})"),
+    re.compile(rf"{_SET}(?:an? )?alarm (?:for|in) (?P<dur>{_DURATION})"),
+]
+_TIMER_BARE = re.compile(
+    rf"(?:(?:set|start|make|create)(?: me)? )?{_ART}(?:timer|countdown)"
+    r"|(?:set|start|make|create)(?: me)? (?:an? |the )?(?:timer|countdown)"
+    r" (?:for|called|named) [a-z' ]{1,30}"
+)
+_TIMER_SEARCH = [
+    re.compile(rf"\b(?:timer|countdown) (?:for |of )?(?P<dur>{_DURATION})"),
+    re.compile(rf"\b(?P<dur>{_DURATION}) (?:timer|countdown)\b"),
+]
+_NEGATION = re.compile(r"\b(?:don't|do not|dont|never|not|cancel|stop|no)\b")
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds in a (digitized) duration: "1 hour and 30 minutes" -> 5400,
+    "an hour and a half" -> 5400, "half an hour" -> 1800, "90 seconds" -> 90."""
+    if not re.fullmatch(_DURATION, text):
+        return None
+    total = 0.0
+    for m in _PART_RE.finditer(text):
+        if m["q1"] or m["q3"]:
+            total += 3600 * (0.75 if m["q3"] else 0.25)
+        elif m["u2"]:
+            total += 0.5 * _UNIT_SECONDS[m["u2"][0]]
+        else:
+            amount = 1.0 if m["amt"] in ("a", "an", "one") else float(m["amt"])
+            amount += _FRAC_VALUE.get(m["f1"] or m["f2"] or "", 0.0)
+            total += amount * _UNIT_SECONDS[m["u1"][0]]
+    seconds = round(total)
+    return seconds if seconds > 0 else None
+
+
+def _timer_intent(core: str) -> Intent | None:
+    for pattern in _TIMER_RES:
+        if (m := pattern.fullmatch(core)) and (seconds := parse_duration(m["dur"])):
+            confidence = HIGH if seconds <= MAX_TIMER_SECONDS else LOW
+            return Intent(IntentName.TIMER, confidence, _timer_entities(seconds, m))
+    if _TIMER_BARE.fullmatch(core):
+        return Intent(IntentName.TIMER, 0.85, {})
+    return None
+
+
+def _timer_entities(seconds: int, m: re.Match[str]) -> dict[str, Any]:
+    entities: dict[str, Any] = {"seconds": seconds, "spoken": format_duration(seconds)}
+    if m.groupdict().get("label"):
+        entities["label"] = m["label"].strip()
+    return entities
+
+
+# --- arithmetic ---------------------------------------------------------------
+
+_CALC_PREFIX = re.compile(
+    r"^(?:what is|what are|how much is|how much are|calculate|compute|work out|evaluate|solve"
+    r"|figure out|what do you get (?:for|from|if you (?:do|compute|calculate))|what does"
+    r"|what will)\s+"
+)
+_CALC_SUFFIX = re.compile(r"\s*(?:\b(?:equal to|equals?|is equal to|make|come to|give)\b|=)\s*$")
+_OPERATORS = [
+    (r"%\s*of\b|percent(?:age)? of\b|per cent of\b", "% of"),
+    (r"(?:the )?square root of\b|sqrt\b|√|root of\b", "sqrt"),
+    (r"(?:raised )?to the power(?: of)?\b|raised to\b|\*\*|\^", "**"),
+    (r"squared\b", "**2"),
+    (r"cubed\b", "**3"),
+    (r"multiplied by\b|times\b|x(?=\s*[\d(.])|\*|×", "*"),
+    (r"//", "//"),
+    (r"divided by\b|divide by\b|over\b|/|÷", "/"),
+    (r"plus\b|\+", "+"),
+    (r"minus\b|take away\b|negative\b|-|−", "-"),
+    (r"modulo\b|modulus\b|mod\b|%", "%"),
+    (r"\(", "("),
+    (r"\)", ")"),
+]
+_TOKEN_RE = re.compile(
+    rf"\s*(?:(?P<num>{_NUM}|\.\d+)|"
+    + "|".join(f"(?P<op{i}>{p})" for i, (p, _) in enumerate(_OPERATORS))
+    + ")"
+)
+_BINARY = {"+", "*", "/", "//", "%", "**", "% of"}
+_SEARCH_OP = (
+    r"plus|minus|times|multiplied by|divided by|over|to the power of|percent of|mod|modulo"
+    r"|\*\*|[-+*/x%^]"
+)
+_SQRT_WORDS = r"(?:(?:the )?square root of )?"
+_CALC_SEARCH = re.compile(
+    rf"{_SQRT_WORDS}{_NUM}(?: ?(?:{_SEARCH_OP}) ?{_SQRT_WORDS}{_NUM})+"
+    rf"|(?:the )?square root of {_NUM}"
+)
+
+
+def to_expression(text: str) -> str | None:
+    """Spoken or typed arithmetic (already digitized) as a calculator expression:
+    "12 times 7" -> "12*7", "15 percent of 80" -> "15% of 80", "square root of
+    144" -> "sqrt(144)". None when anything in `text` is not arithmetic, or when
+    there is no operation at all ("12")."""
+    tokens: list[str] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        pos = m.end()
+        if m["num"]:
+            tokens.append(m["num"])
+            continue
+        symbol = _OPERATORS[int(str(m.lastgroup)[2:])][1]
+        tokens.extend(["**", symbol[2:]] if symbol in ("**2", "**3") else [symbol])
+    if not tokens or not _has_operation(tokens):
+        return None
+    out: list[str] = []
+    for i, tok in enumerate(tokens):  # sqrt takes the number after it: "sqrt(144)"
+        if i and tokens[i - 1] == "sqrt" and tok not in ("(", "sqrt"):
+            out.append(f"({tok})")
+        else:
+            out.append("% of " if tok == "% of" else tok)
+    return "".join(out)
+
+
+def _has_operation(tokens: list[str]) -> bool:
+    for i, tok in enumerate(tokens):
+        if tok in _BINARY or tok == "sqrt":
+            return True
+        if tok == "-" and i and (tokens[i - 1][0].isdigit() or tokens[i - 1] == ")"):
+            return True
+    return False
+
+
+def _calc_intent(expression_text: str, confidence: float) -> Intent | None:
+    expression = to_expression(expression_text)
+    if expression is None:
+        return None
+    try:
+        value = calculator.evaluate(expression)
+    except calculator.ExpressionError:
+        return None
+    except calculator.MathError as e:
+        return Intent(IntentName.CALCULATE, confidence, {"expression": expression, "error": str(e)})
+    return Intent(IntentName.CALCULATE, confidence, {"expression": expression, "value": value})
+
+
+def _calculate(core: str) -> Intent | None:
+    body = _CALC_SUFFIX.sub("", _CALC_PREFIX.sub("", core))
+    return _calc_intent(body, HIGH)
+
+
+# --- notes (on the original casing) -------------------------------------------
+
+_NOTE_RULES = [
+    (r"(?:take|make|add|create|write|jot|leave|start)(?: down)? (?:a |another |a new |new "
+     r"|a quick |me a )?note(?: down)?(?: for me)?(?:\s*[:,-]\s*|\s+(?:that|saying|to say"
+     r"|which says|reading|of|about|to)\s+|\s+)(?P<t>.+)", HIGH),
+    (r"(?:new )?note(?: to self)?\s*:\s*(?P<t>.+)", HIGH),
+    (r"note to self[\s,:-]+(?P<t>.+)", HIGH),
+    (r"note down[\s,:-]+(?:that\s+)?(?P<t>.+)", HIGH),
+    (r"(?:write|jot|put) (?:this |that |it )?down[\s,:-]+(?:that\s+)?(?P<t>.+)", 0.9),
+    (r"(?:add|put|save) (?P<t>.+?) (?:to|in|on|into) (?:my |the )?notes?(?: list)?", HIGH),
+    (r"note that\s+(?P<t>.+)", LOW),  # see the module docstring
+]
+_NOTE_RES = [(re.compile(p, re.DOTALL), c) for p, c in _NOTE_RULES]
+_LIGHT_PREFIX_RE = re.compile(r"^(?:" + "|".join(_PREFIXES) + r"|please)\b[\s,.!:;-]*")
+_LIGHT_SUFFIX_RE = re.compile(r"[\s,.!]*\b(?:please|thanks|thank you|parley)[\s.!]*$")
+
+
+def _note_intent(text: str) -> Intent | None:
+    light = " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).split())
+    low = light.lower()
+    if len(low) != len(light):  # rare case-folding that changes length: give up casing
+        light = low
+    while (m := _LIGHT_PREFIX_RE.match(low)) and m.end() < len(low):
+        light, low = light[m.end():], low[m.end():]
+    while (m := _LIGHT_SUFFIX_RE.search(low)) and m.start() > 0:
+        light, low = light[: m.start()], low[: m.start()]
+    for pattern, confidence in _NOTE_RES:
+        if m := pattern.fullmatch(low):
+            note = light[m.start("t"): m.end("t")]
+            note = re.sub(r"^(?:please|that)\b[\s,]*", "", note, flags=re.IGNORECASE)
+            note = note.strip(" \t\"'.,;:!?-")
+            if any(c.isalnum() for c in note):
+                return Intent(IntentName.NOTE_ADD, confidence, {"text": note})
+            return None
+    return None
+
+
+# --- the parser ---------------------------------------------------------------
+
+def _fallback(core: str) -> Intent | None:
+    """A timer or a sum inside a longer sentence: a hint, below RULE_CONFIDENCE."""
+    if _NEGATION.search(core):
+        return None
+    for pattern in _TIMER_SEARCH:
+        if (m := pattern.search(core)) and (seconds := parse_duration(m["dur"])):
+            return Intent(IntentName.TIMER, _coverage(m, core), _timer_entities(seconds, m))
+    if m := _CALC_SEARCH.search(core):
+        return _calc_intent(m[0], _coverage(m, core))
+    return None
+
+
+def _coverage(m: re.Match[str], core: str) -> float:
+    return round(0.4 + 0.3 * (m.end() - m.start()) / len(core), 2)
+
+
+_STAGES: list[Callable[[str], Intent | None]] = [_word_intent]
+_DIGIT_STAGES: list[Callable[[str], Intent | None]] = [_timer_intent, _calculate]
+
+
+def parse(text: str) -> Intent | None:
+    """The rule intent of one utterance (typed or transcribed), or None."""
+    if not text or not text.strip():
+        return None
+    if intent := _note_intent(text):
+        return intent
+    variants = list(reversed(_strip_edges(_normalise(text))))
+    if not variants[0]:
+        return None
+    for core in variants:
+        for stage in _STAGES:
+            if intent := stage(core):
+                return intent
+        digits = digitize(core)
+        for stage in _DIGIT_STAGES:
+            if intent := stage(digits):
+                return intent
+    return _fallback(digitize(variants[0]))

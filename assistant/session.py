@@ -1,0 +1,100 @@
+"""Assembles the core for one run: settings, history, notes, the LLM provider
+and the dialogue manager. The CLI, the voice loop and the UI all start here.
+
+Nothing starts in `open()` except opening the history database: the caller
+decides when the model starts loading (`start_llm()`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from assistant import paths
+from assistant.config import LoadedSettings, Settings, load_settings
+from assistant.dialogue.history import History, HistoryError
+from assistant.dialogue.manager import DialogueManager, system_messages
+from assistant.dialogue.notes import NoteStore
+from assistant.events import Error, EventSink, Notice
+from assistant.llm.embedded import ensure_embedded_model
+from assistant.llm.engine import LlmOptions
+from assistant.llm.provider import LlmProvider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    settings: Settings
+    loaded: LoadedSettings
+    history: History | None
+    notes: NoteStore | None
+    llm: LlmProvider | None
+    manager: DialogueManager
+
+    @classmethod
+    def open(
+        cls,
+        sink: EventSink,
+        *,
+        model: str | None = None,
+        use_llm: bool = True,
+        new_conversation: bool = False,
+    ) -> Session:
+        loaded = load_settings()
+        for problem in loaded.problems:
+            sink(Notice(str(problem), "config_problem"))
+        settings = loaded.settings
+        if model:
+            settings = replace(settings, llm_model=model)
+        if not use_llm:
+            settings = replace(settings, use_llm=False)
+
+        history: History | None = None
+        notes: NoteStore | None = None
+        try:
+            paths.ensure_dir(paths.data_dir())  # its error names the folder and the fix
+            history = History(paths.history_db())
+            recovered = history.recover_interrupted()
+            if recovered:
+                log.info("marked %d reply(s) cut off by a crash as interrupted", recovered)
+            notes = NoteStore(paths.history_db())
+        except (HistoryError, OSError) as e:
+            sink(Error("history_unwritable", f"{e} The conversation will not be saved."))
+            history = None
+
+        llm = make_provider(settings) if settings.use_llm else None
+        manager = DialogueManager(settings, sink=sink, history=history, llm=llm, notes=notes)
+        manager.open_conversation(new=new_conversation)
+        return cls(settings, loaded, history, notes, llm, manager)
+
+    def start_llm(self) -> None:
+        if self.llm is not None:
+            self.llm.start()
+
+    def close(self) -> None:
+        self.manager.close()
+        if self.history is not None:
+            self.history.close()
+        if self.notes is not None:
+            self.notes.close()
+
+
+def resolve_model(settings: Settings) -> Path:
+    """The GGUF to load: the setting (or --model), else the embedded default."""
+    if settings.llm_model:
+        return Path(settings.llm_model).expanduser()
+    return ensure_embedded_model()
+
+
+def make_provider(settings: Settings) -> LlmProvider:
+    options = LlmOptions(
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        n_gpu_layers=settings.n_gpu_layers,
+        chat_template=settings.chat_template,
+    )
+    return LlmProvider(
+        lambda: resolve_model(settings), options, lambda e: system_messages(settings, e)
+    )

@@ -1,0 +1,180 @@
+"""The dialogue manager with the real LLM engine and real SQLite history."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.dialogue.history import History
+from assistant.dialogue.manager import ASK_AGAIN, NO_LLM_HELP, DialogueManager
+from assistant.dialogue.notes import NoteStore
+from assistant.events import Error, Event, Flagged, Latency, ReplyDelta, ReplyDone, Source
+from assistant.llm.cancel import CancelToken
+from assistant.llm.engine import LlmEngine
+from assistant.llm.provider import LlmProvider
+
+
+class Recorder(list):
+    def __call__(self, event: Event) -> None:
+        self.append(event)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self if isinstance(e, kind)]
+
+
+@pytest.fixture
+def history(tmp_path: Path):
+    h = History(tmp_path / "history.sqlite3")
+    yield h
+    h.close()
+
+
+def make(
+    history: History | None, engine: LlmEngine | None, **overrides
+) -> tuple[DialogueManager, Recorder]:
+    settings = replace(Settings(), temperature=0.2, **overrides)
+    events = Recorder()
+    llm = LlmProvider.ready(engine) if engine is not None else None
+    notes = NoteStore(history) if history is not None else None
+    m = DialogueManager(settings, sink=events, history=history, llm=llm, notes=notes)
+    m.open_conversation(new=True)
+    return m, events
+
+
+def test_rule_answers_fast_path_even_with_llm(history: History, llm_engine: LlmEngine) -> None:
+    m, events = make(history, llm_engine)
+    r = m.handle("what is 12 times 7")
+    assert r.source is Source.RULE
+    assert r.reply == "12 times 7 is 84."
+    lat = events.of(Latency)[-1]
+    assert lat.tokens == 0  # the LLM was not asked
+    turns = history.turns(m.conversation_id)
+    assert [(t.role, t.source) for t in turns] == [("user", ""), ("assistant", "rule")]
+    assert turns[1].intent == "calculate"
+
+
+def test_llm_reply_streams_and_is_stored(history: History, llm_engine: LlmEngine) -> None:
+    m, events = make(history, llm_engine, max_tokens=24)
+    r = m.handle("What is the capital of France?")
+    assert r.source is Source.LLM
+    deltas = events.of(ReplyDelta)
+    assert deltas and "".join(d.text for d in deltas).strip() == r.reply
+    done = events.of(ReplyDone)[-1]
+    assert done.source is Source.LLM and not done.interrupted
+    stored = history.turns(m.conversation_id)[-1]
+    assert (stored.status, stored.source, stored.text) == ("done", "llm", r.reply)
+    assert "first_token" in stored.timings
+
+
+def test_second_turn_remembers_and_reuses_prefix(history: History, llm_engine: LlmEngine) -> None:
+    m, events = make(history, llm_engine, max_tokens=16)
+    m.handle("My name is Alice.")
+    first = events.of(Latency)[-1]
+    m.handle("What is my name?")
+    second = events.of(Latency)[-1]
+    # The conversation is in the prompt, but only the new turn is evaluated.
+    assert len(m.messages) == 4
+    assert second.prompt_tokens_evaluated < 30
+    assert first.prompt_tokens_evaluated < 40  # system prompt already prefilled/cached
+
+
+def test_cancel_keeps_partial_reply_marked_interrupted(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    cancel = CancelToken()
+    seen: list[Event] = []
+
+    def sink(e: Event) -> None:
+        seen.append(e)
+        if isinstance(e, ReplyDelta) and len(seen) > 0:
+            cancel.cancel()  # like Ctrl-C after the first words
+
+    settings = replace(Settings(), max_tokens=200)
+    m = DialogueManager(settings, sink=sink, history=history, llm=LlmProvider.ready(llm_engine))
+    m.open_conversation(new=True)
+    r = m.handle("Tell me a very long story about a brave little fox.", cancel=cancel)
+    assert r.interrupted
+    done = [e for e in seen if isinstance(e, ReplyDone)][-1]
+    assert done.interrupted
+    stored = history.turns(m.conversation_id)[-1]
+    assert stored.status == "interrupted"
+    assert stored.text == r.reply and r.reply
+
+
+def test_no_llm_says_what_it_can_do_and_flags(history: History) -> None:
+    m, events = make(history, None)
+    r = m.handle("Why is the sky blue?")
+    assert r.reply == NO_LLM_HELP and r.source is Source.SYSTEM
+    assert events.of(Flagged)[-1].reason == "unhandled"
+    assert [t.text for t in history.flagged()] == ["Why is the sky blue?"]
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence", "reason"),
+    [
+        ("", 1.0, "empty"),
+        ("  ?!  ", 1.0, "unintelligible"),
+        ("what time is it", 0.2, "low_confidence"),
+    ],
+)
+def test_bad_input_is_not_guessed_at(
+    history: History, text: str, confidence: float, reason: str
+) -> None:
+    m, events = make(history, None)
+    r = m.handle(text, confidence=confidence)
+    assert r.flagged == reason
+    assert events.of(Flagged)[-1].reason == reason
+    assert r.reply == ASK_AGAIN or "not sure I heard" in r.reply
+    assert history.flagged()[0].flagged == reason
+
+
+def test_frustration_is_acknowledged_and_flagged(history: History, llm_engine: LlmEngine) -> None:
+    m, events = make(history, llm_engine)
+    r = m.handle("no, that's wrong, you're not listening")
+    assert events.of(Flagged)[-1].reason == "negative_sentiment"
+    assert "sorry" in r.reply.lower()
+    assert r.source is Source.SYSTEM
+
+
+def test_notes_and_repeat_by_rule(history: History) -> None:
+    m, _ = make(history, None)
+    m.handle("take a note buy milk")
+    assert "buy milk" in m.handle("read my notes").reply
+    last = m.last_reply
+    assert m.handle("repeat that").reply == last
+
+
+def test_input_longer_than_context_is_refused_clearly(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    m, events = make(history, llm_engine, n_ctx=2048)
+    r = m.handle("tell me about this " + "word " * 3000)
+    assert "too long" in r.reply
+    assert any(e.code == "input_too_long" for e in events.of(Error))
+    # The conversation goes on afterwards.
+    assert m.handle("what is 2 plus 2").reply == "2 plus 2 is 4."
+
+
+def test_continue_last_conversation(tmp_path: Path, history: History) -> None:
+    m, _ = make(history, None)
+    m.handle("take a note call mum")
+    again = DialogueManager(Settings(), sink=Recorder(), history=history, llm=None)
+    assert again.open_conversation(new=False) == m.conversation_id
+    assert [x.content for x in again.messages][:1] == ["take a note call mum"]
+    assert again.open_conversation(new=True) != m.conversation_id
+
+
+@pytest.mark.slow
+def test_two_hundred_turns_never_overflow(history: History, llm_engine: LlmEngine) -> None:
+    # A small window and short replies: the budget must drop old turns, never fail.
+    m, events = make(history, llm_engine, n_ctx=2048, max_tokens=3)
+    m.window.n_ctx = 400  # the engine keeps its 2048; the budget is what is tested
+    for i in range(200):
+        r = m.handle(f"Question number {i}: tell me something about the number {i}.")
+        assert r.source in (Source.LLM, Source.SYSTEM)
+    assert not [e for e in events.of(Error)]
+    assert m.window.start > 150
+    assert len(history.turns(m.conversation_id)) == 400
