@@ -22,8 +22,11 @@ def test_base_model_gets_plain_format(llm_engine: LlmEngine) -> None:
 
 def test_streams_several_deltas_and_stops_before_next_user_line(llm_engine: LlmEngine) -> None:
     stats = GenerationStats()
-    deltas = list(llm_engine.stream([*HEADER, Message("user", "Name three colours.")],
-                                    max_tokens=40, stats=stats))
+    deltas = list(
+        llm_engine.stream(
+            [*HEADER, Message("user", "Name three colours.")], max_tokens=40, stats=stats
+        )
+    )
     text = "".join(deltas)
     assert text.strip()
     assert stats.generated_tokens >= 1
@@ -34,8 +37,14 @@ def test_streams_several_deltas_and_stops_before_next_user_line(llm_engine: LlmE
 
 def test_max_tokens_is_enforced(llm_engine: LlmEngine) -> None:
     stats = GenerationStats()
-    list(llm_engine.stream([SYSTEM, Message("user", "Tell me a long story.")], max_tokens=5,
-                           stats=stats, ignore_eos=True))
+    list(
+        llm_engine.stream(
+            [SYSTEM, Message("user", "Tell me a long story.")],
+            max_tokens=5,
+            stats=stats,
+            ignore_eos=True,
+        )
+    )
     assert stats.generated_tokens == 5
     assert stats.finish == "length"
 
@@ -44,8 +53,13 @@ def test_cancel_stops_within_one_token(llm_engine: LlmEngine) -> None:
     cancel = CancelToken()
     stats = GenerationStats()
     seen_at_cancel = 0
-    for _ in llm_engine.stream([SYSTEM, Message("user", "Tell me a long story about a fox.")],
-                               max_tokens=100, cancel=cancel, stats=stats, ignore_eos=True):
+    for _ in llm_engine.stream(
+        [SYSTEM, Message("user", "Tell me a long story about a fox.")],
+        max_tokens=100,
+        cancel=cancel,
+        stats=stats,
+        ignore_eos=True,
+    ):
         if not cancel.cancelled:
             seen_at_cancel = stats.generated_tokens
             cancel.cancel()
