@@ -303,7 +303,7 @@ class DialogueManager:
             return None
         self.llm.start()  # no-op when already loading or loaded
         if self.llm.state is LlmState.LOADING:
-            self._emit(Notice("The language model is still loading…", "llm_loading"))
+            self._emit(Notice("Loading the language model…", "llm_loading"))
         engine = self.llm.get(LLM_WAIT_S)
         if engine is None and self.llm.error is not None:
             self._emit(Error(self.llm.error.code, self.llm.error.message))

@@ -71,6 +71,33 @@ class GenerationStats:
         return (self.generated_tokens - 1) / (self.decode_ms / 1000)
 
 
+_log_callback: Any = None
+
+
+def _route_llama_logs() -> None:
+    """llama.cpp prints some messages to stderr even with verbose=False, which
+    would land in the middle of a chat. Send them to our log file instead."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    native = logging.getLogger("llama.cpp")
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        native.log(
+            logging.INFO if level == 3 else logging.DEBUG,
+            "%s",
+            text.decode("utf-8", "replace").rstrip(),
+        )
+
+    _log_callback = callback  # keep a reference: ctypes must not free it
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
 def physical_cores() -> int:
     """Physical cores: llama.cpp slows down when threads exceed them."""
     try:
@@ -128,6 +155,7 @@ class LlmEngine:
             raise LlmError(
                 "llm_unavailable", f"llama-cpp-python is not installed ({e}); reinstall Parley."
             ) from e
+        _route_llama_logs()
         threads = options.n_threads or physical_cores()
         threads = min(threads, os.cpu_count() or threads)
         t0 = time.monotonic()
