@@ -119,10 +119,13 @@ def run(args: argparse.Namespace) -> int:
         session.close()
 
 
-def _turn(session: Any, text: str) -> Any:
+def _turn(session: Any, text: str, *, prepare_next: bool = False) -> Any:
     cancel = CancelToken()
     with ctrl_c_cancels(cancel):
-        return session.manager.handle(text, cancel=cancel)
+        result = session.manager.handle(text, cancel=cancel)
+        if prepare_next:  # while the user reads the reply
+            session.manager.prepare_next_turn()
+    return result
 
 
 def _repl(session: Any, printer: Printer) -> int:
@@ -148,6 +151,6 @@ def _repl(session: Any, printer: Printer) -> int:
             continue  # a bare Enter is not a turn
         if text.lower() in QUIT_WORDS:
             return 0
-        result = _turn(session, text)
+        result = _turn(session, text, prepare_next=True)
         if result is not None and result.intent == IntentName.GOODBYE.value:
             return 0

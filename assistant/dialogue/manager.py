@@ -296,6 +296,28 @@ class DialogueManager:
             self.last_reply = reply
         return TurnResult(reply, Source.LLM, user_id, reply_id, interrupted, "", None, timings)
 
+    def prepare_next_turn(self) -> int:
+        """Evaluate, now, the prompt up to where the user's next words will go:
+        the reply just given (rule replies are not in the KV cache yet), its
+        end-of-turn markup and the next user-turn opener. Run while the user
+        reads or hears the reply, it takes that work off the next turn's hot
+        path. Returns the tokens evaluated (0 when no model is loaded)."""
+        if self.llm is None or self.llm.state is not LlmState.READY or not self.messages:
+            return 0
+        engine = self.llm.get(0)
+        if engine is None:
+            return 0
+        system = system_messages(self.settings, engine)
+        kept = self.messages[self.window.start :]
+        marker = "\x00"
+        text = engine.render([*system, *kept, Message("user", marker)])
+        prefix = text[: text.index(marker)].rstrip(" ")
+        try:
+            return engine.prefill_text(prefix)
+        except LlmError as e:
+            log.warning("prefill for the next turn failed: %s", e)
+            return 0
+
     # -- helpers -----------------------------------------------------------------------
 
     def _engine(self) -> LlmEngine | None:

@@ -233,9 +233,16 @@ class LlmEngine:
     def prefill(self, messages: Sequence[Message]) -> int:
         """Evaluate a prompt prefix now (the system prompt at load), so the
         first turn only evaluates its own tokens. Returns tokens evaluated."""
-        text = self.format.render(messages, add_generation_prompt=False)
+        return self.prefill_text(self.format.render(messages, add_generation_prompt=False))
+
+    def prefill_text(self, text: str) -> int:
+        """Evaluate `text` (the start of a future prompt) into the KV cache."""
+        if len(text) > 4 * self.n_ctx:  # cheap guard before tokenizing
+            return 0
         with self._lock:
             tokens = self.tokenize(text)
+            if len(tokens) >= self.n_ctx:
+                return 0
             reuse = self._cached_prefix(tokens)
             todo = tokens[reuse:]
             if todo:

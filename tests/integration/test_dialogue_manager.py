@@ -178,3 +178,17 @@ def test_two_hundred_turns_never_overflow(history: History, llm_engine: LlmEngin
     assert not [e for e in events.of(Error)]
     assert m.window.start > 150
     assert len(history.turns(m.conversation_id)) == 400
+
+
+def test_prepare_next_turn_leaves_only_the_users_words(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    m, events = make(history, llm_engine, max_tokens=8)
+    m.handle("Hello there, my friend.")
+    m.handle("what is 9 times 9")  # a rule reply: not in the KV cache yet
+    assert m.prepare_next_turn() > 5  # the rule turn and the next user opener
+    question = "Which planet is the largest?"
+    m.handle(question)
+    evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
+    own = llm_engine.count_tokens(" " + question + "\nParley:") - 1  # minus BOS
+    assert evaluated <= own + 1
