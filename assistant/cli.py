@@ -16,7 +16,7 @@ from importlib import import_module
 
 from assistant import paths
 
-COMMANDS = ("chat", "history", "doctor", "bench")
+COMMANDS = ("chat", "history", "doctor", "bench", "toggle")
 
 
 def build_parser() -> argparse.ArgumentParser:
