@@ -45,7 +45,7 @@ def test_missing_file_gives_defaults_and_no_problems(cfg: Path) -> None:
 def test_defaults_are_the_documented_ones() -> None:
     s = Settings()
     assert (s.n_ctx, s.n_threads, s.n_gpu_layers, s.max_tokens) == (2048, 0, 0, 160)
-    assert (s.temperature, s.min_confidence, s.confirm_timeout_s) == (0.7, 0.5, 20.0)
+    assert (s.temperature, s.min_confidence, s.confirm_timeout_s) == (0.7, 0.3, 20.0)
     assert (s.wake_phrase, s.hotkey, s.hotkey_mode, s.theme) == (
         "hey parley", "<ctrl>+<alt>+<space>", "hold", "system")
     assert (s.use_llm, s.wake_word_enabled, s.headphones, s.close_to_tray) == (
