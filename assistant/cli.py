@@ -16,7 +16,9 @@ from importlib import import_module
 
 from assistant import paths
 
-COMMANDS = ("chat", "history", "doctor", "bench", "toggle")
+COMMANDS = (
+    "chat", "listen", "transcribe", "say", "devices", "toggle", "history", "doctor", "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,24 @@ def add_parser(subparsers: Any) -> None:
     llm.add_argument("--json", action="store_true")
     llm.set_defaults(func=run_llm)
 
+    gap = sub.add_parser("turn-gap", help="acoustic gap from end of speech to first reply sample")
+    gap.add_argument("--rounds", type=int, default=1, help="times each question is asked")
+    gap.add_argument("--idle-seconds", type=float, default=30.0)
+    gap.add_argument("--no-librivox", action="store_true", help="flite questions only")
+    gap.add_argument("--model", metavar="PATH")
+    gap.add_argument("--json", action="store_true")
+    gap.set_defaults(func=run_turn_gap)
+
+    wake = sub.add_parser("wake", help="wake-word detections and false wakes per threshold")
+    wake.add_argument("--phrase", default="", help="default: the setting")
+    wake.add_argument("--quick", action="store_true", help="fewer renderings")
+    wake.set_defaults(func=run_wake)
+
+    vad = sub.add_parser("vad", help="compare the VADs on the LibriVox clips")
+    vad.add_argument("--snr", type=float, default=10.0, help="noise level for the noisy run (dB)")
+    vad.add_argument("--json", action="store_true")
+    vad.set_defaults(func=run_vad)
+
 
 def run_llm(args: argparse.Namespace) -> int:
     from assistant.bench.llm import run_llm_bench
@@ -41,4 +59,53 @@ def run_llm(args: argparse.Namespace) -> int:
         print(f"parley: {e.message}")
         return 1
     print(json.dumps(result.to_dict()) if args.json else result.table())
+    return 0
+
+
+def run_turn_gap(args: argparse.Namespace) -> int:
+    from assistant.audio.virtual import PulseError
+    from assistant.bench.turn_gap import librivox_clips, run_turn_gap
+    from assistant.config import load_settings
+    from assistant.llm.engine import LlmError
+    from assistant.session import resolve_model
+
+    try:
+        model = Path(args.model) if args.model else resolve_model(load_settings().settings)
+        report = run_turn_gap(
+            model,
+            rounds=args.rounds,
+            idle_seconds=args.idle_seconds,
+            librivox=[] if args.no_librivox else librivox_clips(),
+        )
+    except (LlmError, PulseError) as e:
+        print(f"parley: {e}")
+        return 1
+    print(json.dumps(report.to_dict()) if args.json else report.table())
+    return 0
+
+
+def run_vad(args: argparse.Namespace) -> int:
+    from assistant.speech.vad_compare import compare, format_table, librivox_clips
+
+    clips = librivox_clips()
+    if not clips:
+        print("parley: no LibriVox clips found (Debian package pocketsphinx-testdata)")
+        return 1
+    results = compare(clips, snr_db=args.snr)
+    print(json.dumps(results) if args.json else format_table(results))
+    return 0
+
+
+def run_wake(args: argparse.Namespace) -> int:
+    from assistant.config import load_settings
+    from assistant.speech.wake_eval import evaluate, format_table
+    from assistant.speech.wakeword import WakeWordError
+
+    s = load_settings().settings
+    try:
+        result = evaluate(args.phrase or s.wake_phrase, s.language, s.stt_model, quick=args.quick)
+    except WakeWordError as e:
+        print(f"parley: {e}")
+        return 1
+    print(format_table(result))
     return 0

@@ -1,0 +1,331 @@
+"""`parley bench turn-gap`: the acoustic gap between the end of the user's
+speech and the first sample of Parley's reply, measured like a person would
+hear it.
+
+A PulseAudio server with virtual devices (assistant/audio/virtual.py) puts the
+question and the reply on one clock: each question is played on the left
+channel into a combine sink that feeds both the virtual microphone and the
+virtual speaker; Parley (`parley listen --open-mic`, a separate process) hears
+the left channel and speaks into the speaker; the speaker's monitor is
+recorded in stereo, so the left channel holds the question and the right
+channel only the reply. The gap is the reply's first sample on the right minus
+the true end of speech on the left (found from the question file itself).
+
+Also: start-up to ready, the per-stage breakdown Parley reports for each turn,
+and the CPU of wake-word listening while nobody speaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.bench.stats import median, percentile
+
+RATE = 16_000
+ONSET = 300  # |sample| above this (about -40 dBFS) is sound
+
+RULE_QUESTIONS = (
+    "what time is it",
+    "what is twelve times seven",
+    "what day is it today",
+    "what is fifteen percent of eighty",
+    "what is the date today",
+    "what is seven plus five",
+)
+LLM_QUESTIONS = (
+    "what is the capital of france",
+    "tell me a joke about cats",
+    "who wrote romeo and juliet",
+    "why is the sky blue",
+    "what is the tallest mountain",
+    "name a famous painter",
+)
+
+
+@dataclass
+class TurnGap:
+    question: str
+    kind: str
+    """rule | llm"""
+    gap_ms: float
+    source: str = ""
+    heard: str = ""
+    stages_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TurnGapReport:
+    turns: list[TurnGap]
+    startup_ms: float
+    idle_cpu_percent: float
+    """Wake-word listening over `idle_seconds` of silence, % of one core."""
+    idle_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "startup_ms": round(self.startup_ms),
+            "idle_cpu_percent": round(self.idle_cpu_percent, 2),
+        }
+        for kind in ("rule", "llm"):
+            gaps = [t.gap_ms for t in self.turns if t.kind == kind and t.gap_ms == t.gap_ms]
+            out[f"{kind}_n"] = len(gaps)
+            out[f"{kind}_p50_ms"] = round(median(gaps), 1)
+            out[f"{kind}_p95_ms"] = round(percentile(gaps, 95), 1)
+            stages: dict[str, list[float]] = {}
+            for t in self.turns:
+                if t.kind == kind:
+                    for k, v in t.stages_ms.items():
+                        stages.setdefault(k, []).append(v)
+            out[f"{kind}_stages_p50_ms"] = {k: round(median(v), 1) for k, v in stages.items()}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "turns": [asdict(t) for t in self.turns],
+            "idle_seconds": self.idle_seconds,
+        }
+
+    def table(self) -> str:
+        s = self.summary()
+        lines = [
+            f"start-up to ready            {s['startup_ms']} ms",
+            f"idle CPU, wake-word mode     {s['idle_cpu_percent']} % of one core "
+            f"over {self.idle_seconds:.0f} s (goal <= 3 %)",
+        ]
+        for kind, goal in (("rule", "p50 <= 200"), ("llm", "p50 <= 250, p95 <= 500")):
+            lines.append(
+                f"{kind} turns (n={s[kind + '_n']}): gap p50 {s[kind + '_p50_ms']} ms, "
+                f"p95 {s[kind + '_p95_ms']} ms   (goal {goal} ms)"
+            )
+            lines.append(
+                "  stages (ms after the end of speech, p50): "
+                + ", ".join(f"{k} {v}" for k, v in s[kind + "_stages_p50_ms"].items())
+            )
+        for t in self.turns:
+            lines.append(f"  {t.kind:4} {t.gap_ms:7.1f} ms  {t.question!r} -> heard {t.heard!r}")
+        return "\n".join(lines)
+
+
+def render_question(text: str, voice: str, out: Path) -> Path:
+    """flite speech at 16 kHz mono, with 0.3 s of silence after it."""
+    raw = out.with_suffix(".flite.wav")
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
+    )
+    return out
+
+
+def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
+    """First and last sample that is sound."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET)
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
+    with wave.open(str(path)) as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        return data, w.getframerate(), w.getnchannels()
+
+
+def measure_gap(recording: Path, question: Path) -> float:
+    """ms from the question's true end of speech (left) to the reply's first sample (right)."""
+    data, rate, channels = read_wav(recording)
+    stereo = data.reshape(-1, channels)
+    left, right = stereo[:, 0], stereo[:, 1]
+    q, q_rate, _ = read_wav(question)
+    q_start, q_end = speech_bounds(q)
+    speech_len = (q_end - q_start) / q_rate
+    reply = np.flatnonzero(np.abs(right.astype(np.int32)) > ONSET)
+    onset = np.flatnonzero(np.abs(left.astype(np.int32)) > ONSET)
+    if reply.size == 0 or onset.size == 0:
+        return float("nan")
+    first_left = onset[0] / rate
+    # The reply may start before the question's echo ends on the left channel:
+    # the question's onset is its first sound before any reply sound.
+    end_of_speech = first_left + speech_len
+    return (reply[0] / rate - end_of_speech) * 1000
+
+
+class _Events:
+    """Reads `parley listen --json` events on a thread."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.q: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.proc = proc
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.q.put(json.loads(line))
+            except ValueError:
+                continue
+
+    def until(self, pred: Any, timeout: float) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                e = self.q.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            seen.append(e)
+            if pred(e, seen):
+                return seen
+        raise TimeoutError(f"parley did not get there in {timeout} s; saw {seen[-5:]}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    p = psutil.Process(pid)
+    total = p.cpu_times().user + p.cpu_times().system
+    for c in p.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += c.cpu_times().user + c.cpu_times().system
+    return total
+
+
+def run_turn_gap(
+    model: Path,
+    *,
+    rounds: int = 1,
+    idle_seconds: float = 30.0,
+    librivox: list[Path] | None = None,
+    workdir: Path | None = None,
+) -> TurnGapReport:
+    from assistant.audio.virtual import PulseServer
+
+    work = workdir or Path(tempfile.mkdtemp(prefix="parley-turn-gap-"))
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'llm_model = "{model}"\nmax_tokens = 40\ntemperature = 0.3\nfollow_up_s = 0.0\n'
+    )
+    voices = ("slt", "rms", "awb")
+    questions: list[tuple[str, str, Path]] = []
+    for i, text in enumerate(RULE_QUESTIONS):
+        questions.append(("rule", text, render_question(text, voices[i % 3], work / f"r{i}.wav")))
+    for i, text in enumerate(LLM_QUESTIONS):
+        questions.append(("llm", text, render_question(text, voices[i % 3], work / f"l{i}.wav")))
+    for i, clip in enumerate(librivox or []):
+        out = work / f"lv{i}.wav"
+        subprocess.run(
+            ["sox", str(clip), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
+        )
+        questions.append(("llm", clip.stem, out))
+
+    turns: list[TurnGap] = []
+    with PulseServer() as pulse:
+        pulse.setup_turn_gap()
+        env = {**pulse.child_env(), "PARLEY_HOME": str(home)}
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "listen", "--open-mic", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        try:
+            events = _Events(proc)
+            events.until(lambda e, _s: e["type"] == "state", timeout=300)
+            startup_ms = (time.monotonic() - t0) * 1000
+            time.sleep(1.0)
+            for _ in range(rounds):
+                for kind, text, wav in questions:
+                    turns.append(_one_turn(pulse, events, kind, text, wav, work))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        idle = _idle_cpu(pulse, home, idle_seconds)
+    return TurnGapReport(turns, startup_ms, idle, idle_seconds)
+
+
+def _one_turn(pulse: Any, events: _Events, kind: str, text: str, wav: Path, work: Path) -> TurnGap:
+    rec_path = work / f"rec-{time.monotonic_ns()}.wav"
+    rec = pulse.record_speaker(rec_path, channels=2)
+    time.sleep(0.3)
+    pulse.play_question(wav, wait=False)
+    got: dict[str, Any] = {}
+
+    def done(e: dict[str, Any], _seen: list[dict[str, Any]]) -> bool:
+        if e["type"] == "user_turn":
+            got["heard"] = e["text"]
+        elif e["type"] == "reply_done":
+            got["source"] = e["source"]
+        elif e["type"] == "latency":
+            got["stages"] = e["stages_ms"]
+            return True
+        return False
+
+    try:
+        events.until(done, timeout=120)
+    except TimeoutError:
+        got.setdefault("heard", "")
+    time.sleep(0.2)
+    rec.stop()
+    gap = measure_gap(rec_path, wav) if got.get("stages") else float("nan")
+    rec_path.unlink(missing_ok=True)
+    return TurnGap(
+        text,
+        kind,
+        round(gap, 1),
+        got.get("source", ""),
+        got.get("heard", ""),
+        got.get("stages", {}),
+    )
+
+
+def _idle_cpu(pulse: Any, home: Path, seconds: float) -> float:
+    """CPU of `parley listen` waiting for the wake word while the room is quiet."""
+    env = {**pulse.child_env(), "PARLEY_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "listen", "--json", "--no-llm"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        _Events(proc).until(lambda e, _s: e["type"] == "state", timeout=120)
+        time.sleep(2.0)  # let start-up work settle
+        c0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(seconds)
+        c1, t1 = _cpu_seconds(proc.pid), time.monotonic()
+        return (c1 - c0) / (t1 - t0) * 100
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def librivox_clips() -> list[Path]:
+    """The LibriVox clips of Debian's pocketsphinx-testdata, when installed."""
+    root = Path("/usr/share/pocketsphinx/test/data/librivox")
+    return sorted(root.glob("*.wav")) if root.is_dir() else []

@@ -1,0 +1,153 @@
+"""`parley listen`: the voice loop in a terminal.
+
+    parley listen                  say "hey parley", then talk
+    parley listen --open-mic       every utterance is a turn
+    parley listen --wav q.wav --speak-to a.wav --json   a file through the whole loop
+
+With --json, stdout carries the core's events one per line, starting with a
+`state` event once Parley is ready to hear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from assistant.commands.chat import Printer
+from assistant.events import Error, Event, Notice, StateChanged, UserTurn
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("listen", help="talk to Parley by voice")
+    p.add_argument("--open-mic", action="store_true", help="no wake word: every utterance")
+    p.add_argument("--wav", type=Path, metavar="FILE", help="listen to a WAV file instead")
+    p.add_argument(
+        "--wake",
+        action="store_true",
+        help="with --wav: require the wake word (files are open-mic by default)",
+    )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="with --wav: feed the file as fast as possible, not in real time",
+    )
+    p.add_argument("--speak-to", type=Path, metavar="FILE", help="write the spoken replies here")
+    p.add_argument("--no-speak", action="store_true", help="text replies only")
+    p.add_argument("--json", action="store_true", help="print every event as one JSON line")
+    p.add_argument("--no-llm", action="store_true", help="answer by rules only")
+    p.add_argument("--model", metavar="PATH", help="GGUF model file for this run")
+    p.add_argument("--new", action="store_true", help="start a new conversation")
+    p.set_defaults(func=run)
+
+
+class VoicePrinter(Printer):
+    """Like chat's printer, plus what a voice session needs: the user's words
+    (they were not typed) and the state."""
+
+    def _human(self, event: Event) -> None:
+        if isinstance(event, UserTurn):
+            self._line(f"you: {event.text}")
+        elif isinstance(event, StateChanged):
+            self._line(f"({event.state.value})")
+        else:
+            super()._human(event)
+
+
+def run(args: argparse.Namespace) -> int:
+    from assistant.audio.capture import MicSource, NoInputDevice, WavSource
+    from assistant.control import AlreadyRunning, ControlServer
+    from assistant.session import Session
+    from assistant.voice import VoiceUnavailable, build_voice
+
+    printer = VoicePrinter(args.json)
+    if args.wav is not None and not args.wav.is_file():
+        print(f"parley: no such file: {args.wav}", file=sys.stderr)
+        return 1
+    session = Session.open(
+        printer, model=args.model, use_llm=not args.no_llm, new_conversation=args.new
+    )
+    session.start_llm()
+    parts = None
+    control = None
+    try:
+        source = (
+            WavSource(args.wav, realtime=not args.fast)
+            if args.wav
+            else MicSource(session.settings.input_device)
+        )
+        try:
+            parts = build_voice(
+                session,
+                printer,
+                source,
+                open_mic=args.open_mic or (bool(args.wav) and not args.wake),
+                speak_to=args.speak_to,
+                speak=not args.no_speak,
+            )
+        except VoiceUnavailable as e:
+            printer(Error("stt_unavailable", str(e)))
+            return 1
+        pipeline = parts.pipeline
+        if args.wav is None:
+            control = ControlServer(lambda cmd: _control(pipeline, cmd))
+            try:
+                control.start()
+            except AlreadyRunning:
+                printer(
+                    Error(
+                        "already_running",
+                        "Parley is already running here; use `parley toggle` to talk to it.",
+                    )
+                )
+                control = None
+                return 1
+        if session.llm is not None:  # ready to hear = the model is loaded too
+            session.llm.get(timeout=300)
+        try:
+            pipeline.start()
+        except NoInputDevice as e:
+            printer(Error("no_microphone", str(e)))
+            return 1
+        if not args.json and args.wav is None:
+            printer(Notice("Listening. Ctrl-C quits.", "ready"))
+        _wait(pipeline, args.wav is not None)
+        return 0
+    finally:
+        if parts is not None:
+            parts.pipeline.close()
+            if parts.synth is not None:
+                parts.synth.close()
+            close = getattr(parts.out, "close", None)
+            if close is not None:
+                close()
+        if control is not None:
+            control.close()
+        session.close()
+
+
+def _control(pipeline: Any, command: str) -> str:
+    if command == "toggle":
+        return pipeline.toggle()
+    if command == "start":
+        pipeline.start_listening()
+        return "listening"
+    if command == "stop":
+        pipeline.stop_listening()
+        return "stopped listening"
+    return "ok"
+
+
+def _wait(pipeline: Any, file_mode: bool) -> None:
+    """Until the file has been answered, or Ctrl-C."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.is_set():
+        if file_mode and pipeline.finished.wait(0.1):
+            return
+        stop.wait(0.1)

@@ -1,0 +1,39 @@
+"""`parley transcribe clip.wav`: speech to text only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("transcribe", help="speech-to-text of a WAV file")
+    p.add_argument("wav", type=Path)
+    p.add_argument("--language", help="language tag (default: the setting)")
+    p.add_argument("--json", action="store_true", help="words with times and confidences")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from assistant.config import load_settings
+    from assistant.speech.stt import SttError, open_engine, transcribe_file
+
+    settings = load_settings().settings
+    if not args.wav.is_file():
+        print(f"parley: no such file: {args.wav}", file=sys.stderr)
+        return 1
+    try:
+        engine = open_engine(args.language or settings.language, settings.stt_model)
+        result = transcribe_file(args.wav, engine)
+    except SttError as e:
+        print(f"parley: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(asdict(result), ensure_ascii=False))
+    else:
+        print(result.text)
+    return 0

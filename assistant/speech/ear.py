@@ -1,0 +1,261 @@
+"""The ear: audio frames -> VAD -> endpointing -> wake word -> STT -> user turns.
+
+Runs on its own thread (`Ear.run`), reading 30 ms frames from a source. The
+recognisers only see audio inside VAD speech segments (plus a short pre-roll,
+so the first syllable is not cut), which keeps idle listening cheap.
+
+The end of the user's turn is decided here by the Endpointer, not by the
+recogniser: when the pause begins, the partial transcript decides the hangover
+(short when it already reads as a complete request), then the recogniser is
+asked for its final result at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from assistant.speech.stt import Recognizer, Transcript
+from assistant.speech.vad import (
+    FRAME_SAMPLES,
+    FRAME_SECONDS,
+    Endpointer,
+    EndpointEventType,
+    FrameVad,
+    looks_complete,
+)
+
+log = logging.getLogger(__name__)
+
+PRE_ROLL_S = 0.3
+PARTIAL_EVERY_S = 0.15
+
+
+# -- what the ear tells the pipeline (one frozen type per thing) -----------------
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at: float
+    """Monotonic time (s) the speech began."""
+
+
+@dataclass(frozen=True)
+class PartialHeard:
+    text: str
+
+
+@dataclass(frozen=True)
+class PauseHeard:
+    """Silence began after speech; the utterance may or may not be over."""
+
+    text: str
+    complete: bool
+    """The partial transcript reads as a complete request (short hangover)."""
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    pass
+
+
+@dataclass(frozen=True)
+class WakeHeard:
+    at: float
+
+
+@dataclass(frozen=True)
+class UtteranceHeard:
+    transcript: Transcript
+    speech_end: float
+    """Monotonic time (s) of the true end of speech, as the VAD heard it."""
+    endpoint: float
+    """Monotonic time (s) the end of the turn was decided."""
+    stt_final: float
+    """Monotonic time (s) the recogniser's final result was ready."""
+    hinted: bool
+
+
+@dataclass(frozen=True)
+class SpeechDiscarded:
+    """An utterance without the wake word (or empty): ignored."""
+
+    text: str
+
+
+EarMessage = (
+    SpeechStarted
+    | PartialHeard
+    | PauseHeard
+    | SpeechResumed
+    | WakeHeard
+    | UtteranceHeard
+    | SpeechDiscarded
+)
+
+
+class WakeGate:
+    """What the ear needs from a wake-word spotter (see speech/wakeword.py)."""
+
+    def accept(self, samples: np.ndarray) -> object | None: ...  # a hit or None
+    def reset(self) -> None: ...
+
+
+class Ear:
+    """Turns frames into messages. Not thread-safe: one thread feeds it."""
+
+    def __init__(
+        self,
+        vad: FrameVad,
+        recognizer: Recognizer,
+        emit: Callable[[EarMessage], None],
+        *,
+        endpointer: Endpointer | None = None,
+        spotter: WakeGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.vad = vad
+        self.recognizer = recognizer
+        self.emit = emit
+        self.endpointer = endpointer or Endpointer()
+        self.spotter = spotter
+        self.clock = clock
+        self.wake_required = spotter is not None
+        """When set, an utterance counts only if the wake word opens it."""
+        self.speech_gate: Callable[[np.ndarray, bool], bool] | None = None
+        """Optional second opinion on each speech frame (the self-hearing guard)."""
+        self._pre_roll: collections.deque[np.ndarray] = collections.deque(
+            maxlen=max(1, round(PRE_ROLL_S / FRAME_SECONDS))
+        )
+        self._in_speech = False
+        self._woke = False
+        self._utterance: list[np.ndarray] = []
+        self._last_partial_t = 0.0
+        self._partial = ""
+        self._pending = np.zeros(0, np.int16)
+
+    # -- feeding -----------------------------------------------------------------
+
+    def feed(self, block: np.ndarray) -> None:
+        """Any number of samples; cut into VAD frames here."""
+        data = np.concatenate([self._pending, block]) if self._pending.size else block
+        n = len(data) // FRAME_SAMPLES * FRAME_SAMPLES
+        for i in range(0, n, FRAME_SAMPLES):
+            self._frame(data[i : i + FRAME_SAMPLES])
+        self._pending = data[n:].copy()
+
+    def end_of_stream(self) -> None:
+        """Input ended (a file, a released push-to-talk): finish the utterance."""
+        for ev in self.endpointer.flush():
+            if ev.type is EndpointEventType.SPEECH_END:
+                self._finish(ev.speech_end_s, ev.complete_hint)
+
+    def reset(self) -> None:
+        self.endpointer.reset()
+        self.recognizer.reset()
+        if self.spotter is not None:
+            self.spotter.reset()
+        self._in_speech = self._woke = False
+        self._utterance.clear()
+        self._partial = ""
+
+    # -- per frame ------------------------------------------------------------------
+
+    def _frame(self, frame: np.ndarray) -> None:
+        speech = self.vad.is_speech(frame)
+        if self.speech_gate is not None:
+            speech = self.speech_gate(frame, speech)
+        events = self.endpointer.process(FRAME_SECONDS, speech)
+        if self._in_speech:
+            self._hear(frame)
+        else:
+            self._pre_roll.append(frame)
+        for ev in events:
+            if ev.type is EndpointEventType.SPEECH_START:
+                self._start()
+            elif ev.type is EndpointEventType.PAUSE:
+                text = self.recognizer.partial() if self._listening else ""
+                complete = looks_complete(text)
+                self.endpointer.set_hint(complete)
+                self.emit(PauseHeard(text, complete))
+            elif ev.type is EndpointEventType.RESUME:
+                self.emit(SpeechResumed())
+            elif ev.type in (EndpointEventType.SPEECH_END, EndpointEventType.TIMEOUT):
+                self._finish(ev.speech_end_s, ev.complete_hint)
+
+    @property
+    def _listening(self) -> bool:
+        return self._woke or not self.wake_required
+
+    def _start(self) -> None:
+        self._in_speech = True
+        self._woke = False
+        self._utterance = list(self._pre_roll)
+        self._pre_roll.clear()
+        self.recognizer.reset()
+        if self.spotter is not None:
+            self.spotter.reset()
+        self.emit(SpeechStarted(self.clock()))
+        for f in self._utterance:
+            self._route(f)
+
+    def _hear(self, frame: np.ndarray) -> None:
+        self._utterance.append(frame)
+        self._route(frame)
+
+    def _route(self, frame: np.ndarray) -> None:
+        if self._listening:
+            self.recognizer.accept(frame)
+            now = self.endpointer.now_s  # stream time: files may run faster than real time
+            if now - self._last_partial_t >= PARTIAL_EVERY_S:
+                self._last_partial_t = now
+                text = self.recognizer.partial()
+                if text and text != self._partial:
+                    self._partial = text
+                    self.emit(PartialHeard(text))
+            return
+        assert self.spotter is not None
+        hit = self.spotter.accept(frame)
+        if hit is not None:
+            self._woke = True
+            self.emit(WakeHeard(self.clock()))
+            # The rest of the utterance after the wake phrase is the request.
+            audio = np.concatenate(self._utterance)
+            end = int(getattr(hit, "end_sample", len(audio)))
+            rest = audio[end:]
+            if rest.size:
+                self.recognizer.accept(rest)
+
+    def _finish(self, speech_end_s: float, hinted: bool) -> None:
+        if not self._in_speech:
+            return
+        now = self.clock()
+        # The stream clock says how long ago speech ended; map it to monotonic time.
+        speech_end = now - max(0.0, self.endpointer.now_s - speech_end_s)
+        self._in_speech = False
+        woke = self._woke
+        if not self._listening:
+            self.emit(SpeechDiscarded(self.recognizer.partial()))
+            self.reset()
+            return
+        transcript = self.recognizer.final()
+        stt_final = self.clock()
+        phrase = str(getattr(self.spotter, "phrase", ""))
+        if woke and phrase:  # the recogniser may have caught the tail of the wake phrase
+            from assistant.speech.wakeword import strip_wake_phrase
+
+            rest = strip_wake_phrase(transcript.text, phrase)
+            if rest is not None:
+                transcript = replace(transcript, text=rest)
+        self._utterance.clear()
+        self._partial = ""
+        if woke and not transcript.text.strip():
+            # "hey parley" alone: the request follows in the next utterance.
+            self.wake_required = False
+            return
+        self.emit(UtteranceHeard(transcript, speech_end, now, stt_final, hinted))

@@ -1,0 +1,119 @@
+"""Assembles the voice loop from settings: source, ear (VAD, wake word, STT),
+speaker (TTS + output) and the pipeline around a session's dialogue manager.
+
+Every engine that can be missing degrades to something useful with one clear
+message: no TTS engine -> text only; no wake-word support -> open mic with a
+notice; no speech model for the language -> an error that says how to get one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.events import Error, EventSink, Notice
+from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
+from assistant.session import Session
+from assistant.speech.ear import Ear
+from assistant.speech.speaker import AudioOut, Speaker, WavOut
+from assistant.speech.stt import PocketsphinxEngine, SttError, VoskEngine, open_engine
+from assistant.speech.tts import Synthesizer, TtsError
+from assistant.speech.vad import Endpointer, make_vad
+
+log = logging.getLogger(__name__)
+
+
+class VoiceUnavailable(Exception):
+    """The voice loop cannot run at all (no speech recogniser)."""
+
+
+@dataclass
+class VoiceParts:
+    pipeline: Pipeline
+    synth: Synthesizer | None
+    out: AudioOut | None
+
+
+def build_voice(
+    session: Session,
+    sink: EventSink,
+    source: FrameSource,
+    *,
+    open_mic: bool = False,
+    speak_to: Path | None = None,
+    speak: bool = True,
+) -> VoiceParts:
+    s = session.settings
+    try:
+        engine = open_engine(s.language, s.stt_model)
+    except SttError as e:
+        raise VoiceUnavailable(str(e)) from e
+    # pocketsphinx's second pass over the whole utterance matches its offline
+    # accuracy but costs ~0.45 s per second of speech at the end of every turn;
+    # the live decode is one word worse in 71 on LibriVox. The loop takes speed.
+    recognizer = (
+        engine.recognizer(two_pass=False)
+        if isinstance(engine, PocketsphinxEngine)
+        else engine.recognizer()
+    )
+
+    spotter = None
+    wake = s.wake_word_enabled and not open_mic
+    if wake:
+        try:
+            from assistant.speech.wakeword import open_spotter
+
+            shared = engine if isinstance(engine, VoskEngine) else None  # one model in memory
+            spotter = open_spotter(s.wake_phrase, s.language, s.stt_model, engine=shared)
+        except Exception as e:  # no spotter for this language/model
+            sink(Notice(f"Wake word unavailable ({e}); every utterance is a turn.", "no_wake"))
+            open_mic = True
+
+    synth: Synthesizer | None = None
+    out: AudioOut | None = None
+    speaker: Speaker | None = None
+    if speak:
+        synth = Synthesizer(s.tts_voice, s.tts_rate, s.tts_volume)
+        try:
+            synth.start()
+            if synth.warning:
+                sink(Notice(synth.warning, "tts_voice"))
+            out = _output(speak_to, s.output_device)
+            speaker = Speaker(synth, out)
+        except TtsError as e:
+            sink(Error("tts_unavailable", f"{e} Parley will answer in text only."))
+            synth.close()
+            synth = None
+        except OSError as e:
+            sink(
+                Error(
+                    "output_unavailable", f"No sound output ({e}). Parley will answer in text only."
+                )
+            )
+            synth.close()
+            synth = None
+
+    ear = Ear(
+        make_vad("auto"), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
+    )
+    options = VoiceOptions(open_mic=open_mic, follow_up_s=s.follow_up_s, headphones=s.headphones)
+    pipeline = Pipeline(session.manager, source, ear, speaker, sink, options)
+    if speaker is not None and hasattr(out, "on_first_sample"):
+        out.on_first_sample = speaker.mark_first_sample  # type: ignore[union-attr]
+    if speaker is not None and not s.headphones and hasattr(out, "recent_output"):
+        from assistant.speech.echo import EchoGate
+
+        gate = EchoGate(out, speaker.speaking)  # type: ignore[arg-type]
+        ear.speech_gate = gate
+    return VoiceParts(pipeline, synth, out)
+
+
+def _output(speak_to: Path | None, device: str) -> AudioOut:
+    if speak_to is not None:
+        return WavOut(speak_to)
+    from assistant.audio.playback import Player
+
+    player = Player(device=device)
+    player.start()
+    return player

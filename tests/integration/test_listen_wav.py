@@ -1,0 +1,120 @@
+"""The whole voice loop on files: flite speech -> VAD -> pocketsphinx -> rule/LLM
+-> eSpeak NG -> a WAV file, through `parley listen --wav ... --speak-to ...`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+PARLEY = [sys.executable, "-m", "assistant.cli"]
+
+
+def flite(text: str, out: Path, voice: str = "slt", pad: tuple[float, float] = (0.5, 1.5)) -> Path:
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", str(out), "pad", str(pad[0]), str(pad[1])], check=True
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("speech")
+    time_q = flite("what time is it", d / "time.wav")
+    capital = flite("what is the capital of france", d / "capital.wav", voice="rms")
+    both = d / "both.wav"
+    subprocess.run(["sox", str(time_q), str(capital), str(both)], check=True)
+    return {"time": time_q, "capital": capital, "both": both}
+
+
+def run(args: list[str], home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PARLEY, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PARLEY_HOME": str(home)},
+    )
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def test_two_spoken_turns_through_the_loop(
+    parley_home: Path, gguf_path: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    (parley_home / "config.toml").write_text(f'llm_model = "{gguf_path}"\nmax_tokens = 24\n')
+    answer = tmp_path / "answer.wav"
+    out = run(
+        ["listen", "--wav", str(clips["both"]), "--speak-to", str(answer), "--json"], parley_home
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert events[0]["type"] == "state"  # ready to hear
+    heard = [e["text"] for e in events if e["type"] == "user_turn"]
+    assert heard == ["what time is it", "what is the capital of france"]
+    replies = [e for e in events if e["type"] == "reply_done"]
+    assert [r["source"] for r in replies] == ["rule", "llm"]
+    assert replies[0]["text"].startswith("It's ")
+    assert any(e["type"] == "partial" for e in events)
+    latencies = [e for e in events if e["type"] == "latency"]
+    assert len(latencies) == 2
+    for lat in latencies:
+        stages = lat["stages_ms"]
+        assert {"endpoint", "stt_final", "first_clause", "tts_ready", "first_sample"} <= set(stages)
+        assert stages["endpoint"] <= stages["stt_final"] <= stages["first_sample"]
+    # Both replies were spoken into the file.
+    assert wav_seconds(answer) > 1.5
+    # And stored, with the speech timings, in history.
+    hist = json.loads(run(["history", "export", "1", "--format", "json"], parley_home).stdout)
+    assert [t["role"] for t in hist["turns"]] == ["user", "assistant"] * 2
+    assert "first_sample" in hist["turns"][1]["timings"]
+
+
+def test_transcribe_command(parley_home: Path, clips: dict[str, Path]) -> None:
+    out = run(["transcribe", str(clips["capital"])], parley_home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "what is the capital of france"
+
+
+def test_say_to_file(parley_home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "hello.wav"
+    out = run(["say", "Hello there, this is Parley.", "--to", str(target)], parley_home)
+    assert out.returncode == 0, out.stderr
+    assert 1.0 < wav_seconds(target) < 4.0
+
+
+def test_missing_wav_is_a_clear_message(parley_home: Path, tmp_path: Path) -> None:
+    for cmd in (["listen", "--wav"], ["transcribe"]):
+        out = run([*cmd, str(tmp_path / "nope.wav")], parley_home)
+        assert out.returncode == 1
+        assert "no such file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_wake_word_and_follow_up_window(parley_home: Path, tmp_path: Path) -> None:
+    (parley_home / "config.toml").write_text("use_llm = false\nfollow_up_s = 4.0\n")
+    d = tmp_path
+    parts = [
+        flite("what is one plus one", d / "a.wav", voice="rms", pad=(0.3, 1.0)),  # no wake: ignored
+        flite("hey parley what time is it", d / "b.wav", voice="rms", pad=(0.3, 1.0)),
+        flite("what is two plus two", d / "c.wav", voice="rms", pad=(0.3, 6.0)),  # inside follow-up
+        flite("what is three plus three", d / "e.wav", voice="rms", pad=(0.3, 1.0)),  # after it
+    ]
+    session = d / "session.wav"
+    subprocess.run(["sox", *map(str, parts), str(session)], check=True)
+    out = run(["listen", "--wav", str(session), "--wake", "--no-speak", "--json"], parley_home)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    heard = [e["text"] for e in events if e["type"] == "user_turn"]
+    assert heard == ["what time is it", "what is two plus two"]
+    replies = [e["text"] for e in events if e["type"] == "reply_done"]
+    assert replies[1] == "2 plus 2 is 4."

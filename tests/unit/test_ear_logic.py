@@ -1,0 +1,157 @@
+"""The ear's routing logic with a scripted VAD, recogniser and wake spotter
+(the real engines are covered by the integration tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.speech.ear import (
+    Ear,
+    PartialHeard,
+    PauseHeard,
+    SpeechDiscarded,
+    SpeechStarted,
+    UtteranceHeard,
+    WakeHeard,
+)
+from assistant.speech.stt import Transcript
+from assistant.speech.vad import FRAME_SAMPLES, Endpointer
+
+SPEECH = np.full(FRAME_SAMPLES, 1000, np.int16)
+SILENCE = np.zeros(FRAME_SAMPLES, np.int16)
+
+
+class LoudVad:
+    frame_samples = FRAME_SAMPLES
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return bool(np.abs(frame).max() > 100)
+
+    def reset(self) -> None:
+        pass
+
+
+class ScriptedRecognizer:
+    """Says `words` once it has heard enough audio."""
+
+    sample_rate = 16000
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+        self.samples = 0
+
+    def accept(self, samples: np.ndarray) -> None:
+        self.samples += int(np.count_nonzero(samples))  # only speech counts
+
+    def partial(self) -> str:
+        return self.words if self.samples >= 8 * FRAME_SAMPLES else ""
+
+    def final(self) -> Transcript:
+        text = self.partial()
+        self.samples = 0
+        return Transcript(text, 0.9, (), "scripted")
+
+    def reset(self) -> None:
+        self.samples = 0
+
+
+@dataclass
+class Hit:
+    end_sample: int
+
+
+class ScriptedSpotter:
+    def __init__(self, hit_after_frames: int | None) -> None:
+        self.after = hit_after_frames
+        self.frames = 0
+
+    def accept(self, samples: np.ndarray) -> Hit | None:
+        self.frames += 1
+        if self.after is not None and self.frames == self.after:
+            return Hit(end_sample=self.frames * FRAME_SAMPLES)
+        return None
+
+    def reset(self) -> None:
+        self.frames = 0
+
+
+def run(ear: Ear, *pattern: tuple[np.ndarray, float]) -> None:
+    for frame, seconds in pattern:
+        for _ in range(round(seconds / 0.03)):
+            ear.feed(frame)
+
+
+def make(words: str, spotter: ScriptedSpotter | None = None) -> tuple[Ear, list]:
+    got: list = []
+    ear = Ear(
+        LoudVad(), ScriptedRecognizer(words), got.append, endpointer=Endpointer(), spotter=spotter
+    )
+    return ear, got
+
+
+def test_complete_request_gets_the_short_hangover() -> None:
+    ear, got = make("what time is it")
+    ear.wake_required = False
+    run(ear, (SILENCE, 0.3), (SPEECH, 0.9), (SILENCE, 1.0))
+    kinds = [type(m) for m in got]
+    assert kinds[0] is SpeechStarted
+    assert PartialHeard in kinds
+    pause = next(m for m in got if isinstance(m, PauseHeard))
+    assert pause.complete and pause.text == "what time is it"
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert utt.transcript.text == "what time is it"
+    assert utt.hinted
+    assert utt.speech_end <= utt.endpoint <= utt.stt_final
+
+
+def test_incomplete_request_waits_for_the_long_hangover() -> None:
+    ear, got = make("set a timer for")
+    ear.wake_required = False
+    run(ear, (SPEECH, 0.9), (SILENCE, 0.45))
+    assert not any(isinstance(m, UtteranceHeard) for m in got)  # still waiting
+    run(ear, (SILENCE, 0.3))
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert not utt.hinted
+
+
+def test_without_wake_word_speech_is_discarded() -> None:
+    ear, got = make("some conversation in the room", ScriptedSpotter(None))
+    run(ear, (SPEECH, 1.0), (SILENCE, 1.0))
+    assert any(isinstance(m, SpeechDiscarded) for m in got)
+    assert not any(isinstance(m, UtteranceHeard) for m in got)
+
+
+def test_wake_word_then_request_in_one_breath() -> None:
+    ear, got = make("what time is it", ScriptedSpotter(hit_after_frames=5))
+    run(ear, (SPEECH, 1.5), (SILENCE, 1.0))
+    assert any(isinstance(m, WakeHeard) for m in got)
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert utt.transcript.text == "what time is it"
+
+
+def test_wake_word_alone_opens_the_next_utterance() -> None:
+    ear, got = make("", ScriptedSpotter(hit_after_frames=3))
+    ear.recognizer = ScriptedRecognizer("what time is it")
+    run(ear, (SPEECH, 0.3), (SILENCE, 1.0))  # "hey parley", then a pause
+    assert any(isinstance(m, WakeHeard) for m in got)
+    assert not ear.wake_required  # listening for the request now
+    run(ear, (SPEECH, 1.0), (SILENCE, 1.0))
+    assert any(isinstance(m, UtteranceHeard) for m in got)
+
+
+def test_end_of_stream_finishes_the_utterance() -> None:
+    ear, got = make("what time is it")
+    ear.wake_required = False
+    run(ear, (SPEECH, 1.0))
+    ear.end_of_stream()
+    assert any(isinstance(m, UtteranceHeard) for m in got)
+
+
+def test_speech_gate_can_veto_speech() -> None:
+    ear, got = make("what time is it")
+    ear.wake_required = False
+    ear.speech_gate = lambda frame, speech: False  # e.g. only Parley's own voice
+    run(ear, (SPEECH, 1.0), (SILENCE, 1.0))
+    assert got == []
