@@ -70,6 +70,8 @@ def build_voice(
             sink(Notice(f"Wake word unavailable ({e}); every utterance is a turn.", "no_wake"))
             open_mic = True
 
+    from assistant.audio.playback import NoOutputDevice
+
     synth: Synthesizer | None = None
     out: AudioOut | None = None
     speaker: Speaker | None = None
@@ -85,12 +87,9 @@ def build_voice(
             sink(Error("tts_unavailable", f"{e} Parley will answer in text only."))
             synth.close()
             synth = None
-        except OSError as e:
-            sink(
-                Error(
-                    "output_unavailable", f"No sound output ({e}). Parley will answer in text only."
-                )
-            )
+        except (NoOutputDevice, OSError) as e:
+            text = str(e) if isinstance(e, NoOutputDevice) else f"No sound output ({e})."
+            sink(Error("output_unavailable", f"{text} Parley answers in text only."))
             synth.close()
             synth = None
 

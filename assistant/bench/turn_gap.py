@@ -243,7 +243,7 @@ def run_turn_gap(
         proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.cli", "listen", "--open-mic", "--json"],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=(work / "listen-stderr.txt").open("w"),
             text=True,
             env=env,
         )
@@ -306,7 +306,7 @@ def _idle_cpu(pulse: Any, home: Path, seconds: float) -> float:
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "listen", "--json", "--no-llm"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(home / "idle-stderr.txt").open("w"),
         text=True,
         env=env,
     )

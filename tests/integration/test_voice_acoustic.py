@@ -1,0 +1,205 @@
+"""The voice loop through real sound devices: a PulseAudio server with a virtual
+microphone and speaker, `parley listen` as a separate process, speech played
+into the microphone and Parley's voice recorded from the speaker."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.audio.virtual import PulseServer
+
+PARLEY = [sys.executable, "-m", "assistant.cli"]
+LOUD = 300
+
+
+def flite(text: str, out: Path, voice: str = "rms") -> Path:
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
+    subprocess.run(["sox", str(raw), "-r", "16000", str(out), "pad", "0", "0.3"], check=True)
+    return out
+
+
+class Listener:
+    """`parley listen --json` in the background, its events on a queue."""
+
+    def __init__(self, home: Path, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*PARLEY, "listen", "--json", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "PARLEY_HOME": str(home)},
+        )
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+
+    def wait_for(self, pred: Any, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                e = self.events.get(timeout=0.2)
+            except queue.Empty:
+                assert self.proc.poll() is None, self.proc.stderr.read()  # type: ignore[union-attr]
+                continue
+            self.seen.append(e)
+            if pred(e):
+                return e
+        raise AssertionError(f"timed out; saw {[e['type'] for e in self.seen]}")
+
+    def close(self) -> str:
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err
+
+
+def samples(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+        return data, w.getframerate()
+
+
+@pytest.fixture
+def voice_home(parley_home: Path, gguf_path: Path) -> Path:
+    (parley_home / "config.toml").write_text(
+        f'llm_model = "{gguf_path}"\nmax_tokens = 120\ntemperature = 0.7\nfollow_up_s = 0.0\n'
+    )
+    return parley_home
+
+
+def test_a_spoken_turn_end_to_end(
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+) -> None:
+    question = flite("what is twelve times seven", tmp_path / "q.wav")
+    parley = Listener(voice_home, pulse_server.child_env(), "--open-mic")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")  # ready to hear
+        rec = pulse_server.record_speaker(tmp_path / "spk.wav")
+        time.sleep(0.3)
+        pulse_server.play_into_mic(question)
+        turn = parley.wait_for(lambda e: e["type"] == "user_turn")
+        done = parley.wait_for(lambda e: e["type"] == "reply_done")
+        lat = parley.wait_for(lambda e: e["type"] == "latency")
+        time.sleep(0.5)
+        rec.stop()
+    finally:
+        parley.close()
+    assert turn["text"] == "what is twelve times seven"
+    assert done["text"] == "12 times 7 is 84." and done["source"] == "rule"
+    assert "first_sample" in lat["stages_ms"]
+    audio, rate = samples(tmp_path / "spk.wav")
+    loud = np.flatnonzero(np.abs(audio[:, 0].astype(int)) > LOUD)
+    assert loud.size, "nothing was heard from the speaker"
+    spoken = (loud[-1] - loud[0]) / rate
+    assert 0.8 < spoken < 4.0  # "12 times 7 is 84." at 180 words per minute
+
+
+def test_barge_in_stops_speech_and_becomes_the_next_turn(
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+) -> None:
+    pulse_server.setup_turn_gap()  # question and reply on one clock (left = both, right = reply)
+    # The help answer is long and deterministic (an LLM story may end after two words).
+    story = flite("what can you do", tmp_path / "s.wav")
+    stop = flite("what is two plus two", tmp_path / "b.wav")
+    parley = Listener(voice_home, pulse_server.child_env(), "--open-mic")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")
+        pulse_server.play_question(story)
+        parley.wait_for(lambda e: e["type"] == "state" and e["state"] == "speaking")
+        rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
+        time.sleep(0.6)  # Parley is talking
+        pulse_server.play_question(stop)
+        interrupted = parley.wait_for(lambda e: e["type"] == "reply_done" and e["interrupted"])
+        nxt = parley.wait_for(lambda e: e["type"] == "user_turn")
+        parley.wait_for(lambda e: e["type"] == "reply_done" and not e["interrupted"])
+        time.sleep(0.3)
+        rec.stop()
+    finally:
+        parley.close()
+    assert interrupted["source"] == "rule" and interrupted["text"].startswith("I can tell")
+    assert nxt["text"] == "what is two plus two"
+    hist = subprocess.run(
+        [*PARLEY, "history", "export", "1", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PARLEY_HOME": str(voice_home)},
+    )
+    statuses = [(t["text"][:11], t["status"]) for t in json.loads(hist.stdout)["turns"]]
+    assert ("I can tell ", "interrupted") in statuses
+    # Left = the user's speech + Parley's reply, right = the reply only: the
+    # user's speech is their difference.
+    audio, rate = samples(tmp_path / "both.wav")
+    user = np.abs(audio[:, 0].astype(int) - audio[:, 1].astype(int)) > LOUD
+    reply = np.abs(audio[:, 1].astype(int)) > LOUD
+    barge = int(np.flatnonzero(user)[0])
+    talking_after = np.flatnonzero(reply[barge:])
+    gaps = np.flatnonzero(np.diff(talking_after) > rate // 5)  # first silence > 200 ms
+    stopped = barge + int(talking_after[gaps[0]] if gaps.size else talking_after[-1])
+    stop_ms = (stopped - barge) * 1000 / rate
+    print(f"barge-in: reply silenced {stop_ms:.0f} ms after the user started speaking")
+    assert stop_ms < 600
+
+
+def test_own_voice_is_not_a_turn(
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+) -> None:
+    # The speaker is looped into the microphone, like laptop speakers and mic.
+    loop = pulse_server.pactl(
+        "load-module", "module-loopback", "source=spk.monitor", "sink=micfeed", "latency_msec=30"
+    ).strip()
+    question = flite("what can you do", tmp_path / "q.wav")  # a long, fixed answer
+    parley = Listener(voice_home, pulse_server.child_env(), "--open-mic")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")
+        pulse_server.play_into_mic(question)
+        done = parley.wait_for(lambda e: e["type"] == "reply_done", timeout=120)
+        parley.wait_for(lambda e: e["type"] == "latency")
+        time.sleep(1.5)  # any echo-triggered turn would start here
+    finally:
+        pulse_server.pactl("unload-module", loop)
+        parley.close()
+    turns = [e for e in parley.seen if e["type"] == "user_turn"]
+    while not parley.events.empty():
+        e = parley.events.get()
+        if e["type"] == "user_turn":
+            turns.append(e)
+    assert not done["interrupted"], "Parley interrupted itself"
+    assert len(turns) == 1, f"its own voice became a turn: {turns}"
+
+
+def test_no_audio_server_is_a_clear_message(parley_home: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "asound.conf"
+    conf.write_text("pcm.!default { type hw card 99 }\n")  # no ALSA device either
+    env = {
+        **os.environ,
+        "PULSE_SERVER": "unix:/nonexistent",
+        "ALSA_CONFIG_PATH": str(conf),
+        "PARLEY_HOME": str(parley_home),
+    }
+    (parley_home / "config.toml").write_text("use_llm = false\n")
+    out = subprocess.run([*PARLEY, "listen"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert "No microphone found" in out.stderr
+    assert "Traceback" not in out.stderr
