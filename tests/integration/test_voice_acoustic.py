@@ -162,9 +162,13 @@ def test_barge_in_stops_speech_and_becomes_the_next_turn(
     assert stop_ms < 600
 
 
+@pytest.mark.parametrize("headphones", [False, True], ids=["guard", "headphones-no-guard"])
 def test_own_voice_is_not_a_turn(
-    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path, headphones: bool
 ) -> None:
+    if headphones:  # the control: without the guard the same echo does interrupt
+        with (voice_home / "config.toml").open("a") as f:
+            f.write("headphones = true\n")
     # The speaker is looped into the microphone, like laptop speakers and mic.
     loop = pulse_server.pactl(
         "load-module", "module-loopback", "source=spk.monitor", "sink=micfeed", "latency_msec=30"
@@ -180,12 +184,15 @@ def test_own_voice_is_not_a_turn(
     finally:
         pulse_server.pactl("unload-module", loop)
         parley.close()
-    turns = [e for e in parley.seen if e["type"] == "user_turn"]
     while not parley.events.empty():
-        e = parley.events.get()
-        if e["type"] == "user_turn":
-            turns.append(e)
-    assert not done["interrupted"], "Parley interrupted itself"
+        parley.seen.append(parley.events.get())
+    turns = [e for e in parley.seen if e["type"] == "user_turn"]
+    cut = [e for e in parley.seen if e["type"] == "reply_done" and e["interrupted"]]
+    if headphones:
+        assert cut or len(turns) > 1, "without the guard the echo should have been heard"
+        return
+    assert not done["interrupted"]
+    assert not cut, "Parley interrupted itself"
     assert len(turns) == 1, f"its own voice became a turn: {turns}"
 
 
