@@ -31,6 +31,8 @@ from typing import Protocol
 import numpy as np
 
 from assistant.audio.capture import DeviceLost, EndOfStream
+from assistant.dialogue import intents
+from assistant.dialogue.intents import RULE_CONFIDENCE
 from assistant.dialogue.manager import DialogueManager, TurnResult
 from assistant.events import (
     Error,
@@ -50,13 +52,18 @@ from assistant.speech.ear import (
     Ear,
     EarMessage,
     PartialHeard,
+    PauseHeard,
     SpeechStarted,
     UtteranceHeard,
     WakeHeard,
 )
 from assistant.speech.speaker import ReplyTiming, Speaker
+from assistant.speech.vad import looks_complete
 
 log = logging.getLogger(__name__)
+
+RULE_HANGOVER_S = 0.12
+"""Silence that ends a turn a rule will answer (a complete request)."""
 
 
 class FrameSource(Protocol):
@@ -90,6 +97,13 @@ class _Stop:
     pass
 
 
+@dataclass(frozen=True)
+class _Speculate:
+    """The user paused after a complete-looking request: warm the LLM up."""
+
+    text: str
+
+
 @dataclass
 class _Turn:
     heard: UtteranceHeard | None
@@ -117,7 +131,7 @@ class Pipeline:
         self.sink = sink
         self.options = options or VoiceOptions()
         self._commands: queue.Queue[_Listen | _Stop] = queue.Queue()
-        self._turns: queue.Queue[_Turn | _Stop] = queue.Queue()
+        self._turns: queue.Queue[_Turn | _Speculate | _Stop] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._current: _Turn | None = None
         self._lock = threading.Lock()
@@ -130,6 +144,7 @@ class Pipeline:
         self._source_done = False
         self.on_turn_done: Callable[[TurnResult], None] | None = None
         ear.emit = self.on_ear
+        ear.judge = self._judge
         if speaker is not None:
             speaker.on_first_sample = lambda _t: self._set_state(State.SPEAKING)
         if self.options.open_mic:
@@ -279,6 +294,9 @@ class Pipeline:
                 self.interrupt("barge-in")
         elif isinstance(msg, PartialHeard):
             self._emit(Partial(msg.text))
+        elif isinstance(msg, PauseHeard):
+            if msg.complete and msg.text and self._current is None:
+                self._turns.put(_Speculate(msg.text))
         elif isinstance(msg, UtteranceHeard):
             t = msg.transcript
             turn = _Turn(msg, t.text, t.confidence, msg.speech_end)
@@ -287,6 +305,15 @@ class Pipeline:
                 "stt_final": _ms(msg.speech_end, msg.stt_final),
             }
             self._enqueue(turn)
+
+    def _judge(self, text: str) -> float | None:
+        """At a pause: a complete request that a rule answers ends the turn after
+        RULE_HANGOVER_S of silence; the reply is ready at once, so waiting longer
+        is pure gap. Otherwise the Endpointer's own hangovers apply."""
+        intent = intents.parse(text)
+        if intent is not None and intent.confidence >= RULE_CONFIDENCE and looks_complete(text):
+            return RULE_HANGOVER_S
+        return None
 
     def _busy(self) -> bool:
         speaking = self.speaker is not None and self.speaker.speaking.is_set()
@@ -299,6 +326,10 @@ class Pipeline:
             turn = self._turns.get()
             if isinstance(turn, _Stop):
                 return
+            if isinstance(turn, _Speculate):
+                if self._turns.empty():  # a real turn waiting beats a guess
+                    self.manager.speculate(turn.text)
+                continue
             try:
                 self._run_turn(turn)
             except Exception as e:  # a turn must never kill the loop

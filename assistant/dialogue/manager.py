@@ -318,6 +318,27 @@ class DialogueManager:
             log.warning("prefill for the next turn failed: %s", e)
             return 0
 
+    def speculate(self, text: str) -> int:
+        """The user paused after `text`, which may be the whole turn: evaluate
+        the prompt it would get now, so if the turn is confirmed the LLM starts
+        generating at once (prefix reuse), and if not, nothing is lost but the
+        work. No history, no events. Returns the tokens evaluated."""
+        text = " ".join(text.split())
+        intent = intents.parse(text)
+        if not text or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
+            return 0  # a rule answers: nothing to warm up
+        if self.llm is None or self.llm.state is not LlmState.READY:
+            return 0
+        engine = self.llm.get(0)
+        if engine is None:
+            return 0
+        system = system_messages(self.settings, engine)
+        kept = [*self.messages[self.window.start :], Message("user", text)]
+        try:
+            return engine.prefill_text(engine.render([*system, *kept]))
+        except LlmError:
+            return 0
+
     # -- helpers -----------------------------------------------------------------------
 
     def _engine(self) -> LlmEngine | None:

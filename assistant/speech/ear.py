@@ -129,6 +129,11 @@ class Ear:
         """When set, an utterance counts only if the wake word opens it."""
         self.speech_gate: Callable[[np.ndarray, bool], bool] | None = None
         """Optional second opinion on each speech frame (the self-hearing guard)."""
+        self.judge: Callable[[str], float | None] | None = None
+        """The dialogue side's reading of the partial transcript at a pause: the
+        hangover (s) to end the turn with when it is a complete request, None
+        when it is not known to be (then `looks_complete` decides)."""
+        self._default_short = self.endpointer.short_hangover_s
         self._pre_roll: collections.deque[np.ndarray] = collections.deque(
             maxlen=max(1, round(PRE_ROLL_S / FRAME_SECONDS))
         )
@@ -156,6 +161,7 @@ class Ear:
                 self._finish(ev.speech_end_s, ev.complete_hint)
 
     def reset(self) -> None:
+        self.endpointer.short_hangover_s = self._default_short
         self.endpointer.reset()
         self.recognizer.reset()
         if self.spotter is not None:
@@ -180,7 +186,10 @@ class Ear:
                 self._start()
             elif ev.type is EndpointEventType.PAUSE:
                 text = self.recognizer.partial() if self._listening else ""
-                complete = looks_complete(text)
+                hangover = self.judge(text) if self.judge is not None and text else None
+                complete = hangover is not None or looks_complete(text)
+                if hangover is not None:
+                    self.endpointer.short_hangover_s = hangover
                 self.endpointer.set_hint(complete)
                 self.emit(PauseHeard(text, complete))
             elif ev.type is EndpointEventType.RESUME:
@@ -238,6 +247,7 @@ class Ear:
         # The stream clock says how long ago speech ended; map it to monotonic time.
         speech_end = now - max(0.0, self.endpointer.now_s - speech_end_s)
         self._in_speech = False
+        self.endpointer.short_hangover_s = self._default_short
         woke = self._woke
         if not self._listening:
             self.emit(SpeechDiscarded(self.recognizer.partial()))

@@ -192,3 +192,15 @@ def test_prepare_next_turn_leaves_only_the_users_words(
     evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
     own = llm_engine.count_tokens(" " + question + "\nParley:") - 1  # minus BOS
     assert evaluated <= own + 1
+
+
+def test_speculation_at_a_pause_leaves_almost_nothing_to_evaluate(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    m, events = make(history, llm_engine, max_tokens=4)
+    m.handle("Hello!")
+    question = "what is the biggest animal in the ocean"
+    assert m.speculate(question) > 5  # the pause: the prompt is evaluated now
+    assert m.speculate("what time is it") == 0  # a rule will answer: nothing to warm
+    m.handle(question)  # the end of the turn is confirmed with the same words
+    assert events.of(Latency)[-1].prompt_tokens_evaluated <= 1
