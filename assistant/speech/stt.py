@@ -163,7 +163,7 @@ class VoskEngine:
         if not self.model_dir.is_dir():
             raise SttError(
                 f"No Vosk model at {self.model_dir}: the folder does not exist. "
-                "Pull a model with `parley models pull NAME` or fix the model path in settings.",
+                f"Unpack a Vosk model into {paths.models_dir()} or fix stt_model in settings.",
                 "model_missing",
             )
         vosk = _vosk()
@@ -173,8 +173,7 @@ class VoskEngine:
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
             raise SttError(
                 f"The Vosk model at {self.model_dir} could not be loaded: its files are "
-                f"missing or damaged. Delete the folder and pull the model again "
-                f"(`parley models pull {self.model_dir.name}`).",
+                f"missing or damaged. Delete the folder and unpack {self.model_dir.name} again.",
                 "model_corrupt",
             ) from exc
         self.load_seconds = time.monotonic() - started
@@ -472,7 +471,9 @@ def open_engine(language: str, model_dir: str = "") -> VoskEngine | Pocketsphinx
     name = _PULL_NAMES.get(lang)
     if name:
         raise SttError(
-            f"No speech model for '{language}': run `parley models pull {name}`.", "model_missing"
+            f"No speech model for '{language}': download the Vosk model {name} and unpack "
+            f"it into {paths.models_dir()}.",
+            "model_missing",
         )
     raise SttError(
         f"No speech model for '{language}': download a Vosk model for it "
