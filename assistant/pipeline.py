@@ -162,7 +162,9 @@ class Pipeline:
             self.speaker.start()
         for t in self._threads:
             t.start()
-        self._set_state(State.LISTENING if not self.ear.wake_required else State.IDLE)
+        # Always announce the first state: it tells clients Parley is ready to hear.
+        self._state = State.LISTENING if not self.ear.wake_required else State.IDLE
+        self._emit(StateChanged(self._state))
 
     def start_listening(self) -> None:
         """Push-to-talk pressed (or `parley toggle`): listen without the wake word."""

@@ -210,3 +210,53 @@ def test_no_audio_server_is_a_clear_message(parley_home: Path, tmp_path: Path) -
     assert out.returncode == 1
     assert "No microphone found" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_parley_toggle_is_push_to_talk(
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+) -> None:
+    """Wake-word mode; `parley toggle` (a desktop shortcut) opens the microphone."""
+    question = flite("what is three plus four", tmp_path / "q.wav")
+    env = pulse_server.child_env()
+    parley = Listener(voice_home, env)  # the wake word is required
+    toggle = [*PARLEY, "toggle"]
+    try:
+        parley.wait_for(lambda e: e["type"] == "state" and e["state"] == "idle")
+        pulse_server.play_into_mic(question)  # no wake word: ignored
+        time.sleep(1.0)
+        assert not [e for e in parley.seen if e["type"] == "user_turn"]
+        out = subprocess.run(
+            toggle,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "PARLEY_HOME": str(voice_home)},
+        )
+        assert out.returncode == 0 and "listening" in out.stdout
+        parley.wait_for(lambda e: e["type"] == "state" and e["state"] == "listening")
+        pulse_server.play_into_mic(question)
+        turn = parley.wait_for(lambda e: e["type"] == "user_turn")
+        done = parley.wait_for(lambda e: e["type"] == "reply_done")
+    finally:
+        parley.close()
+    assert turn["text"] == "what is three plus four"
+    assert done["text"] == "3 plus 4 is 7."
+
+
+def test_without_a_speech_engine_replies_are_text(parley_home: Path, tmp_path: Path) -> None:
+    question = flite("what is three plus four", tmp_path / "q.wav")
+    (parley_home / "config.toml").write_text("use_llm = false\n")
+    env = {**os.environ, "PARLEY_HOME": str(parley_home), "PARLEY_TTS_DRIVER": "no-such-engine"}
+    out = subprocess.run(
+        [*PARLEY, "listen", "--wav", str(question), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    errors = [e for e in events if e["type"] == "error"]
+    assert [e["code"] for e in errors] == ["tts_unavailable"]  # said once, clearly
+    assert "text only" in errors[0]["message"]
+    assert [e["text"] for e in events if e["type"] == "reply_done"] == ["3 plus 4 is 7."]
