@@ -19,7 +19,7 @@ from assistant.speech.ear import Ear
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
 from assistant.speech.stt import PocketsphinxEngine, SttError, VoskEngine, open_engine
 from assistant.speech.tts import Synthesizer, TtsError
-from assistant.speech.vad import Endpointer, make_vad
+from assistant.speech.vad import Endpointer, make_listening_vad
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def build_voice(
             synth = None
 
     ear = Ear(
-        make_vad("auto"), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
+        make_listening_vad(), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
     )
     options = VoiceOptions(open_mic=open_mic, follow_up_s=s.follow_up_s, headphones=s.headphones)
     pipeline = Pipeline(session.manager, source, ear, speaker, sink, options)

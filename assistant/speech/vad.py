@@ -233,6 +233,44 @@ def default_vad_kind() -> str:
     return "silero" if silero_available() else "webrtc:3"
 
 
+class GatedVad:
+    """The accurate VAD's decisions at nearly the cheap one's idle cost.
+
+    Silero costs ~0.3 ms a frame (1 % of a core, all day, while Parley waits for
+    its wake word); WebRTC at aggressiveness 1 costs ~6 µs and misses almost no
+    speech (it errs towards "speech"). Silero runs only from a frame WebRTC
+    flags until `hold_frames` after its last one, so during speech and its
+    hangover it sees contiguous audio; in a quiet room it hardly runs."""
+
+    def __init__(self, primary: FrameVad, gate: FrameVad, hold_frames: int = 15) -> None:
+        self.primary = primary
+        self.gate = gate
+        self.hold_frames = hold_frames
+        self.frame_samples = primary.frame_samples
+        self._hold = 0
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        if self.gate.is_speech(frame):
+            self._hold = self.hold_frames
+        elif self._hold == 0:
+            return False
+        else:
+            self._hold -= 1
+        return self.primary.is_speech(frame)
+
+    def reset(self) -> None:
+        self._hold = 0
+        self.primary.reset()
+        self.gate.reset()
+
+
+def make_listening_vad() -> FrameVad:
+    """The voice loop's VAD: Silero gated by WebRTC where Silero is installed."""
+    if silero_available():
+        return GatedVad(SileroVad(), WebRtcVad(1))
+    return make_vad(default_vad_kind())
+
+
 def make_vad(kind: str = DEFAULT_VAD) -> FrameVad:
     """Build a VAD by name: ``auto``, ``energy``, ``webrtc[:0-3]`` or ``silero``.
 

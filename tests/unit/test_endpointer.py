@@ -236,3 +236,29 @@ def test_frame_dbfs_of_full_scale_and_silence():
     assert frame_dbfs(np.full(480, 32767, dtype=np.int16)) == pytest.approx(0.0, abs=0.01)
     assert frame_dbfs(np.full(480, 3277, dtype=np.int16)) == pytest.approx(-20.0, abs=0.01)
     assert frame_dbfs(np.zeros(480, dtype=np.int16)) == -100.0
+
+
+def test_gated_vad_runs_the_accurate_vad_only_around_flagged_frames() -> None:
+    from assistant.speech.vad import GatedVad
+
+    class Scripted:
+        frame_samples = 480
+
+        def __init__(self, answers: list[bool]) -> None:
+            self.answers, self.calls = answers, 0
+
+        def is_speech(self, frame: np.ndarray) -> bool:
+            self.calls += 1
+            return self.answers[min(self.calls - 1, len(self.answers) - 1)]
+
+        def reset(self) -> None:
+            self.calls = 0
+
+    gate = Scripted([False] * 5 + [True] + [False] * 20)
+    primary = Scripted([True] * 30)
+    vad = GatedVad(primary, gate, hold_frames=3)
+    frame = np.zeros(480, np.int16)
+    decisions = [vad.is_speech(frame) for _ in range(26)]
+    # Quiet: the accurate VAD never runs. Flagged frame + 3 held frames: it decides.
+    assert decisions == [False] * 5 + [True] * 4 + [False] * 17
+    assert primary.calls == 4
