@@ -287,16 +287,22 @@ class PocketsphinxEngine:
         called: about 0.45 s per second of speech on a busy 2-core machine, against
         0.06 s for the live pass alone. Pass False where latency matters more.
         """
+        if not two_pass:
+            # Live only: skip the flat-lexicon search that end_utt() would run.
+            # Measured on the LibriVox clips and 18 flite phrases: the same WER,
+            # and the final result 3 to 9 times sooner (5-16 ms per second of
+            # speech instead of 44-49 ms): that time is on every turn's hot path.
+            return PocketsphinxRecognizer(self._decoder(fwdflat=False), dict(self._aliases), False)
         with self._lock:
             decoder, self._spare = self._spare, None
         if decoder is None:
             decoder = self._decoder()
         return PocketsphinxRecognizer(decoder, dict(self._aliases), two_pass)
 
-    def _decoder(self) -> Any:
+    def _decoder(self, **config: Any) -> Any:
         from pocketsphinx import Decoder
 
-        decoder = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE)
+        decoder = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE, **config)
         for word, phones in self.extra_words.items():
             self._add_word(decoder, word, phones)
         return decoder
