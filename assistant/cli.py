@@ -65,19 +65,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _gui() -> int:
-    try:
-        from ui.app import run  # type: ignore[import-not-found]
-    except ImportError:
-        print(
-            "The Parley desktop app is not built yet. Talk to Parley by typing:\n"
-            "  parley chat            a conversation in the terminal\n"
-            '  parley chat --once "what time is it"\n'
-            "  parley doctor          check what is installed\n"
-            "Run `parley --help` for every command.",
-            file=sys.stderr,
-        )
-        return 0
-    return int(run() or 0)
+    # The core never imports the Qt app (ui/ depends on assistant/, not the
+    # reverse): when the app exists, the `parley` script will start in ui/ and
+    # hand subcommands to main() here.
+    print(
+        "The Parley desktop app is not built yet. Talk to Parley by typing or by voice:\n"
+        "  parley chat            a conversation in the terminal\n"
+        "  parley listen          say \"hey parley\", then talk\n"
+        "  parley doctor          check what is installed\n"
+        "Run `parley --help` for every command.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 if __name__ == "__main__":
