@@ -238,15 +238,8 @@ def run_turn_gap(
     turns: list[TurnGap] = []
     with PulseServer() as pulse:
         pulse.setup_turn_gap()
-        env = {**pulse.child_env(), "PARLEY_HOME": str(home)}
         t0 = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "listen", "--open-mic", "--json"],
-            stdout=subprocess.PIPE,
-            stderr=(work / "listen-stderr.txt").open("w"),
-            text=True,
-            env=env,
-        )
+        proc = _listen(pulse, home, "--open-mic")
         try:
             events = _Events(proc)
             events.until(lambda e, _s: e["type"] == "state", timeout=300)
@@ -256,11 +249,7 @@ def run_turn_gap(
                 for kind, text, wav in questions:
                     turns.append(_one_turn(pulse, events, kind, text, wav, work))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
         idle = _idle_cpu(pulse, home, idle_seconds)
     return TurnGapReport(turns, startup_ms, idle, idle_seconds)
 
@@ -302,14 +291,7 @@ def _one_turn(pulse: Any, events: _Events, kind: str, text: str, wav: Path, work
 
 def _idle_cpu(pulse: Any, home: Path, seconds: float) -> float:
     """CPU of `parley listen` waiting for the wake word while the room is quiet."""
-    env = {**pulse.child_env(), "PARLEY_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "listen", "--json", "--no-llm"],
-        stdout=subprocess.PIPE,
-        stderr=(home / "idle-stderr.txt").open("w"),
-        text=True,
-        env=env,
-    )
+    proc = _listen(pulse, home, "--no-llm")
     try:
         _Events(proc).until(lambda e, _s: e["type"] == "state", timeout=120)
         time.sleep(2.0)  # let start-up work settle
@@ -318,11 +300,26 @@ def _idle_cpu(pulse: Any, home: Path, seconds: float) -> float:
         c1, t1 = _cpu_seconds(proc.pid), time.monotonic()
         return (c1 - c0) / (t1 - t0) * 100
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+
+
+def _listen(pulse: Any, home: Path, *args: str) -> subprocess.Popen[str]:
+    """`parley listen --json` on the virtual devices; its stderr kept in `home`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "listen", "--json", *args],
+        stdout=subprocess.PIPE,
+        stderr=(home / f"listen{'-'.join(args)}-stderr.txt").open("w"),
+        text=True,
+        env={**pulse.child_env(), "PARLEY_HOME": str(home)},
+    )
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def librivox_clips() -> list[Path]:
