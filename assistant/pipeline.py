@@ -62,6 +62,9 @@ from assistant.speech.vad import looks_complete
 
 log = logging.getLogger(__name__)
 
+FIRST_CLAUSE_MAX_WORDS = 6
+"""The first clause is spoken after at most this many words, punctuation or not:
+it bounds the first sound of the reply."""
 RULE_HANGOVER_S = 0.12
 """Silence that ends a turn a rule will answer (a complete request)."""
 
@@ -343,7 +346,7 @@ class Pipeline:
         with self._lock:
             self._current = turn
         self._set_state(State.THINKING)
-        chunker = ClauseChunker()
+        chunker = ClauseChunker(first_max_words=FIRST_CLAUSE_MAX_WORDS)
         speaker = self.speaker
         epoch = speaker.new_reply() if speaker is not None else 0
         reply_id = 0

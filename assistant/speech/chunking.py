@@ -52,12 +52,24 @@ class ClauseChunker:
     Not thread-safe; one instance per reply (``flush()`` resets it for reuse).
     """
 
-    def __init__(self, min_words: int = 8, first_min_words: int = 4, max_words: int = 25) -> None:
+    def __init__(
+        self,
+        min_words: int = 8,
+        first_min_words: int = 4,
+        max_words: int = 25,
+        first_max_words: int | None = None,
+    ) -> None:
+        """`first_max_words`: force the first clause out at a word boundary after
+        this many words even without punctuation (the first clause bounds the
+        first sound of the reply); None: only `max_words` applies."""
         if first_min_words < 1 or not 1 <= min_words <= max_words:
             raise ValueError("need 1 <= first_min_words, 1 <= min_words <= max_words")
+        if first_max_words is not None and first_max_words < first_min_words:
+            raise ValueError("need first_max_words >= first_min_words")
         self.min_words = min_words
         self.first_min_words = first_min_words
         self.max_words = max_words
+        self.first_max_words = first_max_words
         self._buf = ""
         self._first = True
 
@@ -92,13 +104,16 @@ class ClauseChunker:
         buf = self._buf
         n = len(buf)
         threshold = self.first_min_words if self._first else self.min_words
+        limit = self.max_words
+        if self._first and self.first_max_words is not None:
+            limit = min(limit, self.first_max_words)
         words = 0
         in_word = False
         i = 0
         while i < n:
             c = buf[i]
             if c.isspace():
-                if in_word and words >= self.max_words:
+                if in_word and words >= limit:
                     return _Cut(i)
                 in_word = False
                 if c == "\n" and words:

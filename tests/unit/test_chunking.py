@@ -194,3 +194,20 @@ def test_bad_settings_rejected() -> None:
 )
 def test_speakable(text: str, spoken: str) -> None:
     assert speakable(text) == spoken
+
+
+def test_first_clause_can_be_forced_out_early() -> None:
+    text = "The tallest mountain on Earth is Mount Everest in the Himalayas, at 8849 metres."
+    early = ClauseChunker(first_max_words=5)
+    out = []
+    for piece in text.split(" "):
+        out += early.feed(piece + " ")
+    out += early.flush()
+    assert out[0] == "The tallest mountain on Earth"
+    assert " ".join(out) == text
+    # Only the first clause: the rest keeps its natural length (no cut at the
+    # comma: 6 words are under min_words).
+    assert out[1:] == ["is Mount Everest in the Himalayas, at 8849 metres."]
+    # Without the option the first clause waits for punctuation.
+    plain = ClauseChunker()
+    assert plain.feed(text[:40]) == []
