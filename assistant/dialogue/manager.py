@@ -302,21 +302,10 @@ class DialogueManager:
         end-of-turn markup and the next user-turn opener. Run while the user
         reads or hears the reply, it takes that work off the next turn's hot
         path. Returns the tokens evaluated (0 when no model is loaded)."""
-        if self.llm is None or self.llm.state is not LlmState.READY or not self.messages:
+        if not self.messages:
             return 0
-        engine = self.llm.get(0)
-        if engine is None:
-            return 0
-        system = system_messages(self.settings, engine)
-        kept = self.messages[self.window.start :]
         marker = "\x00"
-        text = engine.render([*system, *kept, Message("user", marker)])
-        prefix = text[: text.index(marker)].rstrip(" ")
-        try:
-            return engine.prefill_text(prefix)
-        except LlmError as e:
-            log.warning("prefill for the next turn failed: %s", e)
-            return 0
+        return self._prefill(marker, lambda text: text[: text.index(marker)].rstrip(" "))
 
     def speculate(self, text: str) -> int:
         """The user paused after `text`, which may be the whole turn: evaluate
@@ -327,16 +316,23 @@ class DialogueManager:
         intent = intents.parse(text)
         if not text or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
             return 0  # a rule answers: nothing to warm up
+        return self._prefill(text, lambda prompt: prompt)
+
+    def _prefill(self, user_text: str, cut: Callable[[str], str]) -> int:
+        """Evaluate into the KV cache `cut(prompt)`, where prompt is the one the
+        conversation would send with `user_text` as the next user turn. Only
+        with a loaded model: this never starts or waits for loading."""
         if self.llm is None or self.llm.state is not LlmState.READY:
             return 0
         engine = self.llm.get(0)
         if engine is None:
             return 0
         system = system_messages(self.settings, engine)
-        kept = [*self.messages[self.window.start :], Message("user", text)]
+        kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
-            return engine.prefill_text(engine.render([*system, *kept]))
-        except LlmError:
+            return engine.prefill_text(cut(engine.render([*system, *kept])))
+        except LlmError as e:
+            log.warning("prefill failed: %s", e)
             return 0
 
     # -- helpers -----------------------------------------------------------------------

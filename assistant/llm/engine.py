@@ -141,6 +141,7 @@ class LlmEngine:
         self._lock = threading.Lock()
         self._tok_cache: tuple[str, list[int]] = ("", [])
         self._eog = self._eog_checker()
+        self._bos_text, _ = _special_text(llama)
 
     # -- loading -----------------------------------------------------------------
 
@@ -213,17 +214,15 @@ class LlmEngine:
         if text == cached_text and cached:
             return cached
         tokens = self._llm.tokenize(  # type: ignore[attr-defined]
-            text.encode("utf-8"), add_bos=not self._starts_with_bos(text), special=True
+            text.encode("utf-8"),
+            add_bos=not (self._bos_text and text.startswith(self._bos_text)),
+            special=True,
         )
         self._tok_cache = (text, tokens)
         return tokens
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
-
-    def _starts_with_bos(self, text: str) -> bool:
-        bos, _ = _special_text(self._llm)
-        return bool(bos) and text.startswith(bos)
 
     # -- generation --------------------------------------------------------------
 
