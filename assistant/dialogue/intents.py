@@ -68,6 +68,11 @@ class IntentName(StrEnum):
     GREETING = "greeting"
     THANKS = "thanks"
     GOODBYE = "goodbye"
+    NOTE_DELETE = "note_delete"
+    NOTE_CLEAR = "note_clear"
+    TIMER_LIST = "timer_list"
+    TIMER_CANCEL = "timer_cancel"
+    OPEN = "open"
 
 
 @dataclass(frozen=True)
@@ -466,7 +471,87 @@ def _coverage(m: re.Match[str], core: str) -> float:
     return round(0.4 + 0.3 * (m.end() - m.start()) / len(core), 2)
 
 
-_STAGES: list[Callable[[str], Intent | None]] = [_word_intent]
+# --- tool commands: delete notes, list / cancel timers, open a page or app --------
+
+_NOTE_DELETE_RES = [
+    re.compile(r"(?:delete|remove|erase|cross out|get rid of) (?:the |my |a )?note"
+               r"(?: that says| saying| about| called| reading)?(?:\s*[:,-]\s*|\s+)(?P<t>.+)",
+               re.DOTALL),
+    re.compile(r"(?:delete|remove|erase|cross out) (?P<t>.+?) from (?:my |the )?notes?(?: list)?",
+               re.DOTALL),
+]
+_NOTE_CLEAR = re.compile(
+    r"(?:delete|remove|erase|clear|wipe|clear out|wipe out) (?:all (?:of )?)?(?:my |the )?notes"
+    r"|(?:delete|remove|erase|clear) (?:all|every) (?:of )?(?:my |the )?notes?"
+)
+_TIMER_LIST = re.compile(
+    r"(?:what|which) (?:timers|alarms)(?: and alarms)? (?:do i have|are (?:set|running|on))"
+    r"|(?:list|show|read)(?: me)? (?:all )?(?:my |the )?(?:timers|alarms)(?: and alarms)?"
+    r"|(?:my |the )?(?:timers|alarms)|do i have (?:any )?(?:timers|alarms)(?: set| running)?"
+    r"|how (?:long|much time) is left(?: on (?:my|the) timer)?"
+)
+_TIMER_CANCEL = re.compile(
+    r"(?:cancel|stop|delete|remove|turn off|clear|kill)(?: the| my| all| all my| all the)?"
+    r"(?: (?P<label>[a-z' ]{1,30}?))? (?P<kind>timer|alarm|countdown)s?(?: and alarms)?"
+)
+_OPEN_RE = re.compile(
+    r"(?:open|launch|open up|bring up|fire up)(?: the)?(?: (?:app|application|program|website"
+    r"|web ?site|page|site|web page))?(?: called| named)?\s+(?P<t>.+?)(?: for me)?[.!]*",
+    re.IGNORECASE | re.DOTALL,
+)
+# A suffix only after a space or comma: "example.org/parley" keeps its last word.
+_LIGHT_TAIL_RE = re.compile(r"[\s,]+[\s,.!]*(?:please|thanks|thank you|parley)[\s.!]*$")
+_URLISH = re.compile(r"(?:https?://)?[\w-]+(?:\.[\w-]+)+(?::\d+)?(?:/\S*)?", re.IGNORECASE)
+
+
+def _light(text: str) -> str:
+    """The user's words with politeness peeled off the edges, casing kept."""
+    light = " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).split())
+    low = light.lower()
+    if len(low) != len(light):
+        light = low
+    while (m := _LIGHT_PREFIX_RE.match(low)) and m.end() < len(low):
+        light, low = light[m.end():], low[m.end():]
+    while (m := _LIGHT_TAIL_RE.search(low)) and m.start() > 0:
+        light, low = light[: m.start()], low[: m.start()]
+    return light
+
+
+def _tool_command(text: str) -> Intent | None:
+    """Commands on the original casing (note text, web addresses keep theirs)."""
+    light = _light(text)
+    low = light.lower()
+    if _NOTE_CLEAR.fullmatch(low.rstrip(" .!")):
+        return Intent(IntentName.NOTE_CLEAR, HIGH)
+    for pattern in _NOTE_DELETE_RES:
+        if m := pattern.fullmatch(low):
+            note = light[m.start("t"): m.end("t")].strip(" \t\"'.,;:!?-")
+            if any(c.isalnum() for c in note):
+                return Intent(IntentName.NOTE_DELETE, HIGH, {"text": note})
+    if m := _OPEN_RE.fullmatch(light):
+        target = m["t"].strip(" \"'")
+        if _URLISH.fullmatch(target):
+            return Intent(IntentName.OPEN, HIGH, {"url": target})
+        if 0 < len(target.split()) <= 3 and not _NEGATION.search(low):
+            return Intent(IntentName.OPEN, 0.85, {"app": target})
+    return None
+
+
+def _timer_command(core: str) -> Intent | None:
+    if _TIMER_LIST.fullmatch(core):
+        return Intent(IntentName.TIMER_LIST, HIGH)
+    if m := _TIMER_CANCEL.fullmatch(core):
+        label = (m["label"] or "").strip()
+        entities: dict[str, Any] = {}
+        if re.search(r"\ball\b", core) or core.endswith(("timers", "alarms")):
+            entities["all"] = True
+        if label and label not in ("all", "all my", "all the", "the", "my"):
+            entities["label"] = label
+        return Intent(IntentName.TIMER_CANCEL, HIGH, entities)
+    return None
+
+
+_STAGES: list[Callable[[str], Intent | None]] = [_word_intent, _timer_command]
 _DIGIT_STAGES: list[Callable[[str], Intent | None]] = [_timer_intent, _calculate]
 
 
@@ -475,6 +560,8 @@ def parse(text: str) -> Intent | None:
     if not text or not text.strip():
         return None
     if intent := _note_intent(text):
+        return intent
+    if intent := _tool_command(text):
         return intent
     variants = list(reversed(_strip_edges(_normalise(text))))
     if not variants[0]:
@@ -488,3 +575,31 @@ def parse(text: str) -> Intent | None:
             if intent := stage(digits):
                 return intent
     return _fallback(digitize(variants[0]))
+
+
+# --- answers to a confirmation question ----------------------------------------
+
+_YES = re.compile(
+    r"(?:oh |well |um |uh )?(?:yes|yeah|yep|yup|yea|sure|ok|okay|alright|all right|correct|confirm"
+    r"|confirmed|affirmative|absolutely|definitely|of course|do it|go ahead|go for it|please do"
+    r"|that is right|that is fine|fine)"
+    r"(?: (?:yes|please|do it|go ahead|thanks|thank you|sure|confirm|delete it|open it|send it"
+    r"|do that|that is fine|that is right|parley|go for it))*"
+)
+_NO = re.compile(
+    r"(?:oh |well |um |uh )?(?:no|nope|nah|no way|don't|do not|cancel|stop|never mind|nevermind"
+    r"|negative|not now|no thanks|no thank you|don't do it|do not do it|abort|forget it)"
+    r"(?: (?:no|thanks|thank you|do not|don't|do it|cancel it|cancel that|parley|please))*"
+)
+
+
+def is_yes(text: str) -> bool:
+    """A plain yes to a question Parley asked ("yes", "sure, go ahead"); a yes
+    with anything else in it ("yes but not that one") is not."""
+    core = _normalise(text)
+    return bool(core) and _YES.fullmatch(core) is not None
+
+
+def is_no(text: str) -> bool:
+    core = _normalise(text)
+    return bool(core) and _NO.fullmatch(core) is not None

@@ -44,9 +44,18 @@ def rule_reply(intent: Intent, ctx: RuleContext) -> str:
     return _REPLIES[intent.name](intent, ctx)
 
 
+def clock_time(now: datetime) -> str:
+    """"3:05 PM": the time as people say it."""
+    hour = now.hour % 12 or 12
+    return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
+
+
+def time_text(now: datetime) -> str:
+    return f"It's {clock_time(now)}."
+
+
 def _time(_intent: Intent, ctx: RuleContext) -> str:
-    hour = ctx.now.hour % 12 or 12
-    return f"It's {hour}:{ctx.now.minute:02d} {'AM' if ctx.now.hour < 12 else 'PM'}."
+    return time_text(ctx.now)
 
 
 def _date(intent: Intent, ctx: RuleContext) -> str:
@@ -70,22 +79,28 @@ def _day_of_week(intent: Intent, ctx: RuleContext) -> str:
     return f"{'Yes' if asked.lower() == today.lower() else 'No'}, today is {today}."
 
 
+def timer_set_text(seconds: int, label: str = "") -> str:
+    duration = format_duration(seconds)
+    return f"Timer set for {duration}: {label}." if label else f"Timer set for {duration}."
+
+
 def _timer(intent: Intent, _ctx: RuleContext) -> str:
     seconds = int(intent.entities.get("seconds", 0))
     if seconds <= 0:
         return "How long should the timer be? Say, for example: set a timer for five minutes."
-    duration = format_duration(seconds)
-    label = intent.entities.get("label")
-    return f"Timer set for {duration}: {label}." if label else f"Timer set for {duration}."
+    return timer_set_text(seconds, str(intent.entities.get("label") or ""))
 
 
 def _calculate(intent: Intent, _ctx: RuleContext) -> str:
     if "error" in intent.entities:
         return str(intent.entities["error"])
-    expression = str(intent.entities.get("expression", ""))
     value = intent.entities.get("value")
     if value is None:
         return "I couldn't work that out."
+    return sum_text(str(intent.entities.get("expression", "")), value)
+
+
+def sum_text(expression: str, value: float) -> str:
     try:
         words = calculator.describe(expression)
     except ValueError:
@@ -99,7 +114,12 @@ def _note_add(intent: Intent, _ctx: RuleContext) -> str:
 
 
 def _note_list(_intent: Intent, ctx: RuleContext) -> str:
-    notes = [n.strip().rstrip(".") for n in ctx.notes if n.strip()]
+    return notes_text(ctx.notes)
+
+
+def notes_text(all_notes: list[str]) -> str:
+    """The notes read aloud: all of them, or the latest MAX_NOTES_READ."""
+    notes = [n.strip().rstrip(".") for n in all_notes if n.strip()]
     if not notes:
         return "You have no notes yet."
     if len(notes) == 1:
@@ -137,4 +157,10 @@ _REPLIES = {
     IntentName.GREETING: _greeting,
     IntentName.THANKS: lambda _i, _c: "You're welcome.",
     IntentName.GOODBYE: lambda _i, _c: "Goodbye!",
+    # Answered by tools; these words are only heard when the tool is missing.
+    IntentName.NOTE_DELETE: lambda _i, _c: "I can't delete notes right now.",
+    IntentName.NOTE_CLEAR: lambda _i, _c: "I can't delete notes right now.",
+    IntentName.TIMER_LIST: lambda _i, _c: "I can't read your timers right now.",
+    IntentName.TIMER_CANCEL: lambda _i, _c: "I can't cancel timers right now.",
+    IntentName.OPEN: lambda _i, _c: "I can't open things right now.",
 }

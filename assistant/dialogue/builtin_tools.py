@@ -1,0 +1,488 @@
+"""Parley's built-in tools: time, timers and alarms, sums, notes, a web page,
+an application, an email draft.
+
+`builtin_registry(env)` builds them around a `ToolEnv` (the stores and the
+functions that reach outside), so tests swap the clock or the browser and the
+rules and the LLM share one set of tools.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from assistant.dialogue import apps as apps_mod
+from assistant.dialogue import calculator, intents
+from assistant.dialogue.history import HistoryError
+from assistant.dialogue.notes import NoteStore
+from assistant.dialogue.numbers import format_duration, format_number
+from assistant.dialogue.replies import (
+    MONTHS,
+    WEEKDAYS,
+    clock_time,
+    notes_text,
+    sum_text,
+    time_text,
+    timer_set_text,
+)
+from assistant.dialogue.timers import Timer, TimerScheduler
+from assistant.dialogue.tools import Plan, Registry, Tool, ToolError, ToolOutcome
+
+MAX_TIMER_S = intents.MAX_TIMER_SECONDS
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
+
+
+@dataclass
+class ToolEnv:
+    """What the tools work on. None = that tool says it is unavailable."""
+
+    notes: NoteStore | None = None
+    timers: TimerScheduler | None = None
+    now: Callable[[], datetime] = datetime.now
+    open_url: Callable[[str], bool] = field(default=webbrowser.open)
+    """Opens a URL (http(s) or mailto) the platform's way; False when nothing could."""
+    apps: Callable[[], list[apps_mod.App]] = apps_mod.installed_apps
+    launch: Callable[[apps_mod.App], None] = apps_mod.launch
+
+
+def _obj(props: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": props or {}, "required": list(required)}
+
+
+def _str(desc: str, max_len: int, min_len: int = 1) -> dict[str, Any]:
+    return {"type": "string", "description": desc, "minLength": min_len, "maxLength": max_len}
+
+
+def builtin_registry(env: ToolEnv) -> Registry:
+    return Registry(
+        [
+            _get_time(env),
+            *_timer_tools(env),
+            _calculate(),
+            *_note_tools(env),
+            _open_url(env),
+            _open_app(env),
+            _draft_email(env),
+        ]
+    )
+
+
+# --- time -------------------------------------------------------------------------
+
+
+def _get_time(env: ToolEnv) -> Tool:
+    def run(_args: dict[str, Any]) -> ToolOutcome:
+        now = env.now()
+        day = f"{WEEKDAYS[now.weekday()]}, {MONTHS[now.month - 1]} {now.day}, {now.year}"
+        return ToolOutcome(time_text(now), {"now": now.isoformat(timespec="seconds"), "date": day})
+
+    return Tool(
+        "get_time",
+        "current time and date",
+        _obj(),
+        run,
+        read_only=True,
+        keywords=("time", "date", "day", "today", "clock"),
+    )
+
+
+# --- timers and alarms --------------------------------------------------------------
+
+
+def _need_timers(env: ToolEnv) -> TimerScheduler:
+    if env.timers is None:
+        raise ToolError("Timers are not available: Parley cannot store them.")
+    return env.timers
+
+
+def _timer_tools(env: ToolEnv) -> list[Tool]:
+    def set_timer(args: dict[str, Any]) -> ToolOutcome:
+        seconds, label = int(args["seconds"]), str(args.get("label", ""))
+        due = env.now().timestamp() + seconds
+        timer = _need_timers(env).add(due, kind="timer", label=label, duration_s=seconds)
+        return ToolOutcome(
+            timer_set_text(seconds, label),
+            {"timer_id": timer.id, "seconds": seconds, "label": label},
+        )
+
+    def set_alarm(args: dict[str, Any]) -> ToolOutcome:
+        now = env.now()
+        hour, minute = parse_clock(str(args["time"]))
+        due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if due <= now:
+            due += timedelta(days=1)
+        label = str(args.get("label", ""))
+        timer = _need_timers(env).add(due.timestamp(), kind="alarm", label=label)
+        day = "today" if due.date() == now.date() else "tomorrow"
+        text = f"Alarm set for {clock_time(due)} {day}" + (f": {label}." if label else ".")
+        return ToolOutcome(text, {"timer_id": timer.id, "due": due.isoformat(timespec="minutes")})
+
+    def list_timers(_args: dict[str, Any]) -> ToolOutcome:
+        pending = _need_timers(env).store.pending()
+        if not pending:
+            return ToolOutcome("You have no timers or alarms.", {"timers": []})
+        now = env.now().timestamp()
+        said = [describe_timer(t, now, env.now) for t in pending]
+        text = f"You have {len(said)}: " + "; ".join(said) + "."
+        if len(said) == 1:
+            text = f"You have one: {said[0]}."
+        return ToolOutcome(text, {"timers": [t.id for t in pending]})
+
+    def cancel_timer(args: dict[str, Any]) -> ToolOutcome:
+        scheduler = _need_timers(env)
+        pending = scheduler.store.pending()
+        label = str(args.get("label", "")).lower()
+        if label:
+            pending = [t for t in pending if label in t.label.lower()]
+        if not pending:
+            what = f"no timer called {args['label']}" if label else "no timers"
+            return ToolOutcome(f"There is {what} to cancel.", {"cancelled": []}, ok=False)
+        if len(pending) > 1 and not args.get("all"):
+            names = "; ".join(describe_timer(t, env.now().timestamp(), env.now) for t in pending)
+            raise ToolError(f"You have several: {names}. Which one should I cancel?")
+        for t in pending:
+            scheduler.cancel(t.id)
+        if len(pending) == 1:
+            text = f"Cancelled {describe_timer(pending[0], env.now().timestamp(), env.now)}."
+        else:
+            text = f"Cancelled all {len(pending)} timers and alarms."
+        return ToolOutcome(text, {"cancelled": [t.id for t in pending]})
+
+    label = _str("what it is for", 40)
+    return [
+        Tool(
+            "set_timer",
+            "start a countdown",
+            _obj(
+                {
+                    "seconds": {"type": "integer", "minimum": 1, "maximum": MAX_TIMER_S},
+                    "label": label,
+                },
+                ("seconds",),
+            ),
+            set_timer,
+            keywords=("timer", "countdown", "remind", "minutes", "seconds", "hours"),
+        ),
+        Tool(
+            "set_alarm",
+            "ring at a clock time",
+            _obj({"time": _str("HH:MM, 24-hour or with am/pm", 8, 3), "label": label}, ("time",)),
+            set_alarm,
+            keywords=("alarm", "wake"),
+        ),
+        Tool(
+            "list_timers",
+            "list timers and alarms",
+            _obj(),
+            list_timers,
+            read_only=True,
+            keywords=("timers", "alarms"),
+        ),
+        Tool(
+            "cancel_timer",
+            "cancel a timer or alarm",
+            _obj({"label": label, "all": {"type": "boolean"}}),
+            cancel_timer,
+            keywords=("cancel", "stop"),
+        ),
+    ]
+
+
+def parse_clock(text: str) -> tuple[int, int]:
+    """ "7:30", "07:30", "19:30", "7 pm", "7:30am" -> (hour, minute) on a 24-hour clock."""
+    m = re.fullmatch(r"\s*(\d{1,2})(?:[:.h](\d{2}))?\s*([ap])?\.?\s*m?\.?\s*", text.lower())
+    if not m:
+        raise ToolError(f"I can't read {text!r} as a time of day; say it like 7:30 or 7:30 pm.")
+    hour, minute = int(m[1]), int(m[2] or 0)
+    if m[3]:
+        if not 1 <= hour <= 12:
+            raise ToolError(f"{text!r} is not a time of day.")
+        hour = hour % 12 + (12 if m[3] == "p" else 0)
+    if hour > 23 or minute > 59:
+        raise ToolError(f"{text!r} is not a time of day.")
+    return hour, minute
+
+
+def describe_timer(timer: Timer, now: float, clock: Callable[[], datetime]) -> str:
+    """ "the pasta timer, 4 minutes left" / "the alarm at 7:30 AM"."""
+    if timer.kind == "alarm":
+        at = datetime.fromtimestamp(timer.due_at, tz=clock().tzinfo)
+        return f"the {timer.label + ' ' if timer.label else ''}alarm at {clock_time(at)}"
+    left = max(1, round(timer.due_at - now))
+    name = (
+        f"the {timer.label} timer"
+        if timer.label
+        else (f"the {format_duration(timer.duration_s)} timer")
+    )
+    return f"{name}, {format_duration(left)} left"
+
+
+def announcement(timer: Timer, missed: bool, now: Callable[[], datetime] = datetime.now) -> str:
+    """What Parley says when a timer is due (or was, while it was closed)."""
+    due = datetime.fromtimestamp(timer.due_at, tz=now().tzinfo)
+    if timer.kind == "alarm":
+        what = f"your {timer.label} alarm" if timer.label else "your alarm"
+    elif timer.label:
+        what = f"your {timer.label} timer"
+    else:
+        what = f"your timer for {format_duration(timer.duration_s)}"
+    if missed:
+        return f"While Parley was closed, {what} went off at {clock_time(due)}."
+    if timer.kind == "alarm":
+        return f"It's {clock_time(due)}: {what}!"
+    return f"{what[0].upper()}{what[1:]} is done."
+
+
+# --- sums -----------------------------------------------------------------------------
+
+
+def _calculate() -> Tool:
+    def run(args: dict[str, Any]) -> ToolOutcome:
+        text = str(args["expression"])
+        expression = intents.to_expression(intents.digitize(text.lower())) or text
+        try:
+            value = calculator.evaluate(expression)
+        except calculator.MathError as e:
+            return ToolOutcome(str(e), {"expression": expression}, ok=False)
+        except calculator.ExpressionError as e:
+            raise ToolError(f"I can't work out {text!r}: {e}") from e
+        return ToolOutcome(
+            sum_text(expression, value), {"expression": expression, "value": format_number(value)}
+        )
+
+    return Tool(
+        "calculate",
+        "arithmetic, e.g. 12*7 or 15% of 80",
+        _obj({"expression": _str("the sum", 100)}, ("expression",)),
+        run,
+        read_only=True,
+        keywords=("calculate", "plus", "minus", "times", "divided", "percent", "sum", "root"),
+    )
+
+
+# --- notes ----------------------------------------------------------------------------
+
+
+def _need_notes(env: ToolEnv) -> NoteStore:
+    if env.notes is None:
+        raise ToolError("Notes are not available: Parley cannot open its notes file.")
+    return env.notes
+
+
+def _all_notes(env: ToolEnv) -> list[tuple[int, str, str]]:
+    try:
+        return _need_notes(env).list()
+    except HistoryError as e:
+        raise ToolError(str(e)) from e
+
+
+def _note_tools(env: ToolEnv) -> list[Tool]:
+    def add(args: dict[str, Any]) -> ToolOutcome:
+        text = str(args["text"])
+        try:
+            note_id = _need_notes(env).add(text)
+        except HistoryError as e:
+            raise ToolError(str(e)) from e
+        return ToolOutcome(f"Noted: {text}.", {"note_id": note_id, "text": text})
+
+    def list_notes(_args: dict[str, Any]) -> ToolOutcome:
+        notes = _all_notes(env)
+        return ToolOutcome(
+            notes_text([t for _i, t, _c in notes]),
+            {"notes": [{"id": i, "text": t} for i, t, _c in notes]},
+        )
+
+    def plan_delete(args: dict[str, Any]) -> Plan:
+        wanted = " ".join(str(args["text"]).lower().split()).strip(" .'\"")
+        notes = _all_notes(env)
+        exact = [(i, t) for i, t, _c in notes if t.lower().strip(" .") == wanted]
+        hits = exact or [(i, t) for i, t, _c in notes if wanted in t.lower()]
+        if not hits:
+            raise ToolError(f"You have no note that says {args['text']!r}.")
+        if len(hits) > 1:
+            shown = "; ".join(t for _i, t in hits[:5])
+            raise ToolError(f"Several notes match {args['text']!r}: {shown}. Which one?")
+        note_id, text = hits[0]
+        return Plan(f"delete the note '{text}'", {"id": note_id, "text": text})
+
+    def delete(args: dict[str, Any]) -> ToolOutcome:
+        try:
+            gone = _need_notes(env).delete(int(args["id"]))
+        except HistoryError as e:
+            raise ToolError(str(e)) from e
+        if not gone:
+            return ToolOutcome(f"The note '{args['text']}' was already gone.", dict(args), ok=False)
+        return ToolOutcome(f"Deleted the note '{args['text']}'.", dict(args))
+
+    def plan_clear(_args: dict[str, Any]) -> Plan:
+        ids = [i for i, _t, _c in _all_notes(env)]
+        if not ids:
+            raise ToolError("You have no notes to delete.")
+        what = "your one note" if len(ids) == 1 else f"all {len(ids)} of your notes"
+        return Plan(f"delete {what}", {"ids": ids})
+
+    def clear(args: dict[str, Any]) -> ToolOutcome:
+        store = _need_notes(env)
+        try:
+            gone = [i for i in args["ids"] if store.delete(int(i))]
+        except HistoryError as e:
+            raise ToolError(str(e)) from e
+        return ToolOutcome(
+            f"Deleted {len(gone)} note{'s' if len(gone) != 1 else ''}.", {"deleted": gone}
+        )
+
+    return [
+        Tool(
+            "add_note",
+            "save a note",
+            _obj({"text": _str("the note", 200)}, ("text",)),
+            add,
+            keywords=("note", "jot", "write"),
+        ),
+        Tool(
+            "list_notes",
+            "read the notes back",
+            _obj(),
+            list_notes,
+            read_only=True,
+            keywords=("notes",),
+        ),
+        Tool(
+            "delete_note",
+            "delete one note",
+            _obj({"text": _str("words of the note", 200)}, ("text",)),
+            delete,
+            consequential=True,
+            plan=plan_delete,
+            keywords=("delete", "remove", "erase"),
+        ),
+        Tool(
+            "delete_all_notes",
+            "delete every note",
+            _obj(),
+            clear,
+            consequential=True,
+            plan=plan_clear,
+            keywords=("delete", "remove", "erase", "clear"),
+        ),
+    ]
+
+
+# --- the world outside: browser, applications, mail ------------------------------------
+
+
+def normalise_url(text: str) -> str:
+    """A web address to open: http(s) only, "example.com" gets https://."""
+    url = text.strip()
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url):
+        url = "https://" + url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ToolError(f"I only open web pages (http or https), not {parts.scheme}: links.")
+    host = parts.hostname or ""
+    if not host or (host != "localhost" and "." not in host) or any(c.isspace() for c in url):
+        raise ToolError(f"{text!r} is not a web address.")
+    return url
+
+
+def _open(env: ToolEnv, url: str, what: str) -> None:
+    try:
+        opened = env.open_url(url)
+    except Exception as e:  # webbrowser raises webbrowser.Error and OSError
+        raise ToolError(f"I couldn't open {what}: {e}") from e
+    if not opened:
+        raise ToolError(f"I couldn't open {what}: no browser or mail program was found.")
+
+
+def _open_url(env: ToolEnv) -> Tool:
+    def plan(args: dict[str, Any]) -> Plan:
+        url = normalise_url(str(args["url"]))
+        return Plan(f"open {url} in your web browser", {"url": url})
+
+    def run(args: dict[str, Any]) -> ToolOutcome:
+        _open(env, args["url"], args["url"])
+        return ToolOutcome(f"Opened {args['url']}.", {"url": args["url"]})
+
+    return Tool(
+        "open_url",
+        "open a web page",
+        _obj({"url": _str("web address", 300)}, ("url",)),
+        run,
+        consequential=True,
+        plan=plan,
+        keywords=("open", "browse", "website", "web", "page", "url", "com", "org", "go"),
+    )
+
+
+def _open_app(env: ToolEnv) -> Tool:
+    def plan(args: dict[str, Any]) -> Plan:
+        app = apps_mod.find_app(str(args["name"]), env.apps())
+        return Plan(f"open the application {app.name}", {"name": app.name, "path": str(app.path)})
+
+    def run(args: dict[str, Any]) -> ToolOutcome:
+        match = [a for a in env.apps() if str(a.path) == args["path"]]
+        if not match:
+            raise ToolError(f"{args['name']} is no longer installed.")
+        env.launch(match[0])
+        return ToolOutcome(f"Opened {args['name']}.", {"app": args["name"], "path": args["path"]})
+
+    return Tool(
+        "open_app",
+        "launch an installed application",
+        _obj({"name": _str("application name", 60)}, ("name",)),
+        run,
+        consequential=True,
+        plan=plan,
+        keywords=("open", "launch", "start", "run", "app"),
+    )
+
+
+def mailto(to: str, subject: str, body: str) -> str:
+    query = urllib.parse.urlencode(
+        {k: v for k, v in (("subject", subject), ("body", body)) if v},
+        quote_via=urllib.parse.quote,
+    )
+    return f"mailto:{urllib.parse.quote(to, safe='@.,+')}" + (f"?{query}" if query else "")
+
+
+def _draft_email(env: ToolEnv) -> Tool:
+    def plan(args: dict[str, Any]) -> Plan:
+        to = str(args.get("to", ""))
+        for address in filter(None, (a.strip() for a in to.split(","))):
+            if not _EMAIL.fullmatch(address):
+                raise ToolError(f"{address!r} is not an email address.")
+        subject, body = str(args.get("subject", "")), str(args.get("body", ""))
+        who = f"to {to}" if to else "with no recipient yet"
+        about = f" about '{subject}'" if subject else ""
+        return Plan(
+            f"open an email draft {who}{about} in your mail program (you send it)",
+            {"url": mailto(to, subject, body), "to": to, "subject": subject},
+        )
+
+    def run(args: dict[str, Any]) -> ToolOutcome:
+        _open(env, args["url"], "your mail program")
+        return ToolOutcome(
+            "The draft is open in your mail program; send it when it's ready.",
+            {"mailto": args["url"]},
+        )
+
+    return Tool(
+        "draft_email",
+        "draft an email in the mail program",
+        _obj(
+            {
+                "to": _str("address", 120, 0),
+                "subject": _str("subject", 120, 0),
+                "body": _str("text", 400, 0),
+            }
+        ),
+        run,
+        consequential=True,
+        plan=plan,
+        keywords=("email", "mail", "e-mail", "write"),
+    )

@@ -1,0 +1,207 @@
+"""Timers and alarms that survive a restart: stored in SQLite, fired by one
+scheduler thread.
+
+A timer is a row with a due time in wall-clock seconds (UTC epoch): wall clock,
+not monotonic, because it must mean the same after Parley restarts. The
+scheduler sleeps until the next due time (at most `MAX_SLEEP_S`, so a changed
+system clock is noticed) or until a timer is added or cancelled.
+
+States: pending -> fired (announced on time) | missed (due while Parley was
+closed; announced at the next start) | cancelled. A state change is one
+`UPDATE ... WHERE state = 'pending'`, so each timer is announced once even if
+two Parley processes share the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.dialogue.history import HistoryError, describe_error
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP_S = 30.0
+"""The scheduler re-reads the clock at least this often."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('timer', 'alarm')),
+    label TEXT NOT NULL DEFAULT '',
+    duration_s INTEGER NOT NULL DEFAULT 0,
+    due_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'fired', 'missed', 'cancelled')),
+    done_at REAL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    kind: str
+    """'timer' (a duration) or 'alarm' (a clock time)."""
+    label: str
+    duration_s: int
+    """Seconds from creation to due (timers); 0 for alarms."""
+    due_at: float
+    """Wall-clock due time, seconds since the epoch."""
+    created_at: float
+    state: str
+
+
+class TimerStore:
+    """Timer rows. Thread-safe; every write commits at once."""
+
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path) if path != ":memory:" else Path(":memory:")
+        self.clock = clock
+        self._lock = threading.Lock()
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(_SCHEMA)
+        except (sqlite3.Error, OSError) as e:
+            raise HistoryError(
+                f"Parley cannot keep its timers at {path}: {describe_error(self.path, e)}"
+            ) from e
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _run(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.Error as e:
+                raise HistoryError(
+                    f"Parley cannot use its timers at {self.path}: {describe_error(self.path, e)}"
+                ) from e
+
+    def add(
+        self, due_at: float, *, kind: str = "timer", label: str = "", duration_s: int = 0
+    ) -> Timer:
+        now = self.clock()
+        cur = self._run(
+            "INSERT INTO timers (kind, label, duration_s, due_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, label, duration_s, due_at, now),
+        )
+        return Timer(int(cur.lastrowid or 0), kind, label, duration_s, due_at, now, "pending")
+
+    _SELECT = "SELECT id, kind, label, duration_s, due_at, created_at, state FROM timers"
+
+    def pending(self) -> list[Timer]:
+        """Timers still to fire, soonest first."""
+        rows = self._run(self._SELECT + " WHERE state = 'pending' ORDER BY due_at, id").fetchall()
+        return [Timer(*r) for r in rows]
+
+    def get(self, timer_id: int) -> Timer | None:
+        row = self._run(self._SELECT + " WHERE id = ?", (timer_id,)).fetchone()
+        return Timer(*row) if row else None
+
+    def finish(self, timer_id: int, state: str) -> bool:
+        """Move a pending timer to `state`; False when it was not pending (already
+        fired, cancelled, or taken by another process)."""
+        cur = self._run(
+            "UPDATE timers SET state = ?, done_at = ? WHERE id = ? AND state = 'pending'",
+            (state, self.clock(), timer_id),
+        )
+        return cur.rowcount > 0
+
+
+Announce = Callable[[Timer, bool], None]
+"""Called with (timer, missed) when a timer is due; on the scheduler's thread."""
+
+
+class TimerScheduler:
+    """Fires due timers. `start()` first announces the timers that came due
+    while Parley was closed (missed=True), then runs the thread."""
+
+    def __init__(self, store: TimerStore, announce: Announce) -> None:
+        self.store = store
+        self.announce = announce
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._changes = 0  # bumped by changed(): a wake-up is never lost
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        now = self.store.clock()
+        for timer in self.store.pending():
+            if timer.due_at <= now and self.store.finish(timer.id, "missed"):
+                self._announce(timer, True)
+        self._thread = threading.Thread(target=self._loop, name="timers", daemon=True)
+        self._thread.start()
+
+    def add(self, due_at: float, **kw: object) -> Timer:
+        timer = self.store.add(due_at, **kw)  # type: ignore[arg-type]
+        self.changed()
+        return timer
+
+    def cancel(self, timer_id: int) -> bool:
+        ok = self.store.finish(timer_id, "cancelled")
+        self.changed()
+        return ok
+
+    def changed(self) -> None:
+        with self._wake:
+            self._changes += 1
+            self._wake.notify_all()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.changed()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def fire_due(self) -> float:
+        """Announce every pending timer that is due; returns seconds until the
+        next one (MAX_SLEEP_S when none)."""
+        now = self.store.clock()
+        wait = MAX_SLEEP_S
+        try:
+            pending = self.store.pending()
+        except HistoryError as e:
+            log.warning("timers: %s", e)
+            return MAX_SLEEP_S
+        for timer in pending:
+            if timer.due_at <= now:
+                if self.store.finish(timer.id, "fired"):
+                    self._announce(timer, False)
+            else:
+                wait = min(wait, timer.due_at - now)
+                break
+        return max(0.01, wait)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._wake:
+                seen = self._changes
+            wait = self.fire_due()
+            with self._wake:
+                if self._stop.is_set():
+                    return
+                if self._changes == seen:
+                    self._wake.wait(wait)
+
+    def _announce(self, timer: Timer, missed: bool) -> None:
+        try:
+            self.announce(timer, missed)
+        except Exception:  # a broken listener must not stop later timers
+            log.exception("timer announcement failed")
