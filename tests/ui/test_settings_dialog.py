@@ -1,0 +1,82 @@
+"""Settings round-trip through the TOML file under PARLEY_HOME; bad values are
+refused in place with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assistant import paths
+from assistant.config import load_settings
+from ui.settings_dialog import SettingsDialog
+
+
+def _dialog(qtbot: Any) -> SettingsDialog:
+    d = SettingsDialog()
+    qtbot.addWidget(d)
+    return d
+
+
+def test_round_trip(qtbot: Any) -> None:
+    d = _dialog(qtbot)
+    f = d.fields
+    f["n_ctx"].widget.setText("4096")
+    f["temperature"].widget.setText("0.2")
+    f["wake_word_enabled"].widget.setChecked(False)
+    f["wake_phrase"].widget.setText("hello computer")
+    f["theme"].widget.setCurrentIndex(f["theme"].widget.findData("dark"))
+    f["hotkey_mode"].widget.setCurrentIndex(f["hotkey_mode"].widget.findData("toggle"))
+    f["system_prompt"].widget.setPlainText("Be brief.")
+    f["input_device"].set_text("3")
+    assert d.save()
+    s = load_settings().settings
+    assert (s.n_ctx, s.temperature, s.wake_word_enabled, s.wake_phrase) == (
+        4096, 0.2, False, "hello computer")
+    assert (s.theme, s.hotkey_mode, s.system_prompt, s.input_device) == (
+        "dark", "toggle", "Be brief.", "3")
+    text = paths.config_file().read_text()
+    assert "n_ctx = 4096" in text and "follow_up_s" not in text  # only what changed
+    assert d.saved == s
+
+    again = _dialog(qtbot)  # a new dialog shows what the file holds
+    assert again.fields["n_ctx"].widget.text() == "4096"
+    assert again.fields["theme"].widget.currentData() == "dark"
+    assert not again.fields["wake_word_enabled"].widget.isChecked()
+    assert again.fields["input_device"].raw() == 3
+
+
+def test_invalid_values_are_refused_in_place(qtbot: Any) -> None:
+    d = _dialog(qtbot)
+    d.show()
+    n_ctx = d.fields["n_ctx"]
+    n_ctx.widget.setText("lots")
+    assert not n_ctx.error.isHidden()  # on a tab not shown, but not hidden
+    assert "must be an integer between 256 and 131072" in n_ctx.error.text()
+    n_ctx.widget.setText("100")
+    assert "between 256 and 131072" in n_ctx.error.text()
+    d.fields["wake_phrase"].widget.setText("  ")
+    d.fields["tts_volume"].widget.setText("1.5")
+    assert not d.save()
+    assert d.isVisible() and d.saved is None
+    assert not paths.config_file().exists()  # nothing written
+    assert "3 settings are not valid" in d.problem.text()
+    assert "Wake phrase: must not be empty" in d.problem.text()
+    assert "Volume: must be a number between 0 and 1" in d.problem.text()
+    # Fixing them makes Save work.
+    n_ctx.widget.setText("1024")
+    d.fields["wake_phrase"].widget.setText("hey parley")
+    d.fields["tts_volume"].widget.setText("0.5")
+    assert n_ctx.error.isHidden()
+    assert d.save()
+    assert load_settings().settings.n_ctx == 1024
+
+
+def test_a_broken_file_is_never_overwritten(qtbot: Any, parley_home: Path) -> None:
+    cfg = paths.config_file()
+    cfg.write_text('n_ctx = 4096\nwake_phrase = "unclosed\n', encoding="utf-8")
+    before = cfg.read_bytes()
+    d = _dialog(qtbot)
+    d.fields["n_threads"].widget.setText("2")
+    assert not d.save()
+    assert "syntax error" in d.problem.text() and "line 2" in d.problem.text()
+    assert cfg.read_bytes() == before

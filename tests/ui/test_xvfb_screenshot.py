@@ -1,0 +1,87 @@
+"""The real app on a virtual X screen: a scripted conversation, then a
+screenshot of the main window saved as a test artifact (in the test's tmp
+folder, and in $PARLEY_ARTIFACTS when that is set)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = Path(__file__).with_name("xvfb_demo.py")
+
+
+def _free_display() -> int:
+    for n in range(91, 200):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("needs Xvfb (Debian package xvfb; scripts/system-packages.sh --test)")
+    n = _free_display()
+    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 15
+        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+            if proc.poll() is not None or time.monotonic() > end:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"Xvfb did not start: {err[-500:]}")
+            time.sleep(0.05)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.slow
+def test_scripted_conversation_screenshot(
+    xvfb: str, tmp_path: Path, parley_home: Path, gguf_path: Path
+) -> None:
+    out = tmp_path / "screenshot-main.png"
+    env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PARLEY_HOME=str(parley_home))
+    env.pop("WAYLAND_DISPLAY", None)
+    r = subprocess.run(
+        [sys.executable, str(DEMO), "--out", str(out), "--gguf", str(gguf_path)],
+        env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"\nxvfb demo: {report}")
+    assert report["saved"]
+    assert len(report["replies"]) == 3 and all(t.strip() for t in report["replies"])
+    assert report["sources"][:2] == ["rule", "rule"]
+    assert report["bubbles"] >= 6
+    width, height = _png_size(out.read_bytes())
+    assert (width, height) == tuple(report["size"]) and width >= 900 and height >= 600
+
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out))
+    colours = {img.pixel(x, y) for x in range(0, width, 23) for y in range(0, height, 23)}
+    assert len(colours) > 8  # a drawn window, not a blank frame
+    artifacts = os.environ.get("PARLEY_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, Path(artifacts) / out.name)

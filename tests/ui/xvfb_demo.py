@@ -1,0 +1,112 @@
+"""A scripted conversation in the real app window, then a screenshot.
+
+Run by test_xvfb_screenshot.py on a virtual X screen (it needs its own process:
+the test process's Qt is already offscreen). Prints one JSON line with what
+happened and the longest GUI-thread stall.
+
+    python tests/ui/xvfb_demo.py --out shot.png [--gguf model.gguf] [--wav question.wav]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--gguf", type=Path)
+    ap.add_argument("--wav", type=Path, help="a spoken question fed as the microphone")
+    ap.add_argument("--theme", default="system")
+    args = ap.parse_args()
+
+    from PySide6.QtWidgets import QApplication
+
+    from assistant.config import update_settings
+    from assistant.events import ReplyDone, UserTurn
+    from ui.controller import CoreOptions, SilentSource
+    from ui.shell import Shell
+
+    changes: dict[str, object] = {"theme": args.theme, "max_tokens": 40, "n_ctx": 1024}
+    if args.gguf:
+        changes["llm_model"] = str(args.gguf)
+    else:
+        changes["use_llm"] = False
+    update_settings(changes)
+
+    def source(_settings: object) -> object:
+        if args.wav:
+            from assistant.audio.capture import WavSource
+
+            return WavSource(args.wav, realtime=True)
+        return SilentSource()
+
+    app = QApplication(["parley"])
+    options = CoreOptions(speak=False, source_factory=source, open_mic=bool(args.wav))
+    shell = Shell(app, options, control=False, onboarding=False, global_hotkey=False)
+    done: list[ReplyDone] = []
+    users: list[UserTurn] = []
+    shell.bridge.reply_done.connect(done.append)
+    shell.bridge.user_turn.connect(users.append)
+    assert shell.start()
+    w = shell.window
+    w.resize(1000, 700)
+
+    def wait(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            app.processEvents()
+            if cond():
+                return True
+            time.sleep(0.01)
+        return False
+
+    wait(lambda: shell.controller.loop is not None, 120)
+    if shell.controller.session.llm is not None:
+        shell.controller.session.llm.get(timeout=180)
+    spoken = None
+    if args.wav:
+        # The question arrives through the microphone path: VAD, STT, endpoint.
+        wait(lambda: len(done) >= 1, 60)
+        spoken = users[0].text if users else None
+    w.stall.max_ms = 0.0  # measure the conversation, not the start-up
+    script = ["what is two plus two", "what time is it",
+              "Write one short sentence about the moon."]
+    for text in script:
+        n = len(done)
+        w.text.setText(text)
+        w.send.click()
+        wait(lambda n=n: len(done) > n, 180)
+    w.set_latency_visible(True)
+    w.text.setText("and what about the sun?")
+    wait(lambda: False, 0.5)  # let the layout settle and scroll
+    screen = app.primaryScreen()
+    shot = screen.grabWindow(w.winId())
+    if shot.isNull() or shot.width() < 10:
+        shot = w.grab()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    ok = shot.save(str(args.out), "PNG")
+    print(json.dumps({
+        "saved": ok,
+        "size": [shot.width(), shot.height()],
+        "dpr": shot.devicePixelRatio(),
+        "replies": [d.text for d in done],
+        "sources": [str(d.source) for d in done],
+        "spoken": spoken,
+        "stall_max_ms": round(w.stall.max_ms, 1),
+        "heartbeats": w.stall.ticks,
+        "bubbles": len(w.transcript.bubbles),
+    }))
+    shell.shutdown()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,462 @@
+"""The main window: conversations, transcript, state, push-to-talk, text box.
+
+Everything here runs on the GUI thread. Core events arrive as Bridge signals;
+commands go to the controller, whose methods only queue work for the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.events import (
+    Error,
+    Flagged,
+    Latency,
+    Notice,
+    Partial,
+    ReplyDelta,
+    ReplyDone,
+    State,
+    StateChanged,
+    ToolRequest,
+    ToolResult,
+    UserTurn,
+)
+from ui import theme
+from ui.bridge import Bridge
+from ui.confirm import ConfirmPanel
+from ui.stall import StallMonitor
+from ui.transcript import Transcript, bubble_style
+
+log = logging.getLogger(__name__)
+
+HOLD_S = 0.35
+"""A push-to-talk press longer than this is hold-to-talk; shorter is a click
+that toggles listening on until the next click."""
+
+STATE_TEXT = {
+    State.IDLE: ("Idle", "#8c959f"),
+    State.LISTENING: ("Listening", "#dc2626"),
+    State.THINKING: ("Thinking", "#d97706"),
+    State.SPEAKING: ("Speaking", "#16a34a"),
+}
+
+
+class PushToTalk(QPushButton):
+    """Hold to talk, or click to start and click again to stop."""
+
+    def __init__(self, target: Any, parent: QWidget | None = None) -> None:
+        super().__init__("Talk", parent)
+        self.target = target
+        self.clock: Callable[[], float] = time.monotonic
+        self.latched = False
+        self._down_at = 0.0
+        self._ignore_release = False
+        self.setAccessibleName("Push to talk")
+        self.setToolTip("Hold to talk, or click to start and click again to stop (Ctrl+Space)")
+        self.setCheckable(False)
+        self.pressed.connect(self._pressed)
+        self.released.connect(self._released)
+
+    def _pressed(self) -> None:
+        if self.latched:
+            self.latched = False
+            self._ignore_release = True
+            self.target.stop_listening()
+            return
+        self._down_at = self.clock()
+        self.target.start_listening()
+
+    def _released(self) -> None:
+        if self._ignore_release:
+            self._ignore_release = False
+            return
+        if self.clock() - self._down_at >= HOLD_S:
+            self.target.stop_listening()
+        else:
+            self.latched = True
+
+    def turn_ended(self) -> None:
+        """The endpoint closed the utterance: a latched click is used up."""
+        self.latched = False
+
+
+class MainWindow(QMainWindow):
+    settings_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, controller: Any, bridge: Bridge, settings: Any) -> None:
+        super().__init__()
+        self.controller = controller
+        self.bridge = bridge
+        self.settings = settings
+        self.tray_available = False  # set by the app when a tray icon exists
+        self.state = State.IDLE
+        self.stall = StallMonitor(parent=self)
+        self.setWindowTitle("Parley")
+        self.setWindowIcon(theme.app_icon())
+        self.setObjectName("main_window")
+        self._build()
+        self._connect()
+        self.resize(980, 680)
+        self.setMinimumSize(520, 400)
+        self.stall.start()
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        # Left: conversations.
+        self.new_button = QPushButton("New conversation")
+        self.new_button.setAccessibleName("New conversation")
+        self.conversations = QListWidget()
+        self.conversations.setAccessibleName("Conversations")
+        self.conversations.setObjectName("conversations")
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(8, 8, 4, 8)
+        lv.addWidget(self.new_button)
+        heading = QLabel("Conversations")
+        heading.setObjectName("heading")
+        lv.addWidget(heading)
+        lv.addWidget(self.conversations, 1)
+
+        # Right: state, transcript, partial, confirmation, input.
+        self.state_label = QLabel()
+        self.state_label.setObjectName("state")
+        self.state_label.setAccessibleName("State")
+        self.level = QProgressBar()
+        self.level.setRange(0, 100)
+        self.level.setTextVisible(False)
+        self.level.setFixedWidth(140)
+        self.level.setMaximumHeight(10)
+        self.level.setAccessibleName("Microphone level")
+        self.latency_toggle = QPushButton("Latency")
+        self.latency_toggle.setCheckable(True)
+        self.latency_toggle.setAccessibleName("Show latency per reply")
+        self.latency_toggle.setToolTip("Show the time each stage of a reply took (Ctrl+L)")
+        self.settings_button = QPushButton()
+        self.settings_button.setAccessibleName("Settings")
+        self.settings_button.setToolTip("Settings (Ctrl+,)")
+        top = QHBoxLayout()
+        top.addWidget(self.state_label)
+        top.addSpacing(8)
+        mic = QLabel("Mic")
+        mic.setBuddy(self.level)
+        top.addWidget(mic)
+        top.addWidget(self.level)
+        top.addStretch(1)
+        top.addWidget(self.latency_toggle)
+        top.addWidget(self.settings_button)
+
+        self.transcript = Transcript()
+        self.partial = QLabel()
+        self.partial.setObjectName("partial")
+        self.partial.setAccessibleName("What Parley is hearing")
+        self.partial.setWordWrap(True)
+        self.partial.hide()
+        self.confirm = ConfirmPanel(self.controller.confirm)
+
+        self.ptt = PushToTalk(self.controller)
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("Type to Parley instead of talking, then press Enter")
+        self.text.setAccessibleName("Message")
+        self.text.setClearButtonEnabled(True)
+        self.send = QPushButton("Send")
+        self.send.setAccessibleName("Send message")
+        self.stop = QPushButton("Stop")
+        self.stop.setAccessibleName("Stop speaking and generating")
+        self.stop.setToolTip("Stop speaking and generating (Esc)")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.ptt)
+        bottom.addWidget(self.text, 1)
+        bottom.addWidget(self.send)
+        bottom.addWidget(self.stop)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(4, 8, 8, 8)
+        rv.addLayout(top)
+        rv.addWidget(self.transcript, 1)
+        rv.addWidget(self.partial)
+        rv.addWidget(self.confirm)
+        rv.addLayout(bottom)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([230, 750])
+        split.setChildrenCollapsible(False)
+        self.setCentralWidget(split)
+        self._apply_icons()
+        self._style()
+        self.set_state(State.IDLE)
+        self.statusBar().showMessage("Starting Parley…")
+
+        # Keyboard order: text box first (most used), then the buttons, then the lists.
+        QWidget.setTabOrder(self.text, self.send)
+        QWidget.setTabOrder(self.send, self.ptt)
+        QWidget.setTabOrder(self.ptt, self.stop)
+        QWidget.setTabOrder(self.stop, self.latency_toggle)
+        QWidget.setTabOrder(self.latency_toggle, self.settings_button)
+        QWidget.setTabOrder(self.settings_button, self.new_button)
+        QWidget.setTabOrder(self.new_button, self.conversations)
+        self.text.setFocus()
+
+        menu = self.menuBar()
+        file = menu.addMenu("&Parley")
+        self.new_action = self._action(file, "&New conversation", "Ctrl+N", self.new_conversation)
+        self._action(file, "&Settings…", "Ctrl+,", self.settings_requested.emit)
+        file.addSeparator()
+        self._action(file, "&Quit", "Ctrl+Q", self.quit_requested.emit)
+        view = menu.addMenu("&View")
+        self.latency_action = self._action(view, "Show &latency", "Ctrl+L", None)
+        self.latency_action.setCheckable(True)
+        talk = menu.addMenu("&Talk")
+        self._action(talk, "Start / stop &listening", "Ctrl+Space", self.toggle_listening)
+        self._action(talk, "&Stop reply", "Esc", self.stop_reply)
+        helpm = menu.addMenu("&Help")
+        self._action(helpm, "Push-to-talk &hotkey…", None, self.show_hotkey_help)
+        self.hotkey_help = ""
+
+    def _action(
+        self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object] | None
+    ) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if slot is not None:
+            a.triggered.connect(lambda _=False: slot())
+        menu.addAction(a)
+        return a
+
+    def _apply_icons(self) -> None:
+        self.ptt.setIcon(theme.icon("mic"))
+        self.send.setIcon(theme.icon("send"))
+        self.stop.setIcon(theme.icon("stop"))
+        self.settings_button.setIcon(theme.icon("settings"))
+        self.new_button.setIcon(theme.icon("new"))
+
+    def _style(self) -> None:
+        pal = self.palette()
+        self.transcript.setStyleSheet(bubble_style(pal))
+        self.partial.setStyleSheet("font-style: italic; padding: 4px 8px;")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_icons()
+            self._style()
+            self.transcript.palette_changed()
+            self.set_state(self.state)
+        super().changeEvent(event)
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        b = self.bridge
+        b.state.connect(self.on_state)
+        b.partial.connect(self.on_partial)
+        b.user_turn.connect(self.on_user_turn)
+        b.reply_delta.connect(self.on_reply_delta)
+        b.reply_done.connect(self.on_reply_done)
+        b.tool_request.connect(self.on_tool_request)
+        b.tool_result.connect(self.on_tool_result)
+        b.latency.connect(self.on_latency)
+        b.flagged.connect(self.on_flagged)
+        b.error.connect(self.on_error)
+        b.notice.connect(self.on_notice)
+        self.text.returnPressed.connect(self.submit)
+        self.send.clicked.connect(self.submit)
+        self.stop.clicked.connect(self.stop_reply)
+        self.new_button.clicked.connect(self.new_conversation)
+        self.settings_button.clicked.connect(self.settings_requested.emit)
+        self.latency_toggle.toggled.connect(self.set_latency_visible)
+        self.latency_action.toggled.connect(self.set_latency_visible)
+        self.conversations.itemActivated.connect(self._open_item)
+        self.conversations.itemClicked.connect(self._open_item)
+        self._meter = QTimer(self)
+        self._meter.setInterval(50)
+        self._meter.timeout.connect(self._update_meter)
+        self._meter.start()
+
+    # -- core events (GUI thread) ----------------------------------------------------------
+
+    def on_state(self, e: StateChanged) -> None:
+        self.set_state(e.state)
+
+    def set_state(self, state: State) -> None:
+        if state is State.THINKING:
+            self.ptt.turn_ended()
+        if state in (State.IDLE, State.THINKING):
+            self.partial.hide()
+        self.state = state
+        text, color = STATE_TEXT[state]
+        self.state_label.setText(f"<span style='color:{color}; font-size:14pt'>●</span> {text}")
+        self.state_label.setAccessibleDescription(text)
+        self.stop.setEnabled(state in (State.THINKING, State.SPEAKING))
+        self.ptt.setText("Listening…" if state is State.LISTENING else "Talk")
+
+    def on_partial(self, e: Partial) -> None:
+        self.partial.setText(f"Hearing: {e.text}…")
+        self.partial.setVisible(bool(e.text))
+
+    def on_user_turn(self, e: UserTurn) -> None:
+        self.stall.mark()
+        self.partial.hide()
+        self.transcript.add_user(e.text, e.turn_id)
+
+    def on_reply_delta(self, e: ReplyDelta) -> None:
+        self.transcript.append_delta(e.text, e.turn_id)
+
+    def on_reply_done(self, e: ReplyDone) -> None:
+        self.transcript.finish_reply(e.text, e.turn_id, e.interrupted)
+        self.refresh_conversations()
+
+    def on_tool_request(self, e: ToolRequest) -> None:
+        self.confirm.request(e)
+        self.raise_for_attention()
+
+    def on_tool_result(self, e: ToolResult) -> None:
+        self.confirm.resolved(e.request_id)
+        self.transcript.add_tool(e.tool, e.text, e.ok)
+
+    def on_latency(self, e: Latency) -> None:
+        stall = self.stall.turn_max_ms
+        log.info("turn %d: stages %s; GUI stall max %.1f ms", e.turn_id, e.stages_ms, stall)
+        self.transcript.set_latency(e.turn_id, e.stages_ms, stall)
+
+    def on_flagged(self, e: Flagged) -> None:
+        self.transcript.mark_flagged(e.turn_id, e.reason)
+
+    def on_error(self, e: Error) -> None:
+        self.transcript.add_notice(e.message, error=True)
+        self.statusBar().showMessage(e.message, 15000)
+
+    def on_notice(self, e: Notice) -> None:
+        self.statusBar().showMessage(e.message, 10000)
+        if e.code in ("config_problem", "no_wake", "tts_voice", "input_back"):
+            self.transcript.add_notice(e.message)
+
+    def core_ready(self) -> None:
+        self.statusBar().showMessage("Ready. Type below, or hold Talk and speak.", 8000)
+        self.refresh_conversations()
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        text = self.text.text().strip()
+        if not text:
+            self.statusBar().showMessage("Type a message first, then press Enter.", 5000)
+            return
+        if not self.controller.submit_text(text):
+            self.statusBar().showMessage(
+                "Parley is still starting; your message is kept, press Enter again in a moment.",
+                8000,
+            )
+            return
+        self.text.clear()
+
+    def toggle_listening(self) -> None:
+        answer = self.controller.toggle()
+        self.statusBar().showMessage(answer.capitalize(), 3000)
+
+    def stop_reply(self) -> None:
+        self.controller.interrupt()
+
+    def new_conversation(self) -> None:
+        self.controller.new_conversation()
+        self.transcript.clear()
+        self.refresh_conversations()
+        self.text.setFocus()
+
+    def set_latency_visible(self, on: bool) -> None:
+        for w in (self.latency_toggle, self.latency_action):
+            if w.isChecked() != on:
+                w.setChecked(on)
+        self.transcript.show_latency(on)
+
+    def refresh_conversations(self) -> None:
+        try:
+            convs = self.controller.conversations()
+        except Exception as e:  # history problems are reported, never fatal
+            self.statusBar().showMessage(f"Cannot read the history: {e}", 8000)
+            return
+        current = self.controller.conversation_id()
+        self.conversations.blockSignals(True)
+        self.conversations.clear()
+        for c in convs:
+            if not c.turn_count and c.id != current:
+                continue
+            title = c.title or ("New conversation" if not c.turn_count else f"Conversation {c.id}")
+            item = QListWidgetItem(title)
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            item.setToolTip(f"{c.turn_count} turns, last {c.updated_at[:16].replace('T', ' ')}")
+            self.conversations.addItem(item)
+            if c.id == current:
+                item.setSelected(True)
+                self.conversations.setCurrentItem(item)
+        self.conversations.blockSignals(False)
+
+    def _open_item(self, item: QListWidgetItem) -> None:
+        cid = int(item.data(Qt.ItemDataRole.UserRole))
+        if cid == self.controller.conversation_id() and self.transcript.bubbles:
+            return
+        self.controller.open_conversation(cid)
+        self.transcript.load(self.controller.turns(cid))
+
+    def load_current(self) -> None:
+        cid = self.controller.conversation_id()
+        if cid:
+            self.transcript.load(self.controller.turns(cid))
+
+    def _update_meter(self) -> None:
+        db = self.controller.level_dbfs
+        self.level.setValue(int(max(0.0, min(100.0, (db + 60.0) * 100.0 / 60.0))))
+
+    def show_hotkey_help(self) -> None:
+        text = self.hotkey_help or "The global hotkey is active."
+        QMessageBox.information(self, "Push-to-talk hotkey", text)
+
+    def raise_for_attention(self) -> None:
+        if not self.isVisible():
+            self.show()
+        QApplication.alert(self)
+
+    def bring_to_front(self) -> None:
+        self.show()
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if getattr(self.settings, "close_to_tray", False) and self.tray_available:
+            event.ignore()
+            self.hide()
+            return
+        event.accept()
+        self.quit_requested.emit()

@@ -1,0 +1,514 @@
+"""First-run onboarding: microphone check, models, hotkey, a first exchange.
+
+Runs once (the app writes a flag in the data folder when it closes, finished
+or skipped). Every page can be skipped; nothing is written until Finish.
+Model downloads and imports go through `assistant.models` on a worker thread;
+when that package is missing, the page offers choosing a local GGUF file or
+Vosk folder and sets llm_model / stt_model directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from assistant import paths
+from assistant.config import ConfigError, Settings, load_settings, update_settings
+from ui import hotkey as hotkey_mod
+from ui.audio_check import MicCheck
+
+
+def check_gguf(path: str) -> str | None:
+    """Why `path` is not a GGUF model file, or None."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return f"{p} is not a file."
+    try:
+        with p.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        return f"{p} cannot be read ({e.strerror or e})."
+    return None if magic == b"GGUF" else f"{p.name} is not a GGUF model (wrong file header)."
+
+
+def check_vosk(path: str) -> str | None:
+    """Why `path` is not a Vosk model folder, or None."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        return f"{p} is not a folder."
+    if (p / "am").is_dir() or (p / "conf" / "model.conf").is_file() or (p / "final.mdl").exists():
+        return None
+    return f"{p.name} does not look like a Vosk model (no am/ or conf/model.conf inside)."
+
+
+class _Job:
+    """A blocking call on a worker thread; the page polls `done` / `error`."""
+
+    def __init__(self, fn: Any) -> None:
+        self.done = threading.Event()
+        self.error = ""
+        self.result: Any = None
+        self.progress = 0.0
+        self.status = ""
+
+        def run() -> None:
+            try:
+                self.result = fn(self)
+            except Exception as e:  # ModelError's str() is fit to show
+                self.error = str(e) or type(e).__name__
+            finally:
+                self.done.set()
+
+        threading.Thread(target=run, name="onboarding-job", daemon=True).start()
+
+
+class WelcomePage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Welcome to Parley")
+        text = QLabel(
+            "Parley is a voice assistant that runs entirely on this computer: what you say "
+            "never leaves it.\n\nThe next pages check your microphone, choose the speech and "
+            "language models, set up push-to-talk and try a first exchange. Every step can "
+            "be skipped, and everything can be changed later in Settings."
+        )
+        text.setWordWrap(True)
+        QVBoxLayout(self).addWidget(text)
+
+
+class MicPage(QWizardPage):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.setTitle("Microphone")
+        self.setSubTitle("Say something: the bar should move while you speak.")
+        self.device = QComboBox()
+        self.device.setEditable(True)
+        self.device.setAccessibleName("Microphone")
+        self.device.addItem("System default", "")
+        try:
+            from assistant.audio.devices import list_devices
+
+            for d in list_devices():
+                if d.has("input"):
+                    self.device.addItem(f"{d.name} ({d.hostapi})", d.name)
+        except Exception:
+            pass
+        if settings.input_device:
+            self.device.setEditText(settings.input_device)
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 100)
+        self.meter.setTextVisible(False)
+        self.meter.setAccessibleName("Microphone level")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.retry = QPushButton("Test again")
+        self.retry.setAccessibleName("Test the microphone again")
+        self.retry.clicked.connect(self.start_check)
+        self.device.activated.connect(lambda _i: self.start_check())
+        form = QFormLayout(self)
+        form.addRow("Microphone:", self.device)
+        form.addRow("Level:", self.meter)
+        form.addRow("", self.status)
+        form.addRow("", self.retry)
+        self.check: MicCheck | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._poll)
+
+    def chosen(self) -> str:
+        text = self.device.currentText()
+        if text == self.device.itemText(self.device.currentIndex()):
+            return str(self.device.currentData() or "")
+        return text
+
+    def initializePage(self) -> None:  # noqa: N802
+        self.start_check()
+
+    def cleanupPage(self) -> None:  # noqa: N802
+        self.stop_check()
+
+    def start_check(self) -> None:
+        self.stop_check()
+        self.status.setText("Listening to the microphone…")
+        self.check = MicCheck(self.chosen(), seconds=30).start()
+        self._timer.start()
+
+    def stop_check(self) -> None:
+        if self.check is not None:
+            self.check.stop()
+            self.check = None
+        self._timer.stop()
+
+    def _poll(self) -> None:
+        c = self.check
+        if c is None:
+            return
+        self.meter.setValue(int(max(0, min(100, (c.level_dbfs + 60) * 100 / 60))))
+        if c.peak_dbfs > -35:
+            self.status.setText(f"Parley hears you on {c.device_name or 'the microphone'}.")
+        if c.done.is_set():
+            self._timer.stop()
+            if c.error:
+                self.status.setText(
+                    f"No microphone: {c.error}\nYou can still type to Parley; plug one in "
+                    "and choose Test again."
+                )
+
+
+class ModelsPage(QWizardPage):
+    """Download (model manager) or pick local models."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.setTitle("Speech and language models")
+        self.changes: dict[str, object] = {}
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.job: _Job | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._poll)
+        layout = QVBoxLayout(self)
+        try:
+            from assistant import models
+
+            self.models: Any = models
+        except ImportError:
+            self.models = None
+        if self.models is not None:
+            self.setSubTitle("Pick a model and download it, or import one you already have.")
+            self.list = QListWidget()
+            self.list.setAccessibleName("Models")
+            layout.addWidget(self.list, 1)
+            row = QHBoxLayout()
+            self.pull_button = QPushButton("Download and use")
+            self.pull_button.clicked.connect(self.pull)
+            self.use_button = QPushButton("Use")
+            self.use_button.clicked.connect(self.use)
+            self.cancel_button = QPushButton("Cancel download")
+            self.cancel_button.clicked.connect(self.cancel)
+            self.cancel_button.hide()
+            for b in (self.pull_button, self.use_button, self.cancel_button):
+                b.setAccessibleName(b.text())
+                row.addWidget(b)
+            row.addStretch(1)
+            layout.addLayout(row)
+            self.refresh()
+        else:
+            self.setSubTitle("Choose models you already have on disk (or keep the defaults).")
+        self.llm = QLineEdit(settings.llm_model)
+        self.llm.setPlaceholderText("embedded default model")
+        self.llm.setAccessibleName("Language model file")
+        self.stt = QLineEdit(settings.stt_model)
+        self.stt.setPlaceholderText("best installed; pocketsphinx for English")
+        self.stt.setAccessibleName("Speech model folder")
+        form = QFormLayout()
+        form.addRow("Language model (GGUF):", self._with_browse(self.llm, self.browse_llm))
+        form.addRow("Speech model (Vosk folder):", self._with_browse(self.stt, self.browse_stt))
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        self._cancel_token: Any = None
+
+    def _with_browse(self, edit: QLineEdit, slot: Any) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        b = QPushButton("Browse…")
+        b.setAccessibleName(f"Browse for the {edit.accessibleName().lower()}")
+        b.clicked.connect(slot)
+        row.addWidget(b)
+        return w
+
+    def browse_llm(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", str(Path.home()),
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.choose_llm(path)
+
+    def browse_stt(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a Vosk model folder",
+                                                str(Path.home()))
+        if path:
+            self.choose_stt(path)
+
+    def choose_llm(self, path: str) -> bool:
+        reason = check_gguf(path)
+        if reason:
+            self.status.setText(reason)
+            return False
+        if self.models is not None:
+            return self._import(path)
+        self.llm.setText(path)
+        self.changes["llm_model"] = path
+        self.status.setText(f"Parley will use {Path(path).name}.")
+        return True
+
+    def choose_stt(self, path: str) -> bool:
+        reason = check_vosk(path)
+        if reason:
+            self.status.setText(reason)
+            return False
+        if self.models is not None:
+            return self._import(path)
+        self.stt.setText(path)
+        self.changes["stt_model"] = path
+        self.status.setText(f"Parley will hear with {Path(path).name}.")
+        return True
+
+    # -- model manager --------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self.models is None:
+            return
+        self.list.clear()
+        try:
+            infos = [m for m in self.models.list_models() if m.kind in ("stt", "llm")]
+        except Exception as e:
+            self.status.setText(f"Cannot list models: {e}")
+            return
+        for m in infos:
+            state = "in use" if m.in_use else ("installed" if m.installed else _size(m.size))
+            item = QListWidgetItem(f"{m.name}  [{m.kind}, {m.language or 'any'}] — {state}")
+            item.setData(256, m.id)
+            item.setToolTip(m.description)
+            self.list.addItem(item)
+
+    def _selected(self) -> str | None:
+        item = self.list.currentItem()
+        if item is None:
+            self.status.setText("Choose a model in the list first.")
+            return None
+        return str(item.data(256))
+
+    def pull(self) -> None:
+        model_id = self._selected()
+        if model_id is None or self.job is not None:
+            return
+        models = self.models
+        token = models.CancelToken()
+        self._cancel_token = token
+
+        def work(job: _Job) -> Any:
+            def progress(p: Any) -> None:
+                job.progress = p.fraction or 0.0
+                job.status = f"{p.phase} {p.done // 1_000_000} MB"
+
+            models.pull(model_id, progress=progress, cancel=token)
+            return models.use(model_id)
+
+        self._run(_Job(work), f"Downloading {model_id}…")
+
+    def use(self) -> None:
+        model_id = self._selected()
+        if model_id is None or self.job is not None:
+            return
+        models = self.models
+        self._run(_Job(lambda _job: models.use(model_id)), f"Selecting {model_id}…")
+
+    def _import(self, path: str) -> bool:
+        if self.job is not None:
+            return False
+        models = self.models
+
+        def work(_job: _Job) -> Any:
+            info = models.import_model(path)
+            return models.use(info.id)
+
+        self._run(_Job(work), f"Importing {Path(path).name}…")
+        return True
+
+    def cancel(self) -> None:
+        if self._cancel_token is not None:
+            self._cancel_token.cancel()
+
+    def _run(self, job: _Job, text: str) -> None:
+        self.job = job
+        self.status.setText(text)
+        self.progress.setValue(0)
+        self.progress.show()
+        if self.models is not None:
+            self.cancel_button.show()
+        self._timer.start()
+
+    def _poll(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        self.progress.setValue(int(job.progress * 1000))
+        if job.status:
+            self.status.setText(job.status)
+        if not job.done.is_set():
+            return
+        self._timer.stop()
+        self.progress.hide()
+        if self.models is not None:
+            self.cancel_button.hide()
+        self.job = None
+        if job.error:
+            self.status.setText(job.error)
+            return
+        changed = job.result or {}
+        self.status.setText("Done. " + ", ".join(f"{k} = {v}" for k, v in changed.items()))
+        for k, v in changed.items():
+            if k == "llm_model":
+                self.llm.setText(str(v))
+            if k == "stt_model":
+                self.stt.setText(str(v))
+        self.refresh()
+
+    def cleanupPage(self) -> None:  # noqa: N802
+        self.cancel()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+class HotkeyPage(QWizardPage):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.setTitle("Push-to-talk")
+        self.setSubTitle("Talk without the wake word: hold a key while you speak.")
+        self.hotkey = QLineEdit(settings.hotkey)
+        self.hotkey.setAccessibleName("Push-to-talk hotkey")
+        self.mode = QComboBox()
+        self.mode.setAccessibleName("Hotkey mode")
+        self.mode.addItem("Hold to talk", "hold")
+        self.mode.addItem("Press to start, press again to stop", "toggle")
+        self.mode.setCurrentIndex(0 if settings.hotkey_mode == "hold" else 1)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #d93025;")
+        self.error.setWordWrap(True)
+        note = QLabel()
+        note.setWordWrap(True)
+        reason = hotkey_mod.unavailable_reason()
+        note.setText(
+            f"A global hotkey cannot work here: {reason}\n\n{hotkey_mod.fallback_help()}"
+            if reason
+            else "Write keys like <ctrl>+<alt>+<space> or <ctrl>+<shift>+p."
+        )
+        form = QFormLayout(self)
+        form.addRow("Hotkey:", self.hotkey)
+        form.addRow("Mode:", self.mode)
+        form.addRow("", self.error)
+        form.addRow("", note)
+        self.hotkey.textChanged.connect(lambda _t: self.isComplete() and None)
+
+    def problem(self) -> str | None:
+        return hotkey_mod.check(self.hotkey.text())
+
+    def validatePage(self) -> bool:  # noqa: N802
+        reason = self.problem()
+        self.error.setText(reason or "")
+        return reason is None
+
+
+class FirstTalkPage(QWizardPage):
+    """Hold the button and ask something (or type it); the reply shows here."""
+
+    def __init__(self, controller: Any, bridge: Any) -> None:
+        super().__init__()
+        self.controller = controller
+        self.setTitle("Say hello")
+        self.setSubTitle('Hold "Talk" and ask "what time is it?", or type it and press Enter.')
+        from ui.main_window import PushToTalk
+
+        self.ptt = PushToTalk(controller)
+        self.text = QLineEdit()
+        self.text.setAccessibleName("Message")
+        self.text.setPlaceholderText("or type here")
+        self.text.returnPressed.connect(self.submit)
+        self.heard = QLabel()
+        self.heard.setWordWrap(True)
+        self.reply = QLabel()
+        self.reply.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.ptt)
+        row.addWidget(self.text, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.heard)
+        layout.addWidget(self.reply)
+        layout.addStretch(1)
+        bridge.partial.connect(lambda e: self.heard.setText(f"Hearing: {e.text}…"))
+        bridge.user_turn.connect(lambda e: self.heard.setText(f"You: {e.text}"))
+        bridge.reply_done.connect(lambda e: self.reply.setText(f"Parley: {e.text}"))
+
+    def submit(self) -> None:
+        text = self.text.text().strip()
+        if text and self.controller.submit_text(text):
+            self.text.clear()
+        elif text:
+            self.reply.setText("Parley is still starting; try again in a moment.")
+
+
+class Onboarding(QWizard):
+    def __init__(
+        self, controller: Any, bridge: Any, settings: Settings, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Set up Parley")
+        self.setObjectName("onboarding")
+        self.saved: Settings | None = None
+        self.mic = MicPage(settings)
+        self.models_page = ModelsPage(settings)
+        self.hotkey_page = HotkeyPage(settings)
+        self.talk = FirstTalkPage(controller, bridge)
+        for page in (WelcomePage(), self.mic, self.models_page, self.hotkey_page, self.talk):
+            self.addPage(page)
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Skip setup")
+        self.settings = settings
+        self.resize(620, 480)
+
+    def accept(self) -> None:
+        changes: dict[str, object] = dict(self.models_page.changes)
+        device = self.mic.chosen()
+        if device != self.settings.input_device:
+            changes["input_device"] = device
+        hk = self.hotkey_page.hotkey.text().strip()
+        if hk and hk != self.settings.hotkey and self.hotkey_page.problem() is None:
+            changes["hotkey"] = hk
+        mode = self.hotkey_page.mode.currentData()
+        if mode != self.settings.hotkey_mode:
+            changes["hotkey_mode"] = mode
+        try:
+            if changes:
+                update_settings(changes)
+            self.saved = load_settings().settings
+        except (ConfigError, OSError) as e:
+            self.models_page.status.setText(str(e))
+            self.talk.reply.setText(f"Settings not saved: {e}")
+            return
+        self.mic.stop_check()
+        super().accept()
+
+    def reject(self) -> None:
+        self.mic.stop_check()
+        self.models_page.cancel()
+        # Models chosen through the manager are already in the settings file.
+        self.saved = load_settings().settings if paths.config_file().exists() else None
+        super().reject()

@@ -1,0 +1,369 @@
+"""Settings dialog, built from `assistant.config.SPECS` (help text, ranges,
+choices), writing the TOML file through `update_settings` (comments kept,
+backup made, atomic).
+
+Every field is checked with `validate_value` as the user types; a bad value is
+refused in place: the field is marked, the reason shows under it, and Save
+does nothing but point at it. Only changed keys are written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant import paths
+from assistant.config import SPECS, ConfigError, Settings, load_settings, update_settings
+from assistant.config import validate_value as _validate
+
+TABS: list[tuple[str, list[str]]] = [
+    ("Hearing", ["input_device", "wake_word_enabled", "wake_phrase", "follow_up_s",
+                 "headphones", "stt_model", "language", "min_confidence"]),
+    ("Voice", ["output_device", "tts_voice", "tts_rate", "tts_volume"]),
+    ("Language model", ["llm_model", "system_prompt", "n_ctx", "n_threads", "n_gpu_layers",
+                        "max_tokens", "temperature", "chat_template", "use_llm"]),
+    ("Desktop", ["hotkey", "hotkey_mode", "theme", "close_to_tray", "confirm_timeout_s"]),
+]
+
+LABELS = {
+    "input_device": "Microphone", "output_device": "Speaker",
+    "wake_word_enabled": "Wake word", "wake_phrase": "Wake phrase",
+    "follow_up_s": "Follow-up window (s)", "headphones": "Headphones mode",
+    "stt_model": "Speech model", "language": "Language",
+    "min_confidence": "Minimum confidence", "tts_voice": "Voice", "tts_rate": "Rate (wpm)",
+    "tts_volume": "Volume", "llm_model": "Language model", "system_prompt": "System prompt",
+    "n_ctx": "Context length", "n_threads": "Threads", "n_gpu_layers": "GPU layers",
+    "max_tokens": "Longest reply (tokens)", "temperature": "Temperature",
+    "chat_template": "Chat template", "use_llm": "Use the language model",
+    "hotkey": "Push-to-talk hotkey", "hotkey_mode": "Hotkey mode", "theme": "Theme",
+    "close_to_tray": "Close to tray", "confirm_timeout_s": "Confirmation timeout (s)",
+}
+
+
+def parse_text(key: str, text: str) -> object:
+    """The typed text as the setting's type, when it reads as one (else the text,
+    which validate_value then refuses with its reason)."""
+    spec = SPECS[key]
+    t = text.strip()
+    try:
+        if spec.type is int:
+            return int(t)
+        if spec.type is float:
+            return float(t)
+    except ValueError:
+        return text
+    if spec.index_ok and t.isdigit():
+        return int(t)
+    return text
+
+
+class Field:
+    """One setting's editor, its error label and its check."""
+
+    def __init__(self, key: str, value: object, parent: QWidget) -> None:
+        self.key = key
+        self.spec = SPECS[key]
+        self.initial = value
+        self.error = QLabel(parent)
+        self.error.setObjectName(f"error_{key}")
+        self.error.setStyleSheet("color: #d93025;")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.widget: Any
+        spec = self.spec
+        if spec.type is bool:
+            self.widget = QCheckBox(parent)
+            self.widget.setChecked(bool(value))
+            self.widget.toggled.connect(lambda _v: self.check())
+        elif spec.choices:
+            self.widget = QComboBox(parent)
+            for c in spec.choices:
+                self.widget.addItem(c or "automatic", c)
+            self.widget.setCurrentIndex(max(0, spec.choices.index(str(value))))
+            self.widget.currentIndexChanged.connect(lambda _i: self.check())
+        elif key == "system_prompt":
+            self.widget = QPlainTextEdit(str(value), parent)
+            self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
+            self.widget.setFixedHeight(90)
+            self.widget.textChanged.connect(self.check)
+        elif key in ("input_device", "output_device"):
+            self.widget = QComboBox(parent)
+            self.widget.setEditable(True)
+            self.widget.addItem("System default", "")
+            self.widget.setCurrentIndex(0)
+            if value:
+                self.widget.setEditText(str(value))
+            self.widget.editTextChanged.connect(lambda _t: self.check())
+        else:
+            self.widget = QLineEdit(str(value), parent)
+            self.widget.textChanged.connect(lambda _t: self.check())
+        self.widget.setObjectName(f"field_{key}")
+        self.widget.setAccessibleName(LABELS.get(key, key))
+        self.widget.setAccessibleDescription(spec.help)
+        self.widget.setToolTip(spec.help)
+
+    def raw(self) -> object:
+        w = self.widget
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        if isinstance(w, QComboBox) and not w.isEditable():
+            return w.currentData()
+        if isinstance(w, QComboBox):
+            text = w.currentText()
+            data = w.currentData()
+            if text == w.itemText(w.currentIndex()) and data is not None:
+                return parse_text(self.key, str(data))
+            return parse_text(self.key, text)
+        if isinstance(w, QPlainTextEdit):
+            return w.toPlainText()
+        return parse_text(self.key, w.text())
+
+    def set_text(self, text: str) -> None:
+        w = self.widget
+        if isinstance(w, QComboBox) and w.isEditable():
+            w.setEditText(text)
+        elif isinstance(w, QLineEdit):
+            w.setText(text)
+
+    def check(self) -> str | None:
+        reason = _validate(self.key, self.raw())
+        self.error.setText(f"{LABELS.get(self.key, self.key)}: {reason}" if reason else "")
+        self.error.setVisible(bool(reason))
+        self.widget.setProperty("invalid", bool(reason))
+        self.widget.setStyleSheet("border: 1px solid #d93025;" if reason else "")
+        return reason
+
+    def changed(self) -> bool:
+        return self.raw() != self.initial
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Parley settings")
+        self.setObjectName("settings_dialog")
+        loaded = load_settings()
+        self.settings = settings or loaded.settings
+        self.saved: Settings | None = None
+        self.fields: dict[str, Field] = {}
+        self._checks: list[Any] = []
+        tabs = QTabWidget(self)
+        self.tabs = tabs
+        for title, keys in TABS:
+            page = QWidget()
+            form = QFormLayout(page)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            for key in keys:
+                f = Field(key, getattr(self.settings, key), page)
+                self.fields[key] = f
+                label = QLabel(LABELS.get(key, key) + ":")
+                label.setBuddy(f.widget)
+                box = QVBoxLayout()
+                box.setSpacing(2)
+                row = QHBoxLayout()
+                row.addWidget(f.widget, 1)
+                for extra in self._extras(key, page):
+                    row.addWidget(extra)
+                box.addLayout(row)
+                hint = QLabel(SPECS[key].help)
+                hint.setWordWrap(True)
+                hint.setStyleSheet("color: palette(mid); font-size: 8pt;")
+                box.addWidget(hint)
+                box.addWidget(f.error)
+                form.addRow(label, box)
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(page)
+            tabs.addTab(scroll, title)
+        self.problem = QLabel()
+        self.problem.setObjectName("problem")
+        self.problem.setStyleSheet("color: #d93025;")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(self.problem)
+        layout.addWidget(buttons)
+        self.resize(640, 560)
+        self._fill_devices()
+        self._poll = QTimer(self)
+        self._poll.setInterval(50)
+        self._poll.timeout.connect(self._update_checks)
+
+    # -- extras: browse buttons and device tests ----------------------------------------
+
+    def _extras(self, key: str, parent: QWidget) -> list[QWidget]:
+        out: list[QWidget] = []
+        if key == "llm_model":
+            out.append(self._button("Browse…", "Choose a GGUF model file",
+                                    lambda: self._browse_file("llm_model"), parent))
+        elif key == "stt_model":
+            out.append(self._button("Browse…", "Choose a Vosk model folder",
+                                    lambda: self._browse_dir("stt_model"), parent))
+        elif key == "input_device":
+            self.mic_meter = QProgressBar(parent)
+            self.mic_meter.setRange(0, 100)
+            self.mic_meter.setTextVisible(False)
+            self.mic_meter.setFixedWidth(90)
+            self.mic_meter.setAccessibleName("Microphone test level")
+            out.append(self.mic_meter)
+            out.append(self._button("Test", "Test the microphone: speak and watch the level",
+                                    self.test_mic, parent))
+        elif key == "output_device":
+            out.append(self._button("Test", "Play a test sound", self.test_sound, parent))
+        elif key == "tts_voice":
+            out.append(self._button("Preview", "Hear this voice at this rate",
+                                    self.preview_voice, parent))
+        return out
+
+    def _button(self, text: str, name: str, slot: Any, parent: QWidget) -> QPushButton:
+        b = QPushButton(text, parent)
+        b.setAccessibleName(name)
+        b.setToolTip(name)
+        b.clicked.connect(lambda _=False: slot())
+        return b
+
+    def _browse_file(self, key: str) -> None:
+        start = str(paths.models_dir())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", start,
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.fields[key].set_text(path)
+
+    def _browse_dir(self, key: str) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a Vosk model folder",
+                                                str(paths.models_dir()))
+        if path:
+            self.fields[key].set_text(path)
+
+    def _fill_devices(self) -> None:
+        try:
+            from assistant.audio.devices import list_devices
+
+            devices = list_devices()
+        except Exception:  # no PortAudio: the fields still take a name or number
+            devices = []
+        for key, kind in (("input_device", "input"), ("output_device", "output")):
+            combo = self.fields[key].widget
+            current = combo.currentText()
+            for d in devices:
+                if d.has(kind):  # type: ignore[arg-type]
+                    combo.addItem(f"{d.name} ({d.hostapi})", d.name)
+            combo.setEditText(current)
+
+    def test_mic(self) -> None:
+        from ui.audio_check import MicCheck
+
+        reason = self.fields["input_device"].check()
+        if reason:
+            return
+        self._checks.append(("mic", MicCheck(str(self.fields["input_device"].raw()), 10).start()))
+        self._poll.start()
+
+    def test_sound(self) -> None:
+        from ui.audio_check import SoundCheck
+
+        if self.fields["output_device"].check():
+            return
+        self._checks.append(("sound", SoundCheck(str(self.fields["output_device"].raw())).start()))
+        self._poll.start()
+
+    def preview_voice(self) -> None:
+        from ui.audio_check import SoundCheck
+
+        if any(self.fields[k].check() for k in ("tts_voice", "tts_rate", "tts_volume")):
+            return
+        voice = (self.fields["tts_voice"].raw(), self.fields["tts_rate"].raw(),
+                 self.fields["tts_volume"].raw())
+        check = SoundCheck(str(self.fields["output_device"].raw()),
+                           "Hello, I am Parley. This is how I sound.", voice)
+        self._checks.append(("voice", check.start()))
+        self._poll.start()
+
+    def _update_checks(self) -> None:
+        for item in list(self._checks):
+            kind, check = item
+            if kind == "mic":
+                self.mic_meter.setValue(int(max(0, min(100, (check.level_dbfs + 60) * 100 / 60))))
+            if check.done.is_set():
+                self._checks.remove(item)
+                if check.error:
+                    self._show_problem(f"{kind.capitalize()} test: {check.error}")
+                elif kind == "mic":
+                    self.mic_meter.setValue(0)
+        if not self._checks:
+            self._poll.stop()
+
+    def _show_problem(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def invalid(self) -> dict[str, str]:
+        out = {}
+        for key, f in self.fields.items():
+            reason = f.check()
+            if reason:
+                out[key] = reason
+        return out
+
+    def save(self) -> bool:
+        bad = self.invalid()
+        if bad:
+            key = next(iter(bad))
+            for i, (_title, keys) in enumerate(TABS):
+                if key in keys:
+                    self.tabs.setCurrentIndex(i)
+            self.fields[key].widget.setFocus()
+            n = len(bad)
+            self._show_problem(
+                f"{n} setting{'s are' if n > 1 else ' is'} not valid; nothing was saved. "
+                + "; ".join(f"{LABELS.get(k, k)}: {r}" for k, r in bad.items())
+            )
+            return False
+        changes = {k: f.raw() for k, f in self.fields.items() if f.changed()}
+        try:
+            if changes:
+                update_settings(changes)
+        except (ConfigError, OSError) as e:
+            self._show_problem(f"Not saved: {e}")
+            return False
+        self.saved = load_settings().settings
+        self._show_problem("")
+        self.accept()
+        return True
+
+    def done(self, result: int) -> None:
+        for _kind, check in self._checks:
+            stop = getattr(check, "stop", None)
+            if stop is not None:
+                stop()
+        self._checks.clear()
+        super().done(result)
+
