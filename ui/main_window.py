@@ -316,7 +316,10 @@ class MainWindow(QMainWindow):
         self.state_label.setText(f"<span style='color:{color}; font-size:14pt'>●</span> {text}")
         self.state_label.setAccessibleDescription(text)
         self.stop.setEnabled(state in (State.THINKING, State.SPEAKING))
-        self.ptt.setText("Listening…" if state is State.LISTENING else "Talk")
+        self.ptt.setProperty("live", state is State.LISTENING)
+        self.ptt.setStyleSheet(
+            "QPushButton { background: #dc2626; color: white; }" if state is State.LISTENING else ""
+        )
 
     def on_partial(self, e: Partial) -> None:
         self.partial.setText(f"Hearing: {e.text}…")
@@ -427,8 +430,9 @@ class MainWindow(QMainWindow):
         self.transcript.load(self.controller.turns(cid))
 
     def load_current(self) -> None:
+        """Show the conversation the core continues (at start-up, before any new turn)."""
         cid = self.controller.conversation_id()
-        if cid:
+        if cid and not self.transcript.bubbles:
             self.transcript.load(self.controller.turns(cid))
 
     def _update_meter(self) -> None:

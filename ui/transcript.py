@@ -287,6 +287,7 @@ def bubble_style(palette: QPalette) -> str:
     asst_bg = base.lighter(135) if dark_mode else base.darker(106)
     tool_bg = "#3b3320" if dark_mode else "#fff4d6"
     muted = mid.name() if not dark_mode else "#9aa0a6"
+    tag = "#5f4b00" if not dark_mode else "#f0c75e"  # readable on every bubble colour
     return f"""
     #transcript_inner {{ background: {base.name()}; }}
     QFrame#bubble_user {{ background: {user_bg.name()}; border-radius: 12px; }}
@@ -300,6 +301,6 @@ def bubble_style(palette: QPalette) -> str:
     QFrame[flagged="true"] {{ border-left: 4px solid #e8a317; }}
     QFrame[failed="true"] {{ border: 1px solid #d93025; }}
     QLabel#body {{ color: {text.name()}; background: transparent; }}
-    QLabel#tag {{ color: {muted}; font-size: 9pt; font-weight: 600; background: transparent; }}
+    QLabel#tag {{ color: {tag}; font-size: 9pt; font-weight: 600; background: transparent; }}
     QLabel#latency {{ color: {muted}; font-size: 8pt; background: transparent; }}
     """

@@ -68,7 +68,8 @@ def main() -> int:
             time.sleep(0.01)
         return False
 
-    wait(lambda: shell.controller.loop is not None, 120)
+    wait(shell.controller.ready.is_set, 120)
+    wait(lambda: False, 0.2)  # the ready callback runs on the GUI thread
     if shell.controller.session.llm is not None:
         shell.controller.session.llm.get(timeout=180)
     spoken = None
