@@ -18,6 +18,7 @@ from assistant import paths
 
 COMMANDS = (
     "chat", "listen", "transcribe", "say", "devices", "toggle", "history", "doctor", "bench",
+    "models",
 )
 
 

@@ -82,9 +82,12 @@ class Session:
 
 
 def resolve_model(settings: Settings) -> Path:
-    """The GGUF to load: the setting (or --model), else the embedded default."""
+    """The GGUF to load: the setting (or --model), a path or an installed model's
+    id, else the embedded default."""
     if settings.llm_model:
-        return Path(settings.llm_model).expanduser()
+        from assistant.models.resolve import llm_model_path
+
+        return llm_model_path(settings.llm_model)
     return ensure_embedded_model()
 
 

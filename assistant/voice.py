@@ -65,7 +65,9 @@ def build_voice(
             from assistant.speech.wakeword import open_spotter
 
             shared = engine if isinstance(engine, VoskEngine) else None  # one model in memory
-            spotter = open_spotter(s.wake_phrase, s.language, s.stt_model, engine=shared)
+            # The STT setting may be a model id: hand the spotter the folder it resolved to.
+            wake_dir = str(engine.model_dir) if isinstance(engine, VoskEngine) else ""
+            spotter = open_spotter(s.wake_phrase, s.language, wake_dir, engine=shared)
         except Exception as e:  # no spotter for this language/model
             sink(Notice(f"Wake word unavailable ({e}); every utterance is a turn.", "no_wake"))
             open_mic = True

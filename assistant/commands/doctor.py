@@ -11,7 +11,6 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from assistant import paths
@@ -130,7 +129,9 @@ def _llm() -> list[Check]:
     settings = load_settings().settings
     if settings.llm_model:
         try:
-            check_gguf(Path(settings.llm_model).expanduser())
+            from assistant.models.resolve import llm_model_path  # a path or a model id
+
+            check_gguf(llm_model_path(settings.llm_model))
             out.append(Check("language model", "ok", settings.llm_model))
         except LlmError as e:
             out.append(
@@ -223,6 +224,25 @@ def _audio() -> list[Check]:
     return out
 
 
+def _models() -> list[Check]:
+    """Installed models, the ones in use, and downloads waiting to resume."""
+    from assistant.models import list_models, load_catalog
+
+    catalog = load_catalog()
+    out = [Check("model catalog", "warn", p, "Fix or remove that catalog entry.")
+           for p in catalog.problems]
+    infos = list_models(catalog=catalog)
+    installed = [i for i in infos if i.installed and not i.builtin]
+    names = ", ".join(f"{i.id}{' (in use)' if i.in_use else ''}" for i in installed)
+    detail = f": {names}" if names else " (`parley models list` shows what you can pull)"
+    out.append(Check("models", "ok", f"{len(installed)} installed in {paths.models_dir()}{detail}"))
+    for i in infos:
+        if i.partial:
+            out.append(Check("models", "warn", f"{i.id}: an interrupted download "
+                             f"({i.partial} bytes) waits", f"parley models pull {i.id}"))
+    return out
+
+
 def _qt() -> list[Check]:
     return [_module("PySide6", "desktop app (Qt)", "pip install PySide6-Essentials")]
 
@@ -233,6 +253,7 @@ PROBES: list[Callable[[], list[Check]]] = [
     _data_dir,
     _history,
     _llm,
+    _models,
     _speech,
     _audio,
     _qt,

@@ -219,7 +219,7 @@ def render(p: Progress, width: int = 24) -> str:
     if p.total:
         filled = int(width * min(1.0, p.done / p.total))
         bar = "#" * filled + "-" * (width - filled)
-        size = f"{human_size(p.done)} / {human_size(p.total)}"
+        size = f"{human_size(p.done) if p.done else '0 B'} / {human_size(p.total)}"
         pct = f"{100 * p.done // p.total:3d}%"
     else:
         bar, size, pct = "?" * width, human_size(p.done), "  ?%"
@@ -238,6 +238,8 @@ class ProgressBar:
         self.last_len = 0
         self.last_log = 0.0
         self.last_phase = ""
+        self.pending = ""
+        """The latest line not yet written (pipe mode)."""
         self.drawn = False
 
     def __call__(self, p: Progress) -> None:
@@ -249,13 +251,21 @@ class ProgressBar:
             self.drawn = True
         else:
             now = time.monotonic()
+            if p.phase != self.last_phase and self.pending:
+                self.stream.write(self.pending + "\n")  # how the last phase ended
             if p.phase != self.last_phase or now - self.last_log >= self.LOG_INTERVAL_S:
                 self.stream.write(line + "\n")
                 self.last_log = now
+                self.pending = ""
+            else:
+                self.pending = line
         self.last_phase = p.phase
         self.stream.flush()
 
     def finish(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending + "\n")
+            self.pending = ""
         if self.tty and self.drawn:
             self.stream.write("\n")
             self.stream.flush()

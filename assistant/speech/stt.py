@@ -443,6 +443,11 @@ def model_language(model_dir: Path) -> str:
     ko = ko_package_model()
     if ko is not None and Path(model_dir).resolve() == ko.resolve():
         return "ko"
+    from assistant.models.store import manifest_language
+
+    recorded = manifest_language(Path(model_dir))  # what `parley models` installed it as
+    if recorded and recorded != "multi":
+        return recorded
     m = _VOSK_NAME.match(Path(model_dir).name.lower())
     if not m:
         return ""
@@ -463,11 +468,17 @@ def find_vosk_model(language: str) -> Path | None:
 
 
 def open_engine(language: str, model_dir: str = "") -> VoskEngine | PocketsphinxEngine:
-    """The engine to hear `language` with: the Vosk model at `model_dir` when given,
-    else an installed Vosk model for the language, else (English only) pocketsphinx.
+    """The engine to hear `language` with: the model `model_dir` names (a Vosk
+    folder, or an installed/built-in model's id) when given, else an installed Vosk
+    model for the language, else (English only) pocketsphinx.
     Raises SttError telling the user how to get a model."""
     if model_dir:
-        return VoskEngine(Path(model_dir).expanduser())
+        from assistant.models.resolve import POCKETSPHINX, stt_model_choice
+
+        choice = stt_model_choice(model_dir)
+        if choice == POCKETSPHINX:
+            return PocketsphinxEngine()
+        return VoskEngine(Path(choice))
     found = find_vosk_model(language)
     if found is not None:
         return VoskEngine(found)

@@ -257,3 +257,21 @@ def test_size_and_eta_formats() -> None:
     assert human_size(1_930_000_000) == "1.9 GB"
     assert format_eta(None) == "--:--" and format_eta(65) == "1:05"
     assert format_eta(3725) == "1:02:05"
+
+
+def test_progress_bar_on_a_pipe_logs_each_phase_and_how_it_ended() -> None:
+    import io
+
+    from assistant.commands.models import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    for done in (0, 500, 1000):
+        bar(Progress("m", "download", done, 1000, 100.0, 1.0))
+    bar(Progress("m", "unpack", 10, 20))
+    bar(Progress("m", "unpack", 20, 20))
+    bar.finish()
+    lines = out.getvalue().splitlines()
+    assert "0 B / 1.0 KB" in lines[0] and "0%" in lines[0]
+    assert "100%" in lines[1] and "1.0 KB / 1.0 KB" in lines[1]  # the download's last state
+    assert lines[2:] == ["m: unpacking 50%", "m: unpacking 100%"]
