@@ -67,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _gui() -> int:
     # The core never imports the Qt app (ui/ depends on assistant/, not the
-    # reverse): when the app exists, the `parley` script will start in ui/ and
-    # hand subcommands to main() here.
+    # reverse): the `parley` script starts in ui.app, which opens the window and
+    # hands subcommands to main() here. This is `python -m assistant.cli` alone.
     print(
-        "The Parley desktop app is not built yet. Talk to Parley by typing or by voice:\n"
+        "The Parley desktop app starts with `parley` (or `python -m ui.app`).\n"
+        "Talk to Parley in the terminal instead:\n"
         "  parley chat            a conversation in the terminal\n"
         "  parley listen          say \"hey parley\", then talk\n"
         "  parley doctor          check what is installed\n"

@@ -60,19 +60,30 @@ def test_scripted_conversation_screenshot(
     xvfb: str, tmp_path: Path, parley_home: Path, gguf_path: Path
 ) -> None:
     out = tmp_path / "screenshot-main.png"
+    cmd = [sys.executable, str(DEMO), "--out", str(out), "--gguf", str(gguf_path)]
+    flite = shutil.which("flite")
+    if flite:  # a spoken question first, through the microphone path (VAD, STT, endpoint)
+        wav = tmp_path / "question.wav"
+        subprocess.run([flite, "-voice", "slt", "-t", "what time is it", "-o", str(wav)],
+                       check=True, timeout=60)
+        cmd += ["--wav", str(wav)]
     env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PARLEY_HOME=str(parley_home))
     env.pop("WAYLAND_DISPLAY", None)
     r = subprocess.run(
-        [sys.executable, str(DEMO), "--out", str(out), "--gguf", str(gguf_path)],
+        cmd,
         env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads(r.stdout.strip().splitlines()[-1])
     print(f"\nxvfb demo: {report}")
     assert report["saved"]
-    assert len(report["replies"]) == 3 and all(t.strip() for t in report["replies"])
-    assert report["sources"][:2] == ["rule", "rule"]
-    assert report["bubbles"] >= 6
+    typed = report["replies"][-3:]
+    assert len(typed) == 3 and all(t.strip() for t in typed)
+    assert report["sources"][-3:] == ["rule", "rule", "llm"]
+    if flite:
+        assert "time" in (report["spoken"] or "")
+        assert len(report["replies"]) == 4
+    assert report["bubbles"] == 2 * len(report["replies"])
     width, height = _png_size(out.read_bytes())
     assert (width, height) == tuple(report["size"]) and width >= 900 and height >= 600
 
