@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
@@ -111,21 +111,23 @@ def icon(name: str, color: QColor | str | None = None) -> QIcon:
     hexcolor = QColor(color).name()
     result = QIcon()
     for size in (16, 24, 32, 48, 64):
-        result.addPixmap(_render(name, hexcolor, size))
+        result.addPixmap(QPixmap.fromImage(_render(name, hexcolor, size)))
     return result
 
 
 @cache
-def _render(name: str, color: str, size: int) -> QPixmap:
+def _render(name: str, color: str, size: int) -> QImage:
+    # Cached as QImage, not QPixmap: a QPixmap must not outlive the QApplication,
+    # and this cache lives until the interpreter exits.
     data = asset(f"{name}.svg").read_text(encoding="utf-8").replace("currentColor", color)
     renderer = QSvgRenderer(QByteArray(data.encode("utf-8")))
-    pix = QPixmap(QSize(size, size))
-    pix.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pix)
+    image = QImage(QSize(size, size), QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     renderer.render(painter, QRectF(0, 0, size, size))
     painter.end()
-    return pix
+    return image
 
 
 def app_icon() -> QIcon:
