@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -56,6 +57,8 @@ class FileServer:
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(path, Range header or "") per request."""
     delay_per_chunk_s: float = 0.0
+    ignore_range: bool = False
+    """Answer every request with the whole file (as some servers do)."""
     base: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,7 +97,7 @@ def _handler(server: FileServer) -> type[http.server.BaseHTTPRequestHandler]:
                 return
             start = 0
             m = re.match(r"bytes=(\d+)-$", rng)
-            if m:
+            if m and not server.ignore_range:
                 start = int(m.group(1))
                 if start >= len(data):
                     self.send_response(416)
@@ -306,6 +309,33 @@ def test_dropped_connection_then_resume_fetches_each_byte_once(
     assert info.installed and sha(info.path.read_bytes()) == sha(data)
     assert server.total_served("m.bin") == len(data)  # nothing fetched twice
     assert server.requests[-1] == ("/files/m.bin", "bytes=1200000-")
+
+
+def test_server_that_ignores_range_gets_a_clean_restart(server: FileServer, use_catalog) -> None:
+    data = blob(1_000_000, seed=8)
+    server.files["i.bin"] = data
+    server.faults.append(Fault("i.bin", drop_after=300_000))
+    server.ignore_range = True
+    use_catalog([model_entry("no-range", server.url("i.bin"), data)])
+    with pytest.raises(models.DownloadError):
+        models.pull("no-range", retries=0)
+    info = models.pull("no-range", retries=0)  # asks for a range, gets the whole file
+    assert server.requests[-1][1] == "bytes=300000-"
+    assert sha(info.path.read_bytes()) == sha(data)  # not the old prefix plus the whole file
+
+
+def test_complete_partial_left_by_a_crash_installs_without_refetching(
+    server: FileServer, use_catalog
+) -> None:
+    data = blob(500_000, seed=9)
+    server.files["done.bin"] = data
+    use_catalog([model_entry("crashed", server.url("done.bin"), data)])
+    partial = store.partial_path("crashed")
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(data)  # downloaded in full, then the process died
+    info = models.pull("crashed")
+    assert info.installed and server.total_served("done.bin") == 0
+    assert server.requests == [("/files/done.bin", "bytes=500000-")]  # answered 416
 
 
 def test_dropped_connection_is_retried_within_one_pull(server: FileServer, use_catalog) -> None:
@@ -628,6 +658,41 @@ def test_cli_pull_use_verify_remove(
     assert wrong.returncode == 1 and "nothing was installed" in wrong.stderr
     unknown = cli(["pull", "no-such-model"], parley_home, catalog)
     assert unknown.returncode == 1 and "No model called 'no-such-model'" in unknown.stderr
+
+
+def test_cli_pull_interrupted_by_ctrl_c_resumes(
+    server: FileServer, tmp_path: Path, parley_home: Path
+) -> None:
+    data = blob(3_000_000, seed=10)
+    server.files["slow.bin"] = data
+    server.delay_per_chunk_s = 0.05
+    catalog = write_catalog(tmp_path / "c.toml", [model_entry("slow", server.url("slow.bin"),
+                                                              data)])
+    env = {**os.environ, "PARLEY_HOME": str(parley_home), "PARLEY_CATALOG": str(catalog)}
+    proc = subprocess.Popen([*PARLEY, "models", "pull", "slow"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partial = parley_home / "models" / ".downloads" / "slow.partial"
+    try:
+        deadline = time.monotonic() + 60
+        while not (partial.exists() and partial.stat().st_size > 200_000):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "run the same command to resume" in err
+    kept = partial.stat().st_size
+    assert 0 < kept < len(data)
+    server.delay_per_chunk_s = 0
+    before = server.total_served("slow.bin")
+    out = cli(["pull", "slow"], parley_home, catalog)
+    assert out.returncode == 0, out.stderr
+    assert server.requests[-1][1] == f"bytes={kept}-"
+    assert server.total_served("slow.bin") - before == len(data) - kept  # only the rest
+    installed = parley_home / "models" / "slow" / "slow.bin"
+    assert sha(installed.read_bytes()) == sha(data)
 
 
 def test_cli_import_refuses_a_truncated_gguf(gguf_path: Path, tmp_path: Path,
