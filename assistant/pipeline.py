@@ -115,6 +115,8 @@ class _Turn:
     started: float
     cancel: CancelToken = field(default_factory=CancelToken)
     timings: dict[str, float] = field(default_factory=dict)
+    confirm: tuple[str, bool] | None = None
+    """A click on a tool request: (request_id, approved) instead of words."""
 
 
 class Pipeline:
@@ -146,6 +148,7 @@ class Pipeline:
         self._pending_replies = 0
         self._source_done = False
         self.on_turn_done: Callable[[TurnResult], None] | None = None
+        self._reply_epoch = 0  # the speaker epoch of the reply being given
         ear.emit = self.on_ear
         ear.judge = self._judge
         if speaker is not None:
@@ -163,6 +166,8 @@ class Pipeline:
         ]
         if self.speaker is not None:
             self.speaker.start()
+        # Events the core emits between turns (a timer going off) come here too.
+        self.manager.sink = self._emit
         for t in self._threads:
             t.start()
         # Always announce the first state: it tells clients Parley is ready to hear.
@@ -196,6 +201,11 @@ class Pipeline:
     def submit_text(self, text: str) -> None:
         """A typed turn through the same loop (the UI's text box)."""
         self._enqueue(_Turn(None, text, 1.0, time.monotonic()))
+
+    def confirm(self, request_id: str, approved: bool) -> None:
+        """A click on a tool request's yes / no: decided on the brain thread,
+        in turn order, like a typed turn."""
+        self._enqueue(_Turn(None, "", 1.0, time.monotonic(), confirm=(request_id, approved)))
 
     def _enqueue(self, turn: _Turn) -> None:
         with self._lock:
@@ -349,6 +359,7 @@ class Pipeline:
         chunker = ClauseChunker(first_max_words=FIRST_CLAUSE_MAX_WORDS)
         speaker = self.speaker
         epoch = speaker.new_reply() if speaker is not None else 0
+        self._reply_epoch = epoch
         reply_id = 0
 
         def sink(event: Event) -> None:
@@ -369,9 +380,12 @@ class Pipeline:
 
         self.manager.sink = sink
         try:
-            result = self.manager.handle(
-                turn.text, confidence=turn.confidence, cancel=turn.cancel, started=turn.started
-            )
+            if turn.confirm is not None:
+                result = self.manager.confirm(*turn.confirm)
+            else:
+                result = self.manager.handle(
+                    turn.text, confidence=turn.confidence, cancel=turn.cancel, started=turn.started
+                )
         finally:
             self.manager.sink = self._emit
         if speaker is not None:
@@ -433,10 +447,27 @@ class Pipeline:
             self._emit(StateChanged(state))
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, Notice) and event.code == "timer":
+            self._announce(event.message)
         try:
             self.sink(event)
         except Exception:
             log.exception("event sink failed")
+
+    def _announce(self, text: str) -> None:
+        """Say a timer's announcement now: inside the reply being spoken (so it
+        is not cut off by it), or on its own when Parley is quiet."""
+        speaker = self.speaker
+        if speaker is None:
+            return
+        with self._lock:
+            busy = self._current is not None
+        if busy and self._reply_epoch:
+            speaker.say(text, self._reply_epoch)
+            return
+        epoch = speaker.new_reply()
+        speaker.say(text, epoch)
+        speaker.end_reply(epoch, lambda _timing: None)
 
 
 def _ms(t0: float, t: float) -> float:

@@ -51,6 +51,9 @@ class Printer:
         self.out, self.err = out, err
         self._lock = threading.Lock()
         self._streaming = False
+        self.prompt = ""
+        """Shown again after a notice that arrives while the user is typing."""
+        self.at_prompt = False
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -75,15 +78,19 @@ class Printer:
             self._line(f"parley: {event.message}")
         elif isinstance(event, Notice):
             self._line(f"({event.message})")
+            if self.at_prompt and self.prompt:  # a timer went off while the user types
+                self.err.write(self.prompt)
+                self.err.flush()
         elif isinstance(event, Flagged) and event.reason == "negative_sentiment":
             pass  # the reply itself acknowledges it
         elif isinstance(event, ToolRequest):
-            self._line(f"Parley wants to: {event.description} (yes/no)")
+            # The reply asks the question; this says how long the answer may take.
+            self._line(f"(waiting {event.timeout_s:g} s for yes or no: {event.description})")
         elif isinstance(event, ToolResult):
-            self._line(f"[{event.tool}] {event.text}")
+            pass  # its text is in the reply, or in a notice
 
     def _line(self, text: str) -> None:
-        if self._streaming:
+        if self._streaming or (self.at_prompt and self.prompt):
             self.err.write("\n")
         self.err.write(text + "\n")
         self.err.flush()
@@ -135,15 +142,20 @@ def _repl(session: Any, printer: Printer) -> int:
             "Parley is listening. Type a message; Ctrl-C stops a reply, Ctrl-D quits.",
             file=sys.stderr,
         )
+    prompt = "> " if interactive and not printer.json_mode else ""
+    printer.prompt = prompt
     while True:
         try:
-            if interactive and not printer.json_mode:
-                sys.stderr.write("> ")
+            if prompt:
+                sys.stderr.write(prompt)
                 sys.stderr.flush()
+            printer.at_prompt = True
             line = sys.stdin.readline()
         except KeyboardInterrupt:
             print("\n(Ctrl-D or 'exit' to quit)", file=sys.stderr)
             continue
+        finally:
+            printer.at_prompt = False
         if not line:  # EOF
             return 0
         text = line.strip()

@@ -89,6 +89,8 @@ def _show(history: History, args: argparse.Namespace) -> int:
     for t in history.turns(c.id):
         print()
         print(f"[{local_time(t.created_at)[11:]}] {_describe(t)}: {t.text}")
+        if t.data:  # a tool row: the request, decision or result in full
+            print(f"    {json.dumps(t.data, ensure_ascii=False, sort_keys=True)}")
         if t.flagged:
             print(f"    FLAGGED: {t.flagged}")
     return 0

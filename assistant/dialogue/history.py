@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class Turn:
     timings: dict[str, float]
     """Stage name -> ms from the start of the turn."""
     created_at: str
+    data: dict[str, Any] = field(default_factory=dict)
+    """Details of a tool row (request id, tool, arguments, decision, result)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ _MIGRATIONS: list[tuple[str, ...]] = [
             created_at TEXT NOT NULL
         )""",
     ),
+    # 2: tool audit rows (request, decision, result) carry their details as JSON.
+    ("ALTER TABLE turns ADD COLUMN data TEXT NOT NULL DEFAULT '{}'",),
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -313,14 +317,17 @@ class History:
         confidence: float | None = None,
         flagged: str | None = None,
         timings: dict[str, float] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> int:
         """Append a turn and commit it. A conversation without a title takes
-        its title from its first user turn. `flagged=""` means not flagged."""
+        its title from its first user turn. `flagged=""` means not flagged.
+        `data`: JSON details of a tool row."""
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
         _check(source, SOURCES, "source")
         now = now_utc()
         timings_json = json.dumps(timings or {})
+        data_json = json.dumps(data or {}, ensure_ascii=False, default=str)
 
         def body() -> int:
             if (
@@ -332,8 +339,8 @@ class History:
                 raise HistoryError(f"There is no conversation {conversation_id} in the history.")
             cur = conn.execute(
                 "INSERT INTO turns (conversation_id, role, text, status, source, intent,"
-                " flagged, confidence, timings, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " flagged, confidence, timings, created_at, updated_at, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     role,
@@ -346,6 +353,7 @@ class History:
                     timings_json,
                     now,
                     now,
+                    data_json,
                 ),
             )
             title = make_title(text) if role == "user" else ""
@@ -402,7 +410,7 @@ class History:
 
     _TURN_SELECT = (
         "SELECT id, conversation_id, role, text, status, source, intent, flagged,"
-        " confidence, timings, created_at FROM turns"
+        " confidence, timings, created_at, data FROM turns"
     )
 
     def turns(self, conversation_id: int) -> list[Turn]:
@@ -454,8 +462,13 @@ def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 
 def _turn(row: tuple[Any, ...]) -> Turn:
-    *head, timings, created_at = row
-    return Turn(*head, timings=json.loads(timings or "{}"), created_at=created_at)
+    *head, timings, created_at, data = row
+    return Turn(
+        *head,
+        timings=json.loads(timings or "{}"),
+        created_at=created_at,
+        data=json.loads(data or "{}"),
+    )
 
 
 def _export_dict(conversation: Conversation, turns: list[Turn]) -> dict[str, Any]:
@@ -474,6 +487,7 @@ def _export_dict(conversation: Conversation, turns: list[Turn]) -> dict[str, Any
                 "created_at": t.created_at,
                 "intent": t.intent,
                 "confidence": t.confidence,
+                **({"data": t.data} if t.data else {}),
             }
             for t in turns
         ],

@@ -10,20 +10,28 @@ plainly what it can do and how to get a model.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+from assistant import paths
 from assistant.config import Settings
 from assistant.dialogue import intents, sentiment
+from assistant.dialogue.builtin_tools import ToolEnv, announcement, builtin_registry
 from assistant.dialogue.history import History, HistoryError
 from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
 from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.replies import RuleContext, rule_reply
+from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
+from assistant.dialogue.tools import Plan, Registry, ToolOutcome
 from assistant.events import (
     Error,
     EventSink,
@@ -35,8 +43,11 @@ from assistant.events import (
     Source,
     State,
     StateChanged,
+    ToolRequest,
+    ToolResult,
     UserTurn,
 )
+from assistant.llm import grammar as tool_grammar
 from assistant.llm.cancel import CancelToken
 from assistant.llm.context import ContextOverflow, ContextWindow
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
@@ -55,6 +66,51 @@ NO_LLM_HELP = (
     "in config.toml to a GGUF file, or start Parley with --model PATH."
 )
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
+MAX_TOOL_CALLS = 4
+"""Tool calls the LLM may make in one user turn, results fed back after each."""
+NO_PENDING = "There is no request waiting for your answer now."
+
+# The rule intents that act through a tool: intent -> (tool, arguments).
+_RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, Any]] | None]] = {
+    IntentName.TIME: lambda e: ("get_time", {}),
+    IntentName.CALCULATE: lambda e: ("calculate", {"expression": e["expression"]})
+    if "expression" in e and "error" not in e
+    else None,
+    IntentName.TIMER: lambda e: (
+        "set_timer",
+        {
+            "seconds": int(e["seconds"]),
+            **({"label": str(e["label"])[:40]} if e.get("label") else {}),
+        },
+    )
+    if e.get("seconds")
+    else None,
+    IntentName.NOTE_ADD: lambda e: ("add_note", {"text": str(e["text"])[:200]}),
+    IntentName.NOTE_LIST: lambda e: ("list_notes", {}),
+    IntentName.NOTE_DELETE: lambda e: ("delete_note", {"text": str(e["text"])[:200]}),
+    IntentName.NOTE_CLEAR: lambda e: ("delete_all_notes", {}),
+    IntentName.TIMER_LIST: lambda e: ("list_timers", {}),
+    IntentName.TIMER_CANCEL: lambda e: (
+        "cancel_timer",
+        {k: v for k, v in (("label", e.get("label")), ("all", e.get("all"))) if v},
+    ),
+    IntentName.OPEN: lambda e: ("open_url", {"url": e["url"]})
+    if "url" in e
+    else ("open_app", {"name": str(e["app"])[:60]}),
+}
+
+
+@dataclass
+class PendingRequest:
+    """A consequential call waiting for the user's yes."""
+
+    request_id: str
+    tool: str
+    args: dict[str, Any]
+    description: str
+    deadline: float
+    """time.monotonic() after which no answer means no."""
+    timer: threading.Timer | None = None
 
 
 @dataclass
@@ -89,6 +145,8 @@ class DialogueManager:
         llm: LlmProvider | None,
         notes: NoteStore | None = None,
         now: Callable[[], datetime] = datetime.now,
+        tools: Registry | None = None,
+        timers: TimerScheduler | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -100,14 +158,51 @@ class DialogueManager:
         self.messages: list[Message] = []
         self.window = ContextWindow(settings.n_ctx, settings.max_tokens)
         self.last_reply = ""
-        self.timers: list[threading.Timer] = []
+        self.timers = timers if timers is not None else self._make_timers()
+        self.tools = tools if tools is not None else builtin_registry(
+            ToolEnv(notes=notes, timers=self.timers, now=now)
+        )
+        self._pending: PendingRequest | None = None
+        self._pending_lock = threading.Lock()
+        self._started = False
+        self.complete_call = tool_grammar.complete
+        """Writes one grammar-constrained call (replaceable in logic tests)."""
+
+    def _make_timers(self) -> TimerScheduler | None:
+        """Timers live beside the history (so they survive a restart); when
+        that folder cannot be written they last for this run only."""
+        folder = self.history.path.parent if self.history is not None else paths.data_dir()
+        try:
+            store = TimerStore(Path(folder) / "timers.sqlite3")
+        except HistoryError as e:
+            self._emit(Notice(f"{e} Timers will not survive a restart.", "timers_unsaved"))
+            try:
+                store = TimerStore(":memory:")
+            except HistoryError:
+                return None
+        return TimerScheduler(store, self._timer_due)
+
+    def start(self) -> None:
+        """Start the timer thread: timers that came due while Parley was closed
+        are announced now, as missed. Called by `open_conversation`."""
+        if self._started:
+            return
+        self._started = True
+        if self.timers is not None:
+            self.timers.start()
 
     # -- conversation --------------------------------------------------------------
 
     def open_conversation(self, new: bool = False) -> int:
         """Continue the last conversation (its turns become the LLM's context)
-        or start a new one."""
+        or start a new one. Starts the timers (see `start`) once."""
         self.messages = []
+        try:
+            return self._open_conversation(new)
+        finally:
+            self.start()
+
+    def _open_conversation(self, new: bool) -> int:
         self.window.start = 0
         if self.history is None:
             return 0
@@ -146,6 +241,12 @@ class DialogueManager:
         return result
 
     def _route(self, text: str, confidence: float, cancel: CancelToken, t0: float) -> TurnResult:
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            answered = self._answer_pending(pending, text, confidence, t0)
+            if answered is not None:
+                return answered
         if not any(c.isalnum() for c in text):
             return self._clarify(text, confidence, "empty" if not text else "unintelligible", t0)
         if confidence < self.settings.min_confidence:
@@ -188,7 +289,30 @@ class DialogueManager:
     def _answer_rule(
         self, intent: Intent, user_id: int, t0: float, timings: dict[str, float]
     ) -> TurnResult:
-        self._apply_side_effects(intent)
+        """A rule intent: the tools act ("set a timer", "delete the note ..."),
+        the rules word the rest. A consequential tool asks first."""
+        to_tool = _RULE_TOOLS.get(intent.name)
+        call = to_tool(intent.entities) if to_tool is not None else None
+        if call is not None and call[0] in self.tools:
+            name, args = call
+            tool = self.tools.get(name)
+            assert tool is not None
+            audit = not tool.read_only
+            plan = self._prepare(name, args, audit=audit, origin="rule")
+            if isinstance(plan, Plan) and tool.consequential:
+                reply = self._request(name, plan)
+                return self._finish_fixed(
+                    reply, Source.TOOL, user_id, t0, intent=intent.name.value, timings=timings
+                )
+            outcome = plan if isinstance(plan, ToolOutcome) else self._execute(name, plan, audit)
+            return self._finish_fixed(
+                outcome.text,
+                Source.RULE,
+                user_id,
+                t0,
+                intent=intent.name.value,
+                timings=timings,
+            )
         ctx = RuleContext(now=self.now(), last_reply=self.last_reply, notes=self._note_texts())
         reply = rule_reply(intent, ctx)
         remember = intent.name is not IntentName.REPEAT
@@ -251,6 +375,10 @@ class DialogueManager:
                 str(e), Source.SYSTEM, user_id, t0, flagged="too_long", remember=False
             )
         prompt = [*system, *kept]
+        if len(self.tools) and self.tools.might_need(self.messages[-1].content):
+            done = self._answer_with_tools(engine, prompt, user_id, cancel, t0, timings)
+            if done is not None:
+                return done
         reply_id = self._add_turn("assistant", "", status="streaming", source=Source.LLM.value)
         stats = GenerationStats()
         parts: list[str] = []
@@ -335,6 +463,247 @@ class DialogueManager:
             log.warning("prefill failed: %s", e)
             return 0
 
+    # -- tools -------------------------------------------------------------------------
+
+    def _prepare(
+        self, name: str, args: Any, *, audit: bool = True, origin: str = "llm"
+    ) -> Plan | ToolOutcome:
+        """Validate and resolve a call; the request row goes into the transcript."""
+        plan = self.tools.prepare(name, args)
+        tool = self.tools.get(name)
+        if audit:
+            data = {
+                "tool": name,
+                "arguments": args,
+                "origin": origin,
+                "consequential": bool(tool and tool.consequential),
+            }
+            call = f"{name} {json.dumps(args, ensure_ascii=False, default=str)}"
+            if isinstance(plan, ToolOutcome):
+                self._audit("tool_request", f"{call}: rejected: {plan.text}", {**data, "ok": False})
+                self._emit(ToolResult("", name, False, plan.text, dict(plan.data)))
+            elif tool is not None and tool.consequential:
+                self._audit("tool_request", f"{call}: {plan.description}", data)
+            else:
+                self._audit("tool_request", call, data)
+        return plan
+
+    def _execute(
+        self, name: str, plan: Plan, audit: bool = True, request_id: str = ""
+    ) -> ToolOutcome:
+        outcome = self.tools.execute(name, plan.args)
+        if audit:
+            data = {"tool": name, "request_id": request_id, "ok": outcome.ok, "data": outcome.data}
+            self._audit("tool_result", outcome.text, data)
+            self._emit(ToolResult(request_id, name, outcome.ok, outcome.text, dict(outcome.data)))
+        return outcome
+
+    def _request(self, name: str, plan: Plan) -> str:
+        """Park a consequential call until the user answers; returns the question."""
+        request_id = uuid.uuid4().hex[:12]
+        timeout = float(self.settings.confirm_timeout_s)
+        pending = PendingRequest(
+            request_id, name, dict(plan.args), plan.description, time.monotonic() + timeout
+        )
+        # The timeout runs on its own timer thread: the brain thread never waits.
+        pending.timer = threading.Timer(timeout, self._expire, (request_id,))
+        pending.timer.daemon = True
+        with self._pending_lock:
+            old, self._pending = self._pending, pending
+        if old is not None and old.timer is not None:
+            old.timer.cancel()
+        self._audit(
+            "tool_decision",
+            f"waiting for the user's yes or no: {plan.description}",
+            {"request_id": request_id, "tool": name, "arguments": plan.args, "decision": "asked"},
+        )
+        self._emit(ToolRequest(request_id, name, dict(plan.args), plan.description, timeout))
+        pending.timer.start()
+        return f"I'll {plan.description}. Shall I? Say yes or no."
+
+    def _answer_pending(
+        self, pending: PendingRequest, text: str, confidence: float, t0: float
+    ) -> TurnResult | None:
+        """The turn after a question: a yes runs the call, a no (or anything
+        else) does not. Returns None when the turn still needs its own answer
+        (the user said something else, which is then handled as usual)."""
+        if pending.timer is not None:
+            pending.timer.cancel()
+        if time.monotonic() > pending.deadline:
+            self._timed_out(pending)
+            return None
+        confident = confidence >= self.settings.min_confidence
+        if confident and intents.is_yes(text):
+            user_id = self._user_turn(text, confidence)
+            reply, ok = self._decide(pending, True, "user_turn")
+            return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
+        if confident and intents.is_no(text):
+            user_id = self._user_turn(text, confidence)
+            reply, _ = self._decide(pending, False, "user_turn")
+            return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
+        reply, _ = self._decide(pending, False, "other_turn")
+        self._emit(Notice(reply, "tool_denied"))
+        return None
+
+    def confirm(self, request_id: str, approved: bool) -> TurnResult:
+        """The user's click on a request (the UI's yes / no buttons). Call on
+        the brain thread (`Pipeline.confirm` queues it there)."""
+        t0 = time.monotonic()
+        with self._pending_lock:
+            pending = self._pending
+            if pending is not None and pending.request_id == request_id:
+                self._pending = None
+            else:
+                pending = None
+        self._emit(StateChanged(State.THINKING))
+        try:
+            if pending is None:
+                return self._finish_fixed(NO_PENDING, Source.SYSTEM, 0, t0, remember=False)
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if time.monotonic() > pending.deadline:
+                reply = self._timed_out(pending)
+                return self._finish_fixed(reply, Source.TOOL, 0, t0, intent="confirm")
+            reply, _ = self._decide(pending, approved, "click")
+            return self._finish_fixed(reply, Source.TOOL, 0, t0, intent="confirm")
+        finally:
+            self._emit(StateChanged(State.IDLE))
+
+    @property
+    def pending_request(self) -> PendingRequest | None:
+        return self._pending
+
+    def _decide(self, pending: PendingRequest, approved: bool, by: str) -> tuple[str, bool]:
+        """Record the decision; run the call on a yes. Returns the reply and ok."""
+        decision = "approved" if approved else "denied"
+        self._audit(
+            "tool_decision",
+            f"{decision} ({by.replace('_', ' ')}): {pending.description}",
+            {
+                "request_id": pending.request_id,
+                "tool": pending.tool,
+                "decision": decision,
+                "by": by,
+            },
+        )
+        if not approved:
+            text = f"Okay, I won't {pending.description}."
+            if by == "other_turn":
+                text = f"I didn't {pending.description}: you said something else."
+            self._emit(
+                ToolResult(pending.request_id, pending.tool, False, text, {"reason": decision})
+            )
+            return text, False
+        plan = Plan(pending.description, pending.args)
+        outcome = self._execute(pending.tool, plan, True, pending.request_id)
+        return outcome.text, outcome.ok
+
+    def _expire(self, request_id: str) -> None:
+        """The confirmation timeout (on a timer thread): no answer means no."""
+        with self._pending_lock:
+            pending = self._pending
+            if pending is None or pending.request_id != request_id:
+                return
+            self._pending = None
+        self._timed_out(pending)
+
+    def _timed_out(self, pending: PendingRequest) -> str:
+        text = f"No answer, so I didn't {pending.description}."
+        self._audit(
+            "tool_decision",
+            f"timed out: {pending.description}",
+            {"request_id": pending.request_id, "tool": pending.tool, "decision": "timeout"},
+        )
+        self._emit(ToolResult(pending.request_id, pending.tool, False, text, {"reason": "timeout"}))
+        self._emit(Notice(text, "confirm_timeout"))
+        return text
+
+    def _timer_due(self, timer: Timer, missed: bool) -> None:
+        """A timer is due (on the timer thread): announce it, even mid-turn."""
+        text = announcement(timer, missed, self.now)
+        self._audit(
+            "timer", text, {"timer_id": timer.id, "kind": timer.kind, "missed": missed}, start=False
+        )
+        self._emit(Notice(text, "timer"))
+
+    def _audit(self, kind: str, text: str, data: dict[str, Any], *, start: bool = True) -> None:
+        """A tool row in the transcript: each request, decision and result."""
+        if self.history is None:
+            return
+        if not self.conversation_id:
+            if not start:  # a timer thread must not open conversations
+                return
+            self.open_conversation(new=False)
+        self._safely(
+            self.history.add_turn,
+            self.conversation_id,
+            "tool",
+            text,
+            source=Source.TOOL.value,
+            intent=kind,
+            data=data,
+        )
+
+    def _user_turn(self, text: str, confidence: float) -> int:
+        user_id = self._add_turn("user", text, confidence=confidence)
+        self._emit(UserTurn(text, user_id, confidence, self.conversation_id))
+        self.messages.append(Message("user", text))
+        return user_id
+
+    def _answer_with_tools(
+        self,
+        engine: LlmEngine,
+        prompt: list[Message],
+        user_id: int,
+        cancel: CancelToken,
+        t0: float,
+        timings: dict[str, float],
+    ) -> TurnResult | None:
+        """Let the LLM call tools (grammar-constrained, up to MAX_TOOL_CALLS,
+        each result fed back). None when it chose to answer in words, or wrote
+        nothing usable: the turn then streams an ordinary reply."""
+        tools = list(self.tools)
+        *head, last = prompt
+        asked = Message("user", last.content + tool_grammar.tool_instructions(tools))
+        base = engine.render([*head, asked])
+        gbnf = tool_grammar.build_grammar(tools)
+        written = ""
+        said: list[str] = []
+        seen: set[str] = set()
+        for step in range(MAX_TOOL_CALLS):
+            stats = GenerationStats()
+            try:
+                prompt_text = base + written + tool_grammar.CALL_OPEN
+                generated = self.complete_call(
+                    engine, prompt_text, gbnf, cancel=cancel, stats=stats
+                )
+                call = tool_grammar.parse_call(generated)
+            except (LlmError, tool_grammar.CallError) as e:
+                log.warning("tool call step %d failed: %s", step, e)
+                break
+            timings[f"tool_call_{step + 1}"] = round(stats.total_ms, 1)
+            log.info("tool call %d in %.0f ms (%d tokens, %d evaluated): %s", step + 1,
+                     stats.total_ms, stats.generated_tokens, stats.evaluated_tokens, call.text)
+            if call.tool == tool_grammar.NONE or call.text in seen or cancel.cancelled:
+                break
+            seen.add(call.text)
+            plan = self._prepare(call.tool, call.args)
+            if isinstance(plan, ToolOutcome):
+                outcome = plan
+            elif (tool := self.tools.get(call.tool)) is not None and tool.consequential:
+                said.append(self._request(call.tool, plan))
+                break  # the turn ends here: only the user's next turn can say yes
+            else:
+                outcome = self._execute(call.tool, plan)
+            said.append(outcome.text)
+            # Fed back as data: text inside a result can never confirm anything.
+            written += f"{call.text}\nResult: {outcome.text}\n"
+        if not said:
+            return None
+        timings["tools"] = _ms(t0)
+        return self._finish_fixed(" ".join(said), Source.TOOL, user_id, t0, timings=timings)
+
+
     # -- helpers -----------------------------------------------------------------------
 
     def _engine(self) -> LlmEngine | None:
@@ -347,29 +716,6 @@ class DialogueManager:
         if engine is None and self.llm.error is not None:
             self._emit(Error(self.llm.error.code, self.llm.error.message))
         return engine
-
-    def _apply_side_effects(self, intent: Intent) -> None:
-        if intent.name is IntentName.NOTE_ADD and self.notes is not None:
-            self.notes.add(str(intent.entities.get("text", "")))
-        elif intent.name is IntentName.TIMER:
-            self._start_timer(
-                int(intent.entities.get("seconds", 0)),
-                str(intent.entities.get("spoken", "")),
-                str(intent.entities.get("label", "")),
-            )
-
-    def _start_timer(self, seconds: int, spoken: str, label: str) -> None:
-        if seconds <= 0:
-            return
-        what = f"Your {label} timer" if label else f"Your timer for {spoken or seconds}"
-
-        def ring() -> None:
-            self._emit(Notice(f"{what} is done.", "timer_done"))
-
-        t = threading.Timer(seconds, ring)
-        t.daemon = True
-        t.start()
-        self.timers.append(t)
 
     def _note_texts(self) -> list[str]:
         if self.notes is None:
@@ -417,8 +763,13 @@ class DialogueManager:
             log.exception("event sink failed")
 
     def close(self) -> None:
-        for t in self.timers:
-            t.cancel()
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+        if self.timers is not None:
+            self.timers.close()
+            self.timers.store.close()
 
 
 def _ms(t0: float) -> float:
