@@ -49,11 +49,13 @@ from assistant.models.download import (
 from assistant.models.errors import (
     ChecksumMismatch,
     DownloadError,
+    InvalidModel,
     ModelError,
     ModelInUse,
     NotInstalled,
     PullCancelled,
     UnknownModel,
+    UnsafeArchive,
 )
 from assistant.models.importer import validate
 from assistant.models.lock import ModelLock
@@ -253,8 +255,8 @@ def pull(
             "is intact. Pull it anyway with --allow-unverified (it is then marked unverified)."
         )
     current = store.installed_models().get(model_id)
-    if current is not None and current.sha256 == entry.sha256 and entry.sha256:
-        return get_model(model_id, catalog)  # already installed and the same file
+    if current is not None and (current.sha256 == entry.sha256 or not entry.sha256):
+        return get_model(model_id, catalog)  # already installed (and the same file)
     cancel = cancel or CancelToken()
     paths.ensure_dir(store.models_root())
     work = paths.ensure_dir(store.work_dir())
@@ -275,7 +277,11 @@ def pull(
         if progress:
             size = partial.stat().st_size
             progress(Progress(model_id, "verify", size, size))
-        _install_download(entry, partial, digest, work, progress, cancel, free_space)
+        try:
+            _install_download(entry, partial, digest, work, progress, cancel, free_space)
+        except (InvalidModel, UnsafeArchive):
+            partial.unlink(missing_ok=True)  # a bad file: resuming it cannot help
+            raise
         partial.unlink(missing_ok=True)
     info = get_model(model_id)
     if progress:

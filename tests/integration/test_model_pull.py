@@ -423,6 +423,7 @@ def test_zip_with_an_escaping_entry_is_refused(
     assert not (parley_home / "escaped.txt").exists()
     assert not Path("/tmp/parley-abs-escape.txt").exists()
     assert not any(p.is_dir() for p in store.work_dir().iterdir())  # staging cleaned up
+    assert not store.partial_path("evil").exists()  # a bad archive is not kept to resume
 
 
 def test_cancelled_pull_keeps_the_partial_and_resumes(server: FileServer, use_catalog) -> None:
@@ -507,6 +508,7 @@ def test_unverified_download_that_does_not_load_is_not_installed(
     with pytest.raises(models.InvalidModel, match="cannot be used as a language model"):
         models.pull("junk", allow_unverified=True)
     assert not store.model_folder("junk").exists()
+    assert not store.partial_path("junk").exists()
 
 
 # --------------------------------------------------------------------------- import
