@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def display_missing() -> str | None:
 
 
 def run_gui() -> int:
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -98,6 +99,13 @@ def run_gui() -> int:
     shell = Shell(app)  # type: ignore[arg-type]
     if not shell.start():
         return 1
+    # Ctrl-C / SIGTERM quit cleanly. Python runs signal handlers only between
+    # bytecodes, so a slow timer lets the interpreter look while Qt waits.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
     code = app.exec()
     shell.shutdown()
     return code

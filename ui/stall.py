@@ -8,9 +8,15 @@ the start of each turn and logs the value when the turn's latency arrives).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer
+
+log = logging.getLogger(__name__)
+
+REPORT_MS = 50.0
+"""Stalls longer than this go to the log (the goal is to stay under it)."""
 
 
 class StallMonitor(QObject):
@@ -46,3 +52,5 @@ class StallMonitor(QObject):
             self.turn_max_ms = late
         if late > self.max_ms:
             self.max_ms = late
+        if late > REPORT_MS:
+            log.info("GUI thread stalled %.0f ms", late)
