@@ -697,6 +697,34 @@ def test_cli_pull_interrupted_by_ctrl_c_resumes(
     assert sha(installed.read_bytes()) == sha(data)
 
 
+def test_cli_second_pull_of_the_same_model_is_refused(
+    server: FileServer, tmp_path: Path, parley_home: Path
+) -> None:
+    data = blob(2_000_000, seed=11)
+    server.files["two.bin"] = data
+    server.delay_per_chunk_s = 0.05
+    catalog = write_catalog(tmp_path / "c.toml", [model_entry("two", server.url("two.bin"),
+                                                              data)])
+    env = {**os.environ, "PARLEY_HOME": str(parley_home), "PARLEY_CATALOG": str(catalog)}
+    first = subprocess.Popen([*PARLEY, "models", "pull", "two"], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partial = parley_home / "models" / ".downloads" / "two.partial"
+    try:
+        deadline = time.monotonic() + 60
+        while not (partial.exists() and partial.stat().st_size > 0):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = cli(["pull", "two"], parley_home, catalog)
+        assert second.returncode == 1 and "already being downloaded" in second.stderr
+        server.delay_per_chunk_s = 0
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0
+    assert server.total_served("two.bin") == len(data)  # the refused pull fetched nothing
+
+
 def test_cli_import_refuses_a_truncated_gguf(gguf_path: Path, tmp_path: Path,
                                              parley_home: Path) -> None:
     cut = tmp_path / "half.gguf"
