@@ -82,7 +82,10 @@ def test_piped_repl_remembers_the_conversation(parley_home: Path, gguf_path: Pat
     assert "buy milk" in replies[2]["text"]
     # A second run continues the same conversation; --new starts another.
     run(["chat", "--once", "what is 2 plus 2"], parley_home)
-    assert len(export(parley_home)["turns"]) == 8
+    turns = export(parley_home)["turns"]
+    assert len([t for t in turns if t["role"] != "tool"]) == 8
+    # The note was taken by the add_note tool: its request and result are in the transcript.
+    assert [t["intent"] for t in turns if t["role"] == "tool"] == ["tool_request", "tool_result"]
     run(["chat", "--new", "--once", "hello"], parley_home)
     listed = run(["history", "list", "--json"], parley_home).stdout.splitlines()
     assert len(listed) == 2
@@ -163,7 +166,7 @@ def test_kill_9_mid_reply_loses_nothing(parley_home: Path, gguf_path: Path) -> N
     again = run(["chat", "--once", "read my notes"], parley_home)
     assert again.returncode == 0, again.stderr
     assert "water the plants" in again.stdout
-    turns = export(parley_home)["turns"]
+    turns = [t for t in export(parley_home)["turns"] if t["role"] != "tool"]
     assert [t["text"] for t in turns[:2]] == [
         "take a note water the plants",
         "Noted: water the plants.",
@@ -242,3 +245,110 @@ def test_gui_entry_without_app_is_helpful(parley_home: Path) -> None:
     out = run([], parley_home)
     assert out.returncode == 0
     assert "parley chat" in out.stderr or "parley chat" in out.stdout
+
+
+# --- tools: confirmation takes the next line, timers, the browser ----------------------
+
+
+def test_confirmation_takes_the_next_line(parley_home: Path) -> None:
+    lines = [
+        "take a note buy milk",
+        "delete the note buy milk",
+        "no",
+        "read my notes",
+        "delete the note buy milk",
+        "yes",
+        "read my notes",
+    ]
+    out = run(["chat", "--json", "--no-llm"], parley_home, stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    evs = events(out.stdout)
+    replies = [e["text"] for e in evs if e["type"] == "reply_done"]
+    assert replies == [
+        "Noted: buy milk.",
+        "I'll delete the note 'buy milk'. Shall I? Say yes or no.",
+        "Okay, I won't delete the note 'buy milk'.",
+        "You have one note: buy milk.",
+        "I'll delete the note 'buy milk'. Shall I? Say yes or no.",
+        "Deleted the note 'buy milk'.",
+        "You have no notes yet.",
+    ]
+    requests = [e for e in evs if e["type"] == "tool_request"]
+    assert [r["description"] for r in requests] == ["delete the note 'buy milk'"] * 2
+    results = [(e["tool"], e["ok"]) for e in evs if e["type"] == "tool_result"]
+    assert results == [("add_note", True), ("delete_note", False), ("delete_note", True)]
+    # The audit trail: each request, decision and result, in `parley history show`.
+    shown = run(["history", "show", "1"], parley_home).stdout
+    assert "Tool (tool, tool_decision): denied (user turn): delete the note 'buy milk'" in shown
+    assert "Tool (tool, tool_decision): approved (user turn): delete the note 'buy milk'" in shown
+    assert "Tool (tool, tool_result): Deleted the note 'buy milk'." in shown
+    assert '"request_id": "' + requests[1]["request_id"] + '"' in shown
+    exported = export(parley_home)
+    decisions = [t["data"]["decision"] for t in exported["turns"] if t["intent"] == "tool_decision"]
+    assert decisions == ["asked", "denied", "asked", "approved"]
+
+
+def test_human_chat_shows_the_question_and_waits(parley_home: Path) -> None:
+    out = run(
+        ["chat", "--no-llm"], parley_home, stdin="take a note buy milk\ndelete my notes\nsure\n"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "Noted: buy milk.",
+        "I'll delete your one note. Shall I? Say yes or no.",
+        "Deleted 1 note.",
+    ]
+    assert "(waiting 20 s for yes or no: delete your one note)" in out.stderr
+
+
+def test_open_url_goes_through_BROWSER_only_after_yes(parley_home: Path, tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n')
+    browser.chmod(0o755)
+    out = run(
+        ["chat", "--no-llm"],
+        parley_home,
+        stdin="open example.com\nno\nopen https://example.org/page\nyes\n"
+        "open javascript:alert(1)\n",
+        env={"BROWSER": str(browser)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert opened.read_text().splitlines() == ["https://example.org/page"]
+    said = out.stdout.splitlines()
+    assert said[0] == "I'll open https://example.com in your web browser. Shall I? Say yes or no."
+    assert said[1] == "Okay, I won't open https://example.com in your web browser."
+    assert said[3] == "Opened https://example.org/page."
+
+
+def test_a_timer_fires_in_a_running_chat(parley_home: Path) -> None:
+    proc = subprocess.Popen(
+        [*PARLEY, "chat", "--json", "--no-llm"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PARLEY_HOME": str(parley_home)},
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write("set a timer for 1 second\n")
+        proc.stdin.flush()
+        seen = _wait_for(proc, "notice", timeout=30)
+        notice = [e for e in seen if e["type"] == "notice"][-1]
+        assert (notice["code"], notice["message"]) == ("timer", "Your timer for 1 second is done.")
+        proc.stdin.write("what is 2 plus 2\n")
+        proc.stdin.close()
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+
+
+def test_a_timer_due_while_closed_is_announced_as_missed(parley_home: Path) -> None:
+    assert run(["chat", "--once", "set a timer for 1 second"], parley_home).returncode == 0
+    time.sleep(1.5)
+    out = run(["chat", "--once", "what is 2 plus 2"], parley_home)
+    assert out.stdout.strip() == "2 plus 2 is 4."
+    assert "(While Parley was closed, your timer for 1 second went off at " in out.stderr
+    again = run(["chat", "--once", "what is 2 plus 2"], parley_home)
+    assert "While Parley was closed" not in again.stderr  # announced once
