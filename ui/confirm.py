@@ -18,6 +18,10 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from assistant.events import ToolRequest
 
+GRACE_S = 1.5
+"""The core times a request out itself (and reports it with a ToolResult);
+the panel answers "no" on its own only this long after, if the core did not."""
+
 
 class ConfirmPanel(QFrame):
     answered = Signal(str, bool)  # request_id, approved
@@ -66,7 +70,7 @@ class ConfirmPanel(QFrame):
         self.current = req
         self.title.setText(f"Parley wants to use {req.tool}:")
         self.description.setText(req.description)
-        self._deadline = time.monotonic() + req.timeout_s
+        self._deadline = time.monotonic() + req.timeout_s  # shown to the user
         self._tick()
         self._timer.start()
         self.show()
@@ -85,7 +89,9 @@ class ConfirmPanel(QFrame):
     def _tick(self) -> None:
         left = self.seconds_left()
         if left <= 0:
-            self._decide(False)
+            self.countdown.setText("No answer: not doing it.")
+            if time.monotonic() >= self._deadline + GRACE_S:
+                self._decide(False)
             return
         self.countdown.setText(f"No answer in {left:.0f} s means no")
 

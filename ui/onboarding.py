@@ -169,8 +169,8 @@ class MicPage(QWizardPage):
             self._timer.stop()
             if c.error:
                 self.status.setText(
-                    f"No microphone: {c.error}\nYou can still type to Parley; plug one in "
-                    "and choose Test again."
+                    f"{c.error}\nPlug a microphone in and choose Test again; meanwhile "
+                    "you can type to Parley."
                 )
 
 

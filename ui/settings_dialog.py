@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -168,6 +169,9 @@ class SettingsDialog(QDialog):
         self._checks: list[Any] = []
         tabs = QTabWidget(self)
         self.tabs = tabs
+        faded = self.palette().color(QPalette.ColorRole.Text)
+        faded.setAlphaF(0.65)  # readable in light and dark themes
+        hint_color = f"rgba({faded.red()}, {faded.green()}, {faded.blue()}, 166)"
         for title, keys in TABS:
             page = QWidget()
             form = QFormLayout(page)
@@ -186,7 +190,7 @@ class SettingsDialog(QDialog):
                 box.addLayout(row)
                 hint = QLabel(SPECS[key].help)
                 hint.setWordWrap(True)
-                hint.setStyleSheet("color: palette(mid); font-size: 8pt;")
+                hint.setStyleSheet(f"color: {hint_color}; font-size: 8pt;")
                 box.addWidget(hint)
                 box.addWidget(f.error)
                 form.addRow(label, box)
