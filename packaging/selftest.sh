@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Checks a built Parley bundle the way a user meets it: outside any virtualenv
+# (env -i, a minimal PATH, no PYTHONPATH), with a fresh PARLEY_HOME and HOME.
+#
+#   packaging/selftest.sh BUNDLE [--gui]
+#
+# BUNDLE is the folder holding the `parley` executable (dist/parley, an
+# unpacked tar.gz, or Parley.app/Contents/MacOS). Checks:
+#   --help; doctor (exit 0); chat --once "what time is it" (a rule reply);
+#   say --to a WAV (the TTS worker process starts inside the frozen app);
+#   listen --wav on a spoken question (VAD, speech recognition, reply, speech);
+#   on Linux, install.sh / --uninstall into a scratch HOME and the .desktop file;
+#   with --gui (Linux, needs Xvfb): the window on a virtual screen, screenshot
+#   (kept in the scratch folder, which is printed), then SIGTERM ends it.
+# Then start-up time (median of 5 `parley --help` and `parley doctor`) and size.
+# The spoken question comes from flite or espeak-ng (sox resamples it), macOS's
+# `say`, or $PARLEY_SELFTEST_WAV. Exit 1 when a check fails.
+set -uo pipefail
+
+usage() { echo "usage: $0 BUNDLE_DIR [--gui]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+bundle=$(cd "$1" 2>/dev/null && pwd) || { echo "selftest: no folder $1" >&2; exit 2; }
+gui=0
+[ "${2:-}" = "--gui" ] && gui=1
+[ $# -le 2 ] || usage
+
+exe=$bundle/parley
+[ -x "$exe" ] || exe=$bundle/parley.exe
+[ -x "$exe" ] || { echo "selftest: no parley executable in $bundle" >&2; exit 2; }
+
+# PARLEY_SELFTEST_DIR keeps the outputs (and the screenshot) in a known folder.
+if [ -n "${PARLEY_SELFTEST_DIR:-}" ]; then
+  work=$PARLEY_SELFTEST_DIR
+  mkdir -p "$work" || exit 2
+  work=$(cd "$work" && pwd)
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/parley-selftest.XXXXXX")
+fi
+export_home=$work/home
+mkdir -p "$export_home"
+failures=0
+results=()
+
+case "$(uname -s)" in
+  Linux) os=linux; base_path=/usr/bin:/bin ;;
+  Darwin) os=macos; base_path=/usr/bin:/bin:/usr/sbin:/sbin ;;
+  *) os=windows ;;
+esac
+# A hung command (say, a frozen child process that starts the app again
+# instead of its job) must fail the check, not the CI job's time limit.
+limit=()
+command -v timeout >/dev/null && limit=(timeout 300)
+
+# A clean environment: what a desktop session gives a freshly installed app.
+run_clean() {
+  if [ "$os" = windows ]; then
+    # Git Bash on a runner: Windows programs need the system's variables
+    # (SYSTEMROOT, TEMP, ...), so drop only what a Python setup would add.
+    env -u PYTHONPATH -u PYTHONHOME -u VIRTUAL_ENV \
+      PARLEY_HOME="$(cygpath -w "$export_home/parley")" "${limit[@]}" "$@"
+    return
+  fi
+  local extra=()
+  [ -n "${DISPLAY_FOR_GUI:-}" ] && extra+=("DISPLAY=$DISPLAY_FOR_GUI")
+  env -i PATH="$base_path" HOME="$export_home" LANG=C.UTF-8 \
+    PARLEY_HOME="$export_home/parley" TMPDIR="$work" "${extra[@]}" "${limit[@]}" "$@"
+}
+# The same in the background, with $! the app itself (through env and timeout,
+# which passes signals on), not a subshell.
+start_clean() {
+  local extra=()
+  [ -n "${DISPLAY_FOR_GUI:-}" ] && extra+=("DISPLAY=$DISPLAY_FOR_GUI")
+  env -i PATH="$base_path" HOME="$export_home" LANG=C.UTF-8 \
+    PARLEY_HOME="$export_home/parley" TMPDIR="$work" "${extra[@]}" "${limit[@]}" "$@" &
+}
+
+now_ms() {  # GNU date has %N; macOS's date does not, perl is everywhere
+  local t
+  t=$(date +%s%N)
+  case "$t" in
+    *N) perl -MTime::HiRes=time -e 'printf "%d\n", time * 1000' ;;
+    *) echo $((t / 1000000)) ;;
+  esac
+}
+
+record() {  # name status detail
+  results+=("$(printf '%-6s %-28s %s' "$2" "$1" "$3")")
+  [ "$2" = PASS ] || failures=$((failures + 1))
+}
+
+check_cmd() {  # name expected-regex -- command...
+  local name=$1 pattern=$2
+  shift 3
+  local out=$work/$name.out
+  if run_clean "$@" >"$out" 2>&1 && grep -Eq "$pattern" "$out"; then
+    record "$name" PASS "$(grep -Em1 "$pattern" "$out" | cut -c1-70)"
+  else
+    record "$name" FAIL "see $out"
+    sed 's/^/    | /' "$out" | tail -25
+  fi
+}
+
+echo "== Parley bundle self-test: $exe"
+echo "   scratch folder: $work"
+
+check_cmd help "usage: parley" -- "$exe" --help
+check_cmd doctor "Everything essential works" -- "$exe" doctor
+check_cmd chat-once "It's [0-9]" -- "$exe" chat --once "what time is it"
+
+say_wav=$work/say.wav
+if run_clean "$exe" say "Hello from the Parley bundle." --to "$say_wav" >"$work/say.out" 2>&1 \
+  && [ "$(wc -c <"$say_wav" 2>/dev/null || echo 0)" -gt 8000 ]; then
+  record say PASS "$(wc -c <"$say_wav") bytes of speech"
+else
+  record say FAIL "see $work/say.out"
+  tail -25 "$work/say.out" | sed 's/^/    | /'
+fi
+
+# A spoken question for `listen --wav`, as tests/integration/test_listen_wav.py makes it.
+wav=${PARLEY_SELFTEST_WAV:-}
+if [ -z "$wav" ]; then
+  raw=$work/question.raw.wav
+  wav=$work/question.wav
+  if command -v flite >/dev/null; then
+    flite -voice slt -t "what time is it" -o "$raw"
+  elif command -v espeak-ng >/dev/null; then
+    espeak-ng -v en-us -s 150 -w "$raw" "what time is it"
+  fi
+  if [ -f "$raw" ] && command -v sox >/dev/null; then
+    sox "$raw" -r 16000 -c 1 "$wav" pad 0.5 1.5
+  elif command -v say >/dev/null && command -v afconvert >/dev/null; then
+    # macOS: its own voice, silence around the words with say's [[slnc ms]].
+    say -o "$work/question.aiff" "[[slnc 500]] what time is it [[slnc 1500]]"
+    afconvert -f WAVE -d LEI16@16000 -c 1 "$work/question.aiff" "$wav"
+  else
+    wav=""
+  fi
+fi
+if [ -n "$wav" ]; then
+  listen_out=$work/listen.out
+  run_clean "$exe" listen --wav "$wav" --json --speak-to "$work/answer.wav" \
+    >"$listen_out" 2>"$work/listen.err"
+  status=$?
+  heard=$(grep '"user_turn"' "$listen_out" | head -1 | grep -o '"text": *"[^"]*"')
+  if [ $status -eq 0 ] && grep -q "what time is it" <<<"$heard" \
+    && grep -q '"type": *"reply_done"' "$listen_out" \
+    && [ "$(wc -c <"$work/answer.wav" 2>/dev/null || echo 0)" -gt 8000 ]; then
+    record listen-wav PASS "heard ${heard#*: }, replied and spoke"
+  else
+    record listen-wav FAIL "exit $status, heard ${heard:-nothing}; see $listen_out, $work/listen.err"
+    tail -15 "$work/listen.err" | sed 's/^/    | /'
+  fi
+else
+  record listen-wav FAIL "no test speech: install flite or espeak-ng and sox, or set PARLEY_SELFTEST_WAV"
+fi
+
+if [ "$os" = linux ] && [ -x "$bundle/install.sh" ]; then
+  # Install into the scratch HOME, check the menu entry, run it, uninstall.
+  inst_home=$work/install-home
+  mkdir -p "$inst_home"
+  desktop=$inst_home/.local/share/applications/parley.desktop
+  ok=1
+  env -i PATH="$base_path" HOME="$inst_home" bash "$bundle/install.sh" >"$work/install.out" 2>&1 || ok=0
+  [ -f "$desktop" ] && [ -x "$inst_home/.local/bin/parley" ] || ok=0
+  if [ $ok = 1 ] && command -v desktop-file-validate >/dev/null; then
+    desktop-file-validate "$desktop" >>"$work/install.out" 2>&1 || ok=0
+  fi
+  installed_exec=$(sed -n 's/^Exec=//p' "$desktop" 2>/dev/null | head -1)
+  [ $ok = 1 ] && run_clean $installed_exec --help >/dev/null 2>&1 || ok=0
+  env -i PATH="$base_path" HOME="$inst_home" bash "$inst_home/.local/lib/parley/install.sh" \
+    --uninstall >>"$work/install.out" 2>&1 || ok=0
+  [ ! -e "$desktop" ] && [ ! -e "$inst_home/.local/lib/parley" ] || ok=0
+  if [ $ok = 1 ]; then
+    record install-uninstall PASS "menu entry runs: $installed_exec"
+  else
+    record install-uninstall FAIL "see $work/install.out"
+    tail -15 "$work/install.out" | sed 's/^/    | /'
+  fi
+fi
+
+if [ $gui = 1 ]; then
+  # The window on a virtual screen: start the app, wait for its window, take
+  # a screenshot of the screen (ImageMagick's `import`, else `xwd`), then ask
+  # it to end with SIGTERM and check that it does.
+  shot=$work/window.png
+  if [ "$os" != linux ] || ! command -v Xvfb >/dev/null || ! command -v xwininfo >/dev/null; then
+    record gui FAIL "needs Linux, Xvfb and xwininfo (Debian: xvfb x11-utils)"
+  else
+    n=90
+    while [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ]; do n=$((n + 1)); done
+    Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.out" 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$n ] && break; sleep 0.1; done
+    DISPLAY_FOR_GUI=:$n start_clean "$exe" >"$work/gui.out" 2>&1
+    app_pid=$!
+    window=""
+    for _ in $(seq 120); do
+      # A real window titled Parley (Qt also makes a 1x1 leader window).
+      window=$(DISPLAY=:$n xwininfo -root -tree 2>/dev/null \
+        | grep -m1 -E '"Parley".* [0-9]{3,}x[0-9]{3,}[+-]' | sed 's/^ *//')
+      [ -n "$window" ] && break
+      kill -0 "$app_pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    [ -n "$window" ] && sleep 2  # let it paint
+    if [ -n "$window" ] && command -v import >/dev/null; then
+      DISPLAY=:$n import -window root "$shot" 2>>"$work/gui.out"
+    elif [ -n "$window" ] && command -v xwd >/dev/null; then
+      shot=$work/window.xwd
+      DISPLAY=:$n xwd -root -silent -out "$shot"
+    fi
+    alive=0
+    kill -0 "$app_pid" 2>/dev/null && alive=1
+    kill -TERM "$app_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
+    ended=1
+    kill -0 "$app_pid" 2>/dev/null && ended=0 && kill -KILL "$app_pid" 2>/dev/null
+    wait "$app_pid" 2>/dev/null
+    kill "$xvfb_pid" 2>/dev/null
+    wait "$xvfb_pid" 2>/dev/null
+    if [ -n "$window" ] && [ $alive = 1 ] && [ $ended = 1 ] && [ -s "$shot" ] \
+      && ! grep -q Traceback "$work/gui.out"; then
+      record gui PASS "window shown, screenshot $shot"
+    else
+      record gui FAIL "window: ${window:-none}, running: $alive, ended on TERM: $ended; see $work/gui.out"
+      tail -15 "$work/gui.out" | sed 's/^/    | /'
+    fi
+  fi
+fi
+
+# Start-up time: wall time of whole commands, median of 5 (after the runs
+# above warmed the disk cache, as a second start would be).
+median_ms() {
+  local times=() i t0 t1
+  for i in 1 2 3 4 5; do
+    t0=$(now_ms)
+    run_clean "$@" >/dev/null 2>&1
+    t1=$(now_ms)
+    times+=($((t1 - t0)))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
+}
+echo
+echo "start-up, median of 5 (ms): parley --help $(median_ms "$exe" --help)," \
+  "parley doctor $(median_ms "$exe" doctor)"
+size_of=$bundle
+case "$bundle" in */Contents/MacOS) size_of=${bundle%/Contents/MacOS} ;; esac
+echo "bundle size: $(du -sh "$size_of" | cut -f1) ($size_of)"
+echo
+printf '%s\n' "${results[@]}"
+if [ $failures -gt 0 ]; then
+  echo "$failures check(s) failed (outputs kept in $work)"
+  exit 1
+fi
+echo "all checks passed"
+# A scratch folder of our own goes, unless it holds the screenshot.
+[ -z "${PARLEY_SELFTEST_DIR:-}" ] && [ $gui = 0 ] && rm -rf "$work"
+exit 0
