@@ -147,6 +147,10 @@ class Field:
 
     def check(self) -> str | None:
         reason = _validate(self.key, self.raw())
+        if reason is None and self.key == "hotkey":
+            from ui.hotkey import check as check_hotkey
+
+            reason = check_hotkey(str(self.raw()))
         self.error.setText(f"{LABELS.get(self.key, self.key)}: {reason}" if reason else "")
         self.error.setVisible(bool(reason))
         self.widget.setProperty("invalid", bool(reason))

@@ -56,16 +56,19 @@ def test_invalid_values_are_refused_in_place(qtbot: Any) -> None:
     assert "between 256 and 131072" in n_ctx.error.text()
     d.fields["wake_phrase"].widget.setText("  ")
     d.fields["tts_volume"].widget.setText("1.5")
+    d.fields["hotkey"].widget.setText("ctrl+space")
     assert not d.save()
     assert d.isVisible() and d.saved is None
     assert not paths.config_file().exists()  # nothing written
-    assert "3 settings are not valid" in d.problem.text()
+    assert "4 settings are not valid" in d.problem.text()
+    assert "'ctrl' must be one character or a <key name>" in d.problem.text()
     assert "Wake phrase: must not be empty" in d.problem.text()
     assert "Volume: must be a number between 0 and 1" in d.problem.text()
     # Fixing them makes Save work.
     n_ctx.widget.setText("1024")
     d.fields["wake_phrase"].widget.setText("hey parley")
     d.fields["tts_volume"].widget.setText("0.5")
+    d.fields["hotkey"].widget.setText("<ctrl>+<space>")
     assert n_ctx.error.isHidden()
     assert d.save()
     assert load_settings().settings.n_ctx == 1024
