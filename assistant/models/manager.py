@@ -9,14 +9,16 @@ except `pull`.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant import paths
 from assistant.config import ConfigError, Settings, load_settings, update_settings
@@ -61,6 +63,8 @@ from assistant.models.importer import validate
 from assistant.models.lock import ModelLock
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,27 @@ class VerifyResult:
     id: str
     ok: bool
     detail: str
+
+
+def _errors_fit_to_show(func: F) -> F:
+    """The public operations raise only ModelError: a file-system failure (a models
+    folder that cannot be written, a file that vanished) becomes one with a message
+    a user can act on, so the UI catches one exception type."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except paths.PathError as e:
+            raise ModelError(str(e)) from e
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise ModelError(
+                f"Parley could not read or write a model file{where}: {e.strerror or e}. "
+                f"Check the models folder {store.models_root()}."
+            ) from e
+
+    return wrapper  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- list
@@ -214,6 +239,7 @@ def _unknown(model_id: str, catalog: Catalog) -> UnknownModel:
 # --------------------------------------------------------------------------- pull
 
 
+@_errors_fit_to_show
 def pull(
     model_id: str,
     progress: ProgressFn | None = None,
@@ -350,6 +376,7 @@ def _install_download(
 # --------------------------------------------------------------------------- verify
 
 
+@_errors_fit_to_show
 def verify(model_id: str | None = None) -> list[VerifyResult]:
     """Re-hash installed models (one, or all installed and built-in ones)."""
     catalog = load_catalog()
@@ -398,6 +425,7 @@ def _verify_installed(inst: store.Installed, entry: CatalogEntry | None) -> Veri
 # --------------------------------------------------------------------------- remove
 
 
+@_errors_fit_to_show
 def remove(model_id: str, force: bool = False) -> None:
     """Delete an installed model (and any partial download of it)."""
     if model_id in BUILTIN_IDS:
@@ -438,6 +466,7 @@ def remove(model_id: str, force: bool = False) -> None:
 _NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+@_errors_fit_to_show
 def import_model(
     path: str | Path,
     *,
@@ -530,6 +559,7 @@ def _copy_tree(src: Path, dst: Path, cancel: CancelToken) -> None:
 # --------------------------------------------------------------------------- use
 
 
+@_errors_fit_to_show
 def use(model_id: str) -> dict[str, object]:
     """Select an installed (or built-in) model in the settings; returns the settings
     changed. Choosing a speech model for another language switches `language` too."""

@@ -511,6 +511,20 @@ def test_unverified_download_that_does_not_load_is_not_installed(
     assert not store.partial_path("junk").exists()
 
 
+def test_unwritable_models_folder_is_one_clear_error(
+    server: FileServer, use_catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = blob(1000, seed=12)
+    server.files["f.bin"] = data
+    use_catalog([model_entry("nowhere", server.url("f.bin"), data)])
+    not_a_folder = tmp_path / "home-is-a-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("PARLEY_HOME", str(not_a_folder))
+    with pytest.raises(models.ModelError, match="Parley cannot write to .*PARLEY_HOME"):
+        models.pull("nowhere")
+    assert server.requests == []
+
+
 # --------------------------------------------------------------------------- import
 
 
