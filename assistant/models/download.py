@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import re
 import shutil
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -115,7 +116,7 @@ def fetch(
     Returns the sha256 (hex) of the whole file. Raises DownloadError (the partial
     is kept: call again to resume), NotEnoughSpace, or PullCancelled (kept too).
     """
-    opener = opener or urllib.request.urlopen
+    opener = opener or _urlopen
     partial.parent.mkdir(parents=True, exist_ok=True)
     have = partial.stat().st_size if partial.exists() else 0
     if expected_size and have > expected_size:
@@ -203,6 +204,24 @@ def fetch(
         if total is not None and done < total:
             raise _broke_off(host, model_id, done, total)
     return digest.hexdigest()
+
+
+def _urlopen(request: urllib.request.Request, timeout: float) -> Any:
+    return urllib.request.urlopen(request, timeout=timeout, context=_ssl_context())
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The system's CA certificates; certifi's when the system offers none (a
+    python.org build on macOS before "Install Certificates", some app bundles)."""
+    context = ssl.create_default_context()
+    if not context.cert_store_stats().get("x509_ca"):
+        try:
+            import certifi
+
+            context.load_verify_locations(certifi.where())
+        except (ImportError, OSError):
+            pass  # the TLS error will then say what is wrong
+    return context
 
 
 def check_space(folder: Path, need: int, free_space: FreeSpace, model_id: str) -> None:
