@@ -87,7 +87,7 @@ def _get_time(env: ToolEnv) -> Tool:
         _obj(),
         run,
         read_only=True,
-        keywords=("time", "date", "day", "today", "clock"),
+        keywords=("clock", "date"),
     )
 
 
@@ -166,7 +166,7 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
                 ("seconds",),
             ),
             set_timer,
-            keywords=("timer", "countdown", "remind", "minutes", "seconds", "hours"),
+            keywords=("timer", "countdown", "remind", "reminder"),
         ),
         Tool(
             "set_alarm",
@@ -188,7 +188,7 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
             "cancel a timer or alarm",
             _obj({"label": label, "all": {"type": "boolean"}}),
             cancel_timer,
-            keywords=("cancel", "stop"),
+            keywords=("cancel",),
         ),
     ]
 
@@ -261,7 +261,7 @@ def _calculate() -> Tool:
         _obj({"expression": _str("the sum", 100)}, ("expression",)),
         run,
         read_only=True,
-        keywords=("calculate", "plus", "minus", "times", "divided", "percent", "sum", "root"),
+        keywords=("calculate", "plus", "minus", "divided", "percent"),
     )
 
 
@@ -342,7 +342,7 @@ def _note_tools(env: ToolEnv) -> list[Tool]:
             "save a note",
             _obj({"text": _str("the note", 200)}, ("text",)),
             add,
-            keywords=("note", "jot", "write"),
+            keywords=("note", "jot"),
         ),
         Tool(
             "list_notes",
@@ -415,7 +415,7 @@ def _open_url(env: ToolEnv) -> Tool:
         run,
         consequential=True,
         plan=plan,
-        keywords=("open", "browse", "website", "web", "page", "url", "com", "org", "go"),
+        keywords=("open", "browse", "browser", "website", "url"),
     )
 
 
@@ -438,7 +438,7 @@ def _open_app(env: ToolEnv) -> Tool:
         run,
         consequential=True,
         plan=plan,
-        keywords=("open", "launch", "start", "run", "app"),
+        keywords=("open", "launch", "app", "application"),
     )
 
 
@@ -484,5 +484,5 @@ def _draft_email(env: ToolEnv) -> Tool:
         run,
         consequential=True,
         plan=plan,
-        keywords=("email", "mail", "e-mail", "write"),
+        keywords=("email", "mail"),
     )
