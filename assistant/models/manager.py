@@ -287,8 +287,8 @@ def pull(
             raise ChecksumMismatch(
                 f"The download of {model_id} is not the file the catalog describes (sha256 "
                 f"{digest[:12]}…, expected {entry.sha256[:12]}…). It was deleted and nothing "
-                "was installed. Try again later; if it happens again the catalog entry or "
-                "the server is wrong."
+                "was installed. Pull again to download it afresh; if that fails the same way, "
+                "the catalog entry or the server is wrong."
             )
         if progress:
             size = partial.stat().st_size

@@ -637,8 +637,11 @@ def cli(args: list[str], home: Path, catalog: Path | None = None,
 
 
 def test_cli_list_works_offline_with_the_shipped_catalog(parley_home: Path) -> None:
+    (parley_home / "catalog.toml").write_text(  # a user's catalog with one broken entry
+        '[[model]]\nid = "mine"\nkind = "stt"\n')
     out = cli(["list"], parley_home)
     assert out.returncode == 0, out.stderr
+    assert "warning:" in out.stderr and "'mine': missing" in out.stderr
     assert "vosk-model-small-en-us-0.15" in out.stdout and "available" in out.stdout
     assert "qwen2.5-3b-instruct-q4_k_m" in out.stdout and "built in" in out.stdout
     star = [line for line in out.stdout.splitlines() if line.startswith("*")]
