@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -91,11 +92,15 @@ class Catalog:
 def shipped_catalog_path() -> Path:
     """The catalog that comes with Parley.
 
-    A source checkout has `models/catalog.toml` two folders above this package;
-    an installed wheel or an app bundle has the packaged copy beside this module.
+    A source checkout (beside its pyproject.toml) and a PyInstaller bundle (which
+    mirrors the checkout's layout) have `models/catalog.toml` two folders above
+    this package; an installed wheel has the packaged copy beside this module
+    (site-packages/models/ would be some other package's business).
     """
-    repo_copy = Path(__file__).resolve().parents[2] / "models" / "catalog.toml"
-    if repo_copy.is_file():
+    root = Path(__file__).resolve().parents[2]
+    repo_copy = root / "models" / "catalog.toml"
+    is_checkout = (root / "pyproject.toml").is_file() or getattr(sys, "frozen", False)
+    if is_checkout and repo_copy.is_file():
         return repo_copy
     return packaged_catalog_path()
 

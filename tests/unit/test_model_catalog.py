@@ -98,6 +98,8 @@ def test_installed_layout_finds_the_packaged_catalog(tmp_path: Path) -> None:
     package is read."""
     shutil.copytree(REPO / "assistant", tmp_path / "assistant",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "models").mkdir()  # another package's top-level models/ in site-packages
+    (tmp_path / "models" / "catalog.toml").write_text("not = [a catalog")
     code = (
         "from assistant.models import catalog as c; p = c.shipped_catalog_path(); "
         "k = c.load_catalog(); print(p); print(len(k.entries), len(k.problems))"
@@ -110,6 +112,22 @@ def test_installed_layout_finds_the_packaged_catalog(tmp_path: Path) -> None:
     assert Path(out[0]) == tmp_path / "assistant" / "models" / "catalog.toml"
     count, problems = map(int, out[1].split())
     assert count >= 12 and problems == 0
+
+
+def test_app_bundle_layout_reads_the_bundled_models_folder(tmp_path: Path) -> None:
+    """PyInstaller puts models/catalog.toml beside the assistant package (the
+    spec mirrors the checkout); a frozen app reads that one."""
+    shutil.copytree(REPO / "assistant", tmp_path / "assistant",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "models").mkdir()
+    shutil.copy(REPO / "models" / "catalog.toml", tmp_path / "models" / "catalog.toml")
+    code = ("import sys; sys.frozen = True; from assistant.models import catalog as c; "
+            "print(c.shipped_catalog_path())")
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == tmp_path / "models" / "catalog.toml"
 
 
 # --------------------------------------------------------------------------- parsing
