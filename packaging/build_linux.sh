@@ -39,6 +39,13 @@ start=$(date +%s)
   --distpath dist --workpath build/pyinstaller packaging/parley.spec
 
 app=dist/parley
+# A Python built from source (pyenv) keeps ~20 MB of debug info in libpython
+# and its extension modules; the wheels' libraries are left alone (strip can
+# break libraries that auditwheel patched).
+if command -v strip >/dev/null; then
+  find "$app/_internal" \( -name "libpython3*.so*" -o -path "*/lib-dynload/*.so" \) -type f \
+    -exec strip --strip-debug {} +
+fi
 # The menu entry and icon are the app's own (assets/), so the window and the
 # menu show the same; install.sh puts them in place.
 cp assets/parley.desktop assets/parley.svg packaging/linux/install.sh "$app/"

