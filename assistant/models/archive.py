@@ -49,7 +49,7 @@ def check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, list[str]]
         if _is_link(info):
             raise UnsafeArchive(f"has a symbolic link ({info.filename!r})")
         parts = member_parts(info.filename)
-        if parts:
+        if parts and parts[0] != "__MACOSX":  # Finder's resource forks: not the model
             checked.append((info, parts))
     return checked
 

@@ -258,6 +258,15 @@ def test_symlink_member_is_refused(tmp_path: Path) -> None:
         check_archive(zf)
 
 
+def test_macos_resource_forks_are_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "mac.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("vosk-model-x/am/final.mdl", "m")
+        zf.writestr("__MACOSX/vosk-model-x/am/._final.mdl", "fork")
+    with zipfile.ZipFile(path) as zf:
+        assert [parts for _, parts in check_archive(zf)] == [["vosk-model-x", "am", "final.mdl"]]
+
+
 # --------------------------------------------------------------------------- progress
 
 
