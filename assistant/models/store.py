@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,10 @@ def read_manifest(folder: Path) -> Installed | None:
     """The manifest in `folder`, or None if there is none or it is unreadable."""
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return Installed(folder=folder, **data)
-    except (OSError, ValueError, TypeError):
+        known = {f.name for f in fields(Installed)} - {"folder"}
+        # Keys a newer Parley added are ignored, so a downgrade still sees the model.
+        return Installed(folder=folder, **{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 

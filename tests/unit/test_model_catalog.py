@@ -302,3 +302,19 @@ def test_progress_bar_on_a_pipe_logs_each_phase_and_how_it_ended() -> None:
     assert "0 B / 1.0 KB" in lines[0] and "0%" in lines[0]
     assert "100%" in lines[1] and "1.0 KB / 1.0 KB" in lines[1]  # the download's last state
     assert lines[2:] == ["m: unpacking 50%", "m: unpacking 100%"]
+
+
+def test_manifest_from_a_newer_parley_still_reads(tmp_path: Path) -> None:
+    import json
+
+    from assistant.models.store import MANIFEST, read_manifest
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    data = {"id": "m", "kind": "llm", "language": "multi", "payload": "m.gguf",
+            "source": "catalog", "verified": "sha256", "added_later": {"x": 1}}
+    (folder / MANIFEST).write_text(json.dumps(data))
+    inst = read_manifest(folder)
+    assert inst is not None and inst.path == folder / "m.gguf"
+    (folder / MANIFEST).write_text("[1, 2]")  # damaged: the folder is just not a model
+    assert read_manifest(folder) is None
