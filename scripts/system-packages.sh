@@ -10,7 +10,8 @@ runtime=(espeak-ng libespeak-ng1 libportaudio2 libasound2-plugins alsa-utils
   libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 libglib2.0-0)
 # llama-cpp-python is compiled when pip has no wheel for this machine.
 build=(build-essential python3-venv)
-testing=(flite pulseaudio pulseaudio-utils pocketsphinx-testdata xvfb strace sox)
+testing=(flite pulseaudio pulseaudio-utils pocketsphinx-testdata xvfb strace sox
+  desktop-file-utils)
 
 wanted=("${runtime[@]}" "${build[@]}")
 [ "${1:-}" = "--test" ] && wanted+=("${testing[@]}")
