@@ -193,6 +193,10 @@ class Notice(Event):
     type: ClassVar[EventType] = EventType.NOTICE
     message: str
     code: str = ""
+    """What it is about. Tools use: timer (a timer or alarm went off, or went
+    off while Parley was closed: the voice loop speaks it), confirm_timeout (no
+    answer to a tool request, so it was not run), tool_denied (the user said
+    something else instead of yes)."""
 
 
 EventSink = Callable[[Event], None]

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -164,6 +165,9 @@ class DialogueManager:
         )
         self._pending: PendingRequest | None = None
         self._pending_lock = threading.Lock()
+        # Requests already answered or timed out: a late click on one (the UI's
+        # own countdown ends with the core's) is ignored, not answered again.
+        self._decided: deque[str] = deque(maxlen=64)
         self._started = False
         self.complete_call = tool_grammar.complete
         """Writes one grammar-constrained call (replaceable in logic tests)."""
@@ -555,6 +559,8 @@ class DialogueManager:
                 self._pending = None
             else:
                 pending = None
+        if pending is None and request_id in self._decided:
+            return TurnResult("", Source.SYSTEM, intent="confirm")
         self._emit(StateChanged(State.THINKING))
         try:
             if pending is None:
@@ -575,6 +581,7 @@ class DialogueManager:
 
     def _decide(self, pending: PendingRequest, approved: bool, by: str) -> tuple[str, bool]:
         """Record the decision; run the call on a yes. Returns the reply and ok."""
+        self._decided.append(pending.request_id)
         decision = "approved" if approved else "denied"
         self._audit(
             "tool_decision",
@@ -608,6 +615,7 @@ class DialogueManager:
         self._timed_out(pending)
 
     def _timed_out(self, pending: PendingRequest) -> str:
+        self._decided.append(pending.request_id)
         text = f"No answer, so I didn't {pending.description}."
         self._audit(
             "tool_decision",
