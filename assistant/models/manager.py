@@ -324,7 +324,9 @@ def _fetch_with_retries(
         except DownloadError as e:
             if not e.retry or attempt == retries:
                 raise
-            log.warning("%s; retrying (%d of %d)", e, attempt + 1, retries)
+            # info, not warning: a warning line would break the progress bar on stderr.
+            log.info("%s: download interrupted (%s); retry %d of %d",
+                     entry.id, e, attempt + 1, retries)
             if cancel.wait(retry_wait_s * (attempt + 1)):
                 raise PullCancelled(
                     f"Download of {entry.id} stopped. Pull it again to resume."
