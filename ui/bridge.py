@@ -108,12 +108,15 @@ class Bridge(QObject):
         return self._drain()
 
     def _drain(self, *_: object) -> int:
-        self._wake_pending.clear()  # before reading: a later put wakes us again
-        try:
+        # Order matters: consume the wake-up bytes first, then clear the flag,
+        # then empty the queue. A put after the clear sends a fresh byte (so we
+        # run again); a put before it is still in the queue we are about to
+        # empty. Clearing first could swallow a byte while leaving the flag set,
+        # and every later event would wait for a wake-up that never comes.
+        with contextlib.suppress(BlockingIOError, OSError):
             while self._rx.recv(4096):
                 pass
-        except (BlockingIOError, OSError):
-            pass
+        self._wake_pending.clear()
         n = 0
         while True:
             try:
