@@ -59,7 +59,9 @@ class Settings:
     """
 
     # Language model.
-    llm_model: str = _setting("", "GGUF file of the language model; empty = the embedded default")
+    llm_model: str = _setting(
+        "", "language model: a GGUF file or a model id (parley models list); "
+        "empty = the embedded default")
     chat_template: str = _setting(
         "", "prompt format; empty = from the GGUF metadata",
         choices=("", "gemma", "chatml", "llama3", "plain"))
@@ -90,7 +92,8 @@ class Settings:
 
     # Hearing.
     stt_model: str = _setting(
-        "", "Vosk model folder; empty = the best installed, else pocketsphinx for English")
+        "", "speech model: a Vosk model folder or a model id (parley models list); "
+        "empty = the best installed, else pocketsphinx for English")
     input_device: str = _setting("", "microphone name or number; empty = the system default",
                                  index_ok=True)
     output_device: str = _setting("", "speaker name or number; empty = the system default",

@@ -98,13 +98,21 @@ def run_vad(args: argparse.Namespace) -> int:
 
 def run_wake(args: argparse.Namespace) -> int:
     from assistant.config import load_settings
+    from assistant.models.resolve import POCKETSPHINX, stt_model_choice
+    from assistant.speech.stt import SttError
     from assistant.speech.wake_eval import evaluate, format_table
     from assistant.speech.wakeword import WakeWordError
 
     s = load_settings().settings
     try:
-        result = evaluate(args.phrase or s.wake_phrase, s.language, s.stt_model, quick=args.quick)
-    except WakeWordError as e:
+        # stt_model may be an id; the evaluation wants a folder ("" = pocketsphinx or auto).
+        choice = stt_model_choice(s.stt_model) if s.stt_model else ""
+        model_dir = "" if choice == POCKETSPHINX else str(choice)
+        engine = "pocketsphinx" if choice == POCKETSPHINX else "auto"
+        result = evaluate(
+            args.phrase or s.wake_phrase, s.language, model_dir, engine=engine, quick=args.quick
+        )
+    except (WakeWordError, SttError) as e:
         print(f"parley: {e}")
         return 1
     print(format_table(result))
