@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh --test
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}
+source scripts/llama-build.sh
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+llama_repair .venv/bin/python
 .venv/bin/ruff check .
 set +e
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest "$@"
