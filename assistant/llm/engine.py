@@ -311,6 +311,7 @@ class LlmEngine:
         llm = self._llm
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""  # text held back: it may be the start of a stop sequence
+        sent = 0  # leading characters of `pending` already yielded (whitespace only)
         first_tok_t = 0.0
         stats.finish = "length"
         gen = llm.generate(  # type: ignore[attr-defined]
@@ -343,12 +344,11 @@ class LlmEngine:
                     pending = pending.lstrip()
                 cut = _find_stop(pending, stops)
                 if cut >= 0 and not ignore_eos:
-                    pending = pending[:cut]
+                    pending = pending[sent:cut]
                     stats.finish = "stop"
                     break
-                keep = _stop_prefix_len(pending, stops)
-                if len(pending) > keep:
-                    out, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
+                out, pending, sent = release(pending, sent, stops)
+                if out:
                     if stats.first_token_ms == 0.0:
                         stats.first_token_ms = (time.monotonic() - t0) * 1000
                     yield out
@@ -358,11 +358,29 @@ class LlmEngine:
             gen.close()
             stats.total_ms = (time.monotonic() - t0) * 1000
         if stats.finish != "cancelled":
+            if stats.finish != "stop":
+                pending = pending[sent:]
             pending += decoder.decode(b"", final=True)
             if pending:
                 if stats.first_token_ms == 0.0:
                     stats.first_token_ms = (time.monotonic() - t0) * 1000
                 yield pending
+
+
+def release(pending: str, sent: int, stops: tuple[str, ...]) -> tuple[str, str, int]:
+    """What of `pending` can be yielded now: everything but a tail that could
+    begin a stop sequence, plus that tail's leading whitespace. The whitespace
+    matters: "Hello." followed by a held "\n" (the start of "\n\nUser:") would
+    otherwise keep the clause chunker from seeing the sentence end until the
+    next token decides the stop, and a reply may only gain trailing blanks.
+    Returns (text to yield, new pending, how much of it was already yielded)."""
+    keep = _stop_prefix_len(pending, stops)
+    held_at = len(pending) - keep
+    end = held_at
+    while end < len(pending) and pending[end].isspace():
+        end += 1
+    out = pending[sent:end] if end > sent else ""
+    return out, pending[held_at:], max(sent, end) - held_at
 
 
 def _find_stop(text: str, stops: tuple[str, ...]) -> int:
