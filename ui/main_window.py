@@ -263,6 +263,10 @@ class MainWindow(QMainWindow):
         pal = self.palette()
         self.transcript.setStyleSheet(bubble_style(pal))
         self.partial.setStyleSheet("font-style: italic; padding: 4px 8px;")
+        self.latency_toggle.setStyleSheet(
+            "QPushButton:checked { background: palette(highlight);"
+            " color: palette(highlighted-text); border-radius: 3px; padding: 3px 10px; }"
+        )
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

@@ -33,6 +33,8 @@ def test_typed_turns_through_the_real_core(qtbot: Any, gguf_path: Path) -> None:
     try:
         qtbot.waitUntil(lambda: controller.loop is not None, timeout=60000)
         controller.session.llm.get(timeout=120)  # loaded off the GUI thread
+        qtbot.wait(200)
+        window.stall.max_ms = 0.0  # the turns, not the start-up
 
         # A rule turn, then one the language model answers.
         for text, n in (("what is two plus two", 1), ("Tell me something about the sea.", 2)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def main() -> int:
     ap.add_argument("--wav", type=Path, help="a spoken question fed as the microphone")
     ap.add_argument("--theme", default="system")
     args = ap.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(relativeCreated)6.0f %(message)s")
+    logging.getLogger("ui.stall").setLevel(logging.INFO)  # stalls over 50 ms, on stderr
 
     from PySide6.QtWidgets import QApplication
 
@@ -41,12 +46,35 @@ def main() -> int:
         changes["use_llm"] = False
     update_settings(changes)
 
-    def source(_settings: object) -> object:
-        if args.wav:
-            from assistant.audio.capture import WavSource
+    gate = threading.Event()
 
-            return WavSource(args.wav, realtime=True)
-        return SilentSource()
+    class GatedWav:
+        """Silence until `gate` is set, then the WAV in real time: the question
+        is asked once the app is ready, so its turn is measured on its own."""
+
+        def __init__(self, path: Path) -> None:
+            self.path, self.inner = path, None
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            if self.inner is not None:
+                self.inner.stop()
+
+        def read(self, timeout: float | None = None) -> object:
+            if not gate.is_set():
+                time.sleep(min(timeout or 0.1, 0.1))
+                return None
+            if self.inner is None:
+                from assistant.audio.capture import WavSource
+
+                self.inner = WavSource(self.path, realtime=True)
+                self.inner.start()
+            return self.inner.read(timeout)
+
+    def source(_settings: object) -> object:
+        return GatedWav(args.wav) if args.wav else SilentSource()
 
     app = QApplication(["parley"])
     options = CoreOptions(speak=False, source_factory=source, open_mic=bool(args.wav))
@@ -70,12 +98,17 @@ def main() -> int:
 
     wait(shell.controller.ready.is_set, 120)
     wait(lambda: False, 0.2)  # the ready callback runs on the GUI thread
-    if shell.controller.session.llm is not None:
-        shell.controller.session.llm.get(timeout=180)
+    llm = shell.controller.session.llm
+    if llm is not None:  # wait for the model without blocking the GUI thread
+        from assistant.llm.provider import LlmState
+
+        wait(lambda: llm.state not in (LlmState.LOADING, LlmState.DISABLED), 180)
+    wait(lambda: False, 0.1)  # let a late heartbeat land before measuring
     spoken = None
     w.stall.max_ms = 0.0
     if args.wav:
         # The question arrives through the microphone path: VAD, STT, endpoint.
+        gate.set()
         wait(lambda: len(done) >= 1, 60)
         spoken = users[0].text if users else None
     stall_spoken = w.stall.max_ms if args.wav else None
