@@ -86,7 +86,7 @@ class Shell:
         if QSystemTrayIcon.isSystemTrayAvailable():
             from ui.tray import Tray
 
-            self.tray = Tray(self.window, self.controller.toggle, self.quit)
+            self.tray = Tray(self.window, lambda: self.controller.toggle(), self.quit)
             self.bridge.state.connect(lambda e: self.tray.set_state(e.state))
             self.tray.show()
             self.window.tray_available = True
