@@ -128,7 +128,7 @@ class Transcript(QScrollArea):
         self._column = QVBoxLayout(self._inner)
         self._column.setContentsMargins(12, 12, 12, 12)
         self._column.setSpacing(10)
-        self._column.addStretch(1)
+        self._column.addStretch(1)  # on top: messages stack up from the bottom, as in a chat
         self.setWidget(self._inner)
         self._replies: dict[int, _Reply] = {}
         self._users: dict[int, Bubble] = {}
@@ -146,13 +146,13 @@ class Transcript(QScrollArea):
         row.setContentsMargins(0, 0, 0, 0)
         if align == Qt.AlignmentFlag.AlignRight:
             row.addStretch(1)
-        row.addWidget(bubble, 4 if bubble.role in ("user", "assistant") else 1)
+        row.addWidget(bubble, 4)
         if align == Qt.AlignmentFlag.AlignLeft:
             row.addStretch(1)
         if align == Qt.AlignmentFlag.AlignHCenter:
             row.insertStretch(0, 1)
             row.addStretch(1)
-        self._column.insertLayout(self._column.count() - 1, row)
+        self._column.addLayout(row)
         self.bubbles.append(bubble)
         return bubble
 
@@ -184,7 +184,7 @@ class Transcript(QScrollArea):
         reply.bubble.set_text(text)
         if interrupted:
             reply.bubble.setProperty("interrupted", True)
-            reply.bubble.set_tag("⏹ interrupted")
+            reply.bubble.set_tag("■ interrupted")
             _restyle(reply.bubble)
         self._open = None
         bubble = reply.bubble
@@ -192,7 +192,7 @@ class Transcript(QScrollArea):
 
     def add_tool(self, tool: str, text: str, ok: bool) -> Bubble:
         b = self._add(Bubble("tool", text), Qt.AlignmentFlag.AlignHCenter)
-        b.set_tag(f"🛠 {tool}" + ("" if ok else " · not done"))
+        b.set_tag(f"⚙ {tool}" + ("" if ok else " · not done"))
         b.setProperty("failed", not ok)
         _restyle(b)
         return b
@@ -227,7 +227,7 @@ class Transcript(QScrollArea):
 
     def clear(self) -> None:
         while self._column.count() > 1:
-            item = self._column.takeAt(0)
+            item = self._column.takeAt(1)  # index 0 is the stretch
             row = item.layout()
             if row is not None:
                 while row.count():
