@@ -104,6 +104,11 @@ def main() -> int:
 
         wait(lambda: llm.state not in (LlmState.LOADING, LlmState.DISABLED), 180)
     wait(lambda: False, 0.1)  # let a late heartbeat land before measuring
+    # Baseline: the same 2 s with nothing to do. A stall here is the machine
+    # (other processes on the cores), not the app.
+    w.stall.max_ms = 0.0
+    wait(lambda: False, 2.0)
+    stall_idle = w.stall.max_ms
     spoken = None
     w.stall.max_ms = 0.0
     if args.wav:
@@ -136,6 +141,7 @@ def main() -> int:
         "replies": [d.text for d in done],
         "sources": [str(d.source) for d in done],
         "spoken": spoken,
+        "stall_idle_ms": round(stall_idle, 1),
         "stall_spoken_ms": stall_spoken and round(stall_spoken, 1),
         "stall_typed_ms": round(w.stall.max_ms, 1),
         "heartbeats": w.stall.ticks,
