@@ -424,7 +424,11 @@ class MicSource:
                 time.sleep(left)
             elif cancel.wait(left):
                 return False
-            devices.refresh()  # the device list is fixed until PortAudio re-scans
+            if self.device_name.lower() not in devices.LINUX_PREFERRED:
+                # The device list is fixed until PortAudio re-scans. A sound
+                # server's device never leaves that list (the server tracks the
+                # hardware), and a re-scan would also cut off the speaker mid-word.
+                devices.refresh()
 
 
 class WavSource:

@@ -36,6 +36,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -171,6 +172,7 @@ class PulseServer:
         self._children: list[subprocess.Popen[bytes]] = []
         self._recordings: list[Recording] = []
         self._remap_module: int | None = None
+        self._remap_args: tuple[str, ...] = (f"source_name={MIC}", f"master={FEED}.monitor")
         self._turn_gap = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -264,6 +266,7 @@ class PulseServer:
         return "\n".join([
             # Anonymous auth: the socket lives in a private 0700 directory.
             "load-module module-native-protocol-unix auth-anonymous=1",
+            "load-module module-cli-protocol-unix",  # pacmd, for unplug_mic
             f"load-module module-null-sink sink_name={SPEAKER}",
             f"load-module module-null-sink sink_name={FEED}",
             f"load-module module-remap-source source_name={MIC} master={FEED}.monitor",
@@ -298,9 +301,7 @@ class PulseServer:
             except PulseError as e:
                 log.warning("no steady silence on the virtual devices: %s", e)
         if MIC not in sources:
-            self._remap_module = self._load(
-                "module-remap-source", f"source_name={MIC}", f"master={FEED}.monitor"
-            )
+            self._remap_module = self._load("module-remap-source", *self._remap_args)
 
     def _kick_sinks(self) -> None:
         # Drop the 2 s block a fresh null sink started with (see the module doc).
@@ -435,13 +436,64 @@ class PulseServer:
             self.pactl("unload-module", str(self._remap_module))
             if self._remap_module in self._modules:
                 self._modules.remove(self._remap_module)
-        self._remap_module = self._load(
-            "module-remap-source", f"source_name={MIC}", f"master={FEED}.monitor",
+        self._remap_args = (
+            f"source_name={MIC}", f"master={FEED}.monitor",
             "channels=1", "master_channel_map=front-left", "channel_map=mono",
         )  # fmt: skip
+        self._remap_module = self._load("module-remap-source", *self._remap_args)
         if self.owned:
             self.pactl("set-default-source", MIC)
         self._turn_gap = True
+
+    def unplug_mic(self) -> None:
+        """Remove the virtual microphone, as when a USB microphone is pulled out:
+        its recording streams end (the server would otherwise move them to
+        another source) and opening it fails until `plug_mic`."""
+        if self._remap_module is None:
+            raise PulseError("no virtual microphone to unplug")
+        streams = [
+            line.split("\t")[0]
+            for line in self.pactl("list", "short", "source-outputs").splitlines()
+            if line.split("\t")[1:2] == [self._source_index(MIC)]
+        ]
+        self.pactl("unload-module", str(self._remap_module))
+        if self._remap_module in self._modules:
+            self._modules.remove(self._remap_module)
+        self._remap_module = None
+        for index in streams:  # pactl cannot end a stream; the CLI protocol can
+            self._cli(f"kill-source-output {index}")
+
+    def _cli(self, command: str) -> str:
+        """One command through module-cli-protocol-unix (what pacmd speaks; pacmd
+        itself refuses a daemon started without a pid file)."""
+        if self.runtime_dir is None:
+            raise PulseError("the CLI protocol is only loaded into our own server")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.runtime_dir / "pulse" / "cli"))
+            sock.sendall(command.encode() + b"\n")
+            sock.shutdown(socket.SHUT_WR)  # the server hangs up after our last command
+            reply = b""
+            with contextlib.suppress(TimeoutError):
+                while chunk := sock.recv(4096):
+                    reply += chunk
+        text = reply.decode(errors="replace")
+        if "No such" in text or "failed" in text.lower():
+            raise PulseError(f"{command}: {text.strip()}")
+        return text
+
+    def _source_index(self, name: str) -> str:
+        for line in self.pactl("list", "short", "sources").splitlines():
+            parts = line.split("\t")
+            if len(parts) > 1 and parts[1] == name:
+                return parts[0]
+        return ""
+
+    def plug_mic(self) -> None:
+        """Bring the virtual microphone back after `unplug_mic`."""
+        self._remap_module = self._load("module-remap-source", *self._remap_args)
+        if self.owned:
+            self.pactl("set-default-source", MIC)
 
     def play_question(self, wav_path: Path, *, wait: bool = True) -> subprocess.Popen[bytes]:
         """Play a mono WAV on the left channel into ``both`` (needs `setup_turn_gap`)."""

@@ -62,7 +62,7 @@ class Listener:
             self.seen.append(e)
             if pred(e):
                 return e
-        raise AssertionError(f"timed out; saw {[e['type'] for e in self.seen]}")
+        raise AssertionError(f"timed out; saw {self.seen}")
 
     def close(self) -> str:
         self.proc.terminate()
@@ -260,3 +260,43 @@ def test_without_a_speech_engine_replies_are_text(parley_home: Path, tmp_path: P
     assert [e["code"] for e in errors] == ["tts_unavailable"]  # said once, clearly
     assert "text only" in errors[0]["message"]
     assert [e["text"] for e in events if e["type"] == "reply_done"] == ["3 plus 4 is 7."]
+
+
+def test_microphone_unplugged_mid_sentence_keeps_what_was_heard_and_resumes(
+    pulse_server: PulseServer, voice_home: Path, tmp_path: Path
+) -> None:
+    # About 4 s of speech; 2 s in, in the middle of the sentence, the
+    # microphone is pulled out: the source disappears and the server ends
+    # Parley's recording stream, as when a USB microphone is unplugged.
+    long = flite(
+        "please tell me what is twelve times seven and then what time it is in Paris",
+        tmp_path / "long.wav",
+    )
+    after = flite("what is two plus two", tmp_path / "after.wav")
+    parley = Listener(voice_home, pulse_server.child_env(), "--open-mic", "--no-llm")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")
+        playing = pulse_server.play_into_mic(long, wait=False)
+        time.sleep(2.0)
+        pulse_server.unplug_mic()
+        try:
+            lost = parley.wait_for(lambda e: e["type"] == "error", timeout=30)
+            heard = parley.wait_for(lambda e: e["type"] == "user_turn", timeout=30)
+            parley.wait_for(lambda e: e["type"] == "reply_done", timeout=30)
+            playing.wait(timeout=30)
+            time.sleep(1.5)  # Parley keeps trying while the microphone is out
+        finally:
+            pulse_server.plug_mic()
+        back = parley.wait_for(lambda e: e["type"] == "notice", timeout=30)
+        time.sleep(0.5)
+        pulse_server.play_into_mic(after)
+        nxt = parley.wait_for(lambda e: e["type"] == "user_turn")
+        reply = parley.wait_for(lambda e: e["type"] == "reply_done")
+    finally:
+        parley.close()
+    assert lost["code"] == "input_lost" and "microphone" in lost["message"]
+    assert back["code"] == "input_back"
+    # The words before the plug was pulled became the turn: not nothing, not all of it.
+    words = heard["text"].split()
+    assert "paris" not in words and {"tell", "twelve", "times"} & set(words), heard
+    assert nxt["text"] == "what is two plus two" and reply["text"] == "2 plus 2 is 4."
