@@ -9,6 +9,7 @@ does nothing but point at it. Only changed keys are written.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -60,6 +61,12 @@ LABELS = {
 }
 
 
+AUTOMATIC = {
+    "llm_model": "Automatic (the embedded default)",
+    "stt_model": "Automatic (the best installed)",
+}
+
+
 def parse_text(key: str, text: str) -> object:
     """The typed text as the setting's type, when it reads as one (else the text,
     which validate_value then refuses with its reason)."""
@@ -106,10 +113,11 @@ class Field:
             self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
             self.widget.setFixedHeight(90)
             self.widget.textChanged.connect(self.check)
-        elif key in ("input_device", "output_device"):
+        elif key in ("input_device", "output_device", "llm_model", "stt_model"):
+            # Editable: a listed device or model, or any name, number or path typed in.
             self.widget = QComboBox(parent)
             self.widget.setEditable(True)
-            self.widget.addItem("System default", "")
+            self.widget.addItem(AUTOMATIC.get(key, "System default"), "")
             self.widget.setCurrentIndex(0)
             if value:
                 self.widget.setEditText(str(value))
@@ -219,6 +227,11 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(640, 560)
         self._fill_devices()
+        self._models_job = _ModelList().start()  # reading the catalog takes ~0.3 s
+        self._models_timer = QTimer(self)
+        self._models_timer.setInterval(50)
+        self._models_timer.timeout.connect(self._fill_models)
+        self._models_timer.start()
         self._poll = QTimer(self)
         self._poll.setInterval(50)
         self._poll.timeout.connect(self._update_checks)
@@ -282,6 +295,19 @@ class SettingsDialog(QDialog):
             for d in devices:
                 if d.has(kind):  # type: ignore[arg-type]
                     combo.addItem(f"{d.name} ({d.hostapi})", d.name)
+            combo.setEditText(current)
+
+    def _fill_models(self) -> None:
+        job = self._models_job
+        if not job.done.is_set():
+            return
+        self._models_timer.stop()
+        for key, kind in (("llm_model", "llm"), ("stt_model", "stt")):
+            combo = self.fields[key].widget
+            current = combo.currentText()
+            for m in job.models:
+                if m.kind == kind and m.installed:
+                    combo.addItem(f"{m.name} ({m.id})", m.id)
             combo.setEditText(current)
 
     def test_mic(self) -> None:
@@ -375,3 +401,24 @@ class SettingsDialog(QDialog):
         self._checks.clear()
         super().done(result)
 
+
+class _ModelList:
+    """Installed models from the model manager, read on a worker thread."""
+
+    def __init__(self) -> None:
+        self.models: list[Any] = []
+        self.done = threading.Event()
+
+    def start(self) -> _ModelList:
+        threading.Thread(target=self._run, name="model-list", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            from assistant import models
+
+            self.models = models.list_models()
+        except Exception:  # no model manager, or an unreadable catalog: paths still work
+            self.models = []
+        finally:
+            self.done.set()

@@ -83,3 +83,17 @@ def test_a_broken_file_is_never_overwritten(qtbot: Any, parley_home: Path) -> No
     assert not d.save()
     assert "syntax error" in d.problem.text() and "line 2" in d.problem.text()
     assert cfg.read_bytes() == before
+
+
+def test_models_are_offered_and_a_path_still_works(qtbot: Any, gguf_path: Path) -> None:
+    d = _dialog(qtbot)
+    combo = d.fields["llm_model"].widget
+    qtbot.waitUntil(lambda: combo.count() > 1, timeout=10000)  # listed off the GUI thread
+    ids = [combo.itemData(i) for i in range(combo.count())]
+    assert "" in ids and "gemma-3-270m-q4_k_m" in ids
+    assert d.fields["llm_model"].raw() == ""  # automatic
+    combo.setCurrentIndex(ids.index("gemma-3-270m-q4_k_m"))
+    assert d.fields["llm_model"].raw() == "gemma-3-270m-q4_k_m"
+    d.fields["llm_model"].set_text(str(gguf_path))  # what Browse… does
+    assert d.save()
+    assert load_settings().settings.llm_model == str(gguf_path)
