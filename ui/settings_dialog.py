@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -59,6 +60,40 @@ LABELS = {
     "hotkey": "Push-to-talk hotkey", "hotkey_mode": "Hotkey mode", "theme": "Theme",
     "close_to_tray": "Close to tray", "confirm_timeout_s": "Confirmation timeout (s)",
 }
+
+
+_MODS = (
+    (Qt.KeyboardModifier.ControlModifier, "<ctrl>"),
+    (Qt.KeyboardModifier.AltModifier, "<alt>"),
+    (Qt.KeyboardModifier.ShiftModifier, "<shift>"),
+    (Qt.KeyboardModifier.MetaModifier, "<cmd>"),
+)
+_NAMED_KEYS = {
+    Qt.Key.Key_Space: "<space>", Qt.Key.Key_Tab: "<tab>", Qt.Key.Key_Return: "<enter>",
+    Qt.Key.Key_Enter: "<enter>", Qt.Key.Key_Escape: "<esc>", Qt.Key.Key_Backspace: "<backspace>",
+    Qt.Key.Key_Insert: "<insert>", Qt.Key.Key_Delete: "<delete>", Qt.Key.Key_Home: "<home>",
+    Qt.Key.Key_End: "<end>", Qt.Key.Key_PageUp: "<page_up>", Qt.Key.Key_PageDown: "<page_down>",
+    Qt.Key.Key_Left: "<left>", Qt.Key.Key_Right: "<right>", Qt.Key.Key_Up: "<up>",
+    Qt.Key.Key_Down: "<down>", Qt.Key.Key_Pause: "<pause>",
+}
+
+
+def to_pynput(seq: QKeySequence) -> str:
+    """A recorded Qt shortcut in pynput's syntax ('' when there is none)."""
+    if seq.isEmpty():
+        return ""
+    combo = seq[0]
+    mods, key = combo.keyboardModifiers(), combo.key()
+    parts = [name for flag, name in _MODS if mods & flag]
+    if key in _NAMED_KEYS:
+        parts.append(_NAMED_KEYS[key])
+    elif Qt.Key.Key_F1 <= key <= Qt.Key.Key_F20:
+        parts.append(f"<f{key - Qt.Key.Key_F1 + 1}>")
+    elif 0x20 < key < 0x7F:
+        parts.append(chr(key).lower())
+    else:
+        return ""
+    return "+".join(parts)
 
 
 AUTOMATIC = {
@@ -257,6 +292,14 @@ class SettingsDialog(QDialog):
                                     self.test_mic, parent))
         elif key == "output_device":
             out.append(self._button("Test", "Play a test sound", self.test_sound, parent))
+        elif key == "hotkey":
+            rec = QKeySequenceEdit(parent)
+            rec.setMaximumSequenceLength(1)
+            rec.setAccessibleName("Record a shortcut: press the keys")
+            rec.setToolTip("Click here, then press the shortcut")
+            rec.setFixedWidth(150)
+            rec.keySequenceChanged.connect(lambda seq: self._recorded(seq))
+            out.append(rec)
         elif key == "tts_voice":
             out.append(self._button("Preview", "Hear this voice at this rate",
                                     self.preview_voice, parent))
@@ -268,6 +311,11 @@ class SettingsDialog(QDialog):
         b.setToolTip(name)
         b.clicked.connect(lambda _=False: slot())
         return b
+
+    def _recorded(self, seq: QKeySequence) -> None:
+        text = to_pynput(seq)
+        if text:
+            self.fields["hotkey"].set_text(text)
 
     def _browse_file(self, key: str) -> None:
         start = str(paths.models_dir())

@@ -97,3 +97,20 @@ def test_models_are_offered_and_a_path_still_works(qtbot: Any, gguf_path: Path) 
     d.fields["llm_model"].set_text(str(gguf_path))  # what Browse… does
     assert d.save()
     assert load_settings().settings.llm_model == str(gguf_path)
+
+
+def test_recording_a_shortcut_writes_pynput_syntax(qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QKeySequence
+
+    from ui.settings_dialog import to_pynput
+
+    ctrl_alt = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    assert to_pynput(QKeySequence(ctrl_alt | Qt.Key.Key_Space)) == "<ctrl>+<alt>+<space>"
+    assert to_pynput(QKeySequence("Ctrl+Shift+P")) == "<ctrl>+<shift>+p"
+    assert to_pynput(QKeySequence("F9")) == "<f9>"
+    d = _dialog(qtbot)
+    d._recorded(QKeySequence("Ctrl+Shift+K"))
+    assert d.fields["hotkey"].raw() == "<ctrl>+<shift>+k"
+    assert d.save()
+    assert load_settings().settings.hotkey == "<ctrl>+<shift>+k"
