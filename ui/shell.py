@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from assistant import paths
@@ -92,8 +93,10 @@ class Shell:
             self.window.tray_available = True
         self.app.setQuitOnLastWindowClosed(self.tray is None)
         self._start_hotkey()
-        self.controller.start()  # model and engines load on a background thread
         self.window.show()
+        # Engines load on a background thread, started once the window has been
+        # painted: some engines hold the GIL while they load.
+        QTimer.singleShot(100, self.controller.start)
         if self.use_onboarding and not flag_path(ONBOARDED_FLAG).exists():
             self.run_onboarding()
         return True

@@ -46,7 +46,9 @@ def test_scripted_conversation_screenshot(
     assert report["saved"]
     typed = report["replies"][-3:]
     assert len(typed) == 3 and all(t.strip() for t in typed)
-    assert report["sources"][-3:] == ["rule", "rule", "llm"]
+    # Rules (or their tools) answer the first two; the model writes the third.
+    assert all(src in ("rule", "tool") for src in report["sources"][-3:-1])
+    assert report["sources"][-1] in ("llm", "tool")
     if flite:
         assert "time" in (report["spoken"] or "")
         assert len(report["replies"]) == 4
