@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -100,6 +100,40 @@ class PushToTalk(QPushButton):
     def turn_ended(self) -> None:
         """The endpoint closed the utterance: a latched click is used up."""
         self.latched = False
+
+
+class TalkKey(QObject):
+    """Ctrl+Space anywhere in the window works like the Talk button: hold it
+    to talk, or tap it to start and tap again to stop."""
+
+    def __init__(self, window: QWidget, ptt: PushToTalk) -> None:
+        super().__init__(window)
+        self.window = window
+        self.ptt = ptt
+        self.down = False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        t = event.type()
+        if t not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride):
+            return False
+        if not isinstance(obj, QWidget) or obj.window() is not self.window:
+            return False
+        key = event.key()  # type: ignore[attr-defined]
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)  # type: ignore[attr-defined]
+        if key != Qt.Key.Key_Space or not (ctrl or (self.down and t == QEvent.Type.KeyRelease)):
+            return False
+        if t == QEvent.Type.ShortcutOverride:
+            event.accept()  # ours, not a shortcut's
+            return True
+        if event.isAutoRepeat():  # type: ignore[attr-defined]
+            return True
+        if t == QEvent.Type.KeyPress and not self.down:
+            self.down = True
+            self.ptt._pressed()
+        elif t == QEvent.Type.KeyRelease and self.down:
+            self.down = False
+            self.ptt._released()
+        return True
 
 
 class MainWindow(QMainWindow):
@@ -234,7 +268,9 @@ class MainWindow(QMainWindow):
         self.latency_action = self._action(view, "Show &latency", "Ctrl+L", None)
         self.latency_action.setCheckable(True)
         talk = menu.addMenu("&Talk")
-        self._action(talk, "Start / stop &listening", "Ctrl+Space", self.toggle_listening)
+        # Ctrl+Space is handled by TalkKey (hold to talk, tap to toggle), not as a
+        # QAction shortcut, which would see the press but never the release.
+        self._action(talk, "Start / stop &listening\tCtrl+Space", None, self.toggle_listening)
         self._action(talk, "&Stop reply", "Esc", self.stop_reply)
         helpm = menu.addMenu("&Help")
         self._action(helpm, "Push-to-talk &hotkey…", None, self.show_hotkey_help)
@@ -300,6 +336,8 @@ class MainWindow(QMainWindow):
         self.latency_action.toggled.connect(self.set_latency_visible)
         self.conversations.itemActivated.connect(self._open_item)
         self.conversations.itemClicked.connect(self._open_item)
+        self.talk_key = TalkKey(self, self.ptt)
+        QApplication.instance().installEventFilter(self.talk_key)
         self._meter = QTimer(self)
         self._meter.setInterval(50)
         self._meter.timeout.connect(self._update_meter)

@@ -46,10 +46,20 @@ def test_keyboard_space_on_the_button(qtbot: Any, window: Any, fake: Any) -> Non
     assert fake.names() == ["start_listening"]  # a short press latches, like a click
 
 
-def test_in_window_shortcut_toggles(qtbot: Any, window: Any, fake: Any) -> None:
+def test_in_window_shortcut_hold_and_tap(qtbot: Any, window: Any, fake: Any) -> None:
+    clock = Clock()
+    window.ptt.clock = clock
+    ctrl = Qt.KeyboardModifier.ControlModifier
     window.text.setFocus()
-    qtbot.keyClick(window.text, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
-    assert "toggle" in fake.names()
+    qtbot.keyPress(window.text, Qt.Key.Key_Space, ctrl)
+    clock.t += 1.0  # held
+    qtbot.keyRelease(window.text, Qt.Key.Key_Space, ctrl)
+    assert fake.names() == ["start_listening", "stop_listening"]
+    qtbot.keyClick(window.text, Qt.Key.Key_Space, ctrl)  # a tap starts...
+    assert fake.names()[-1] == "start_listening" and window.ptt.latched
+    qtbot.keyClick(window.text, Qt.Key.Key_Space, ctrl)  # ...and the next tap stops
+    assert fake.names()[-1] == "stop_listening"
+    assert window.text.text() == ""  # the key never typed a space
 
 
 def test_hotkey_handler_hold_and_toggle(fake: Any) -> None:
