@@ -193,7 +193,7 @@ class Controller:
         try:
             self.loop.start()
         except NoInputDevice as e:
-            self.sink(Error("no_microphone", f"{e} You can still type to Parley."))
+            self.sink(Error("no_microphone", str(e)))
             self.source.inner = SilentSource()
             self.loop.start()
 

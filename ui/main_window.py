@@ -66,6 +66,8 @@ STATE_TEXT = {
 class PushToTalk(QPushButton):
     """Hold to talk, or click to start and click again to stop."""
 
+    TIP = "Hold to talk, or click to start and click again to stop (or hold/tap Ctrl+Space)"
+
     def __init__(self, target: Any, parent: QWidget | None = None) -> None:
         super().__init__("Talk", parent)
         self.target = target
@@ -74,7 +76,7 @@ class PushToTalk(QPushButton):
         self._down_at = 0.0
         self._ignore_release = False
         self.setAccessibleName("Push to talk")
-        self.setToolTip("Hold to talk, or click to start and click again to stop (Ctrl+Space)")
+        self.setToolTip(self.TIP)
         self.setCheckable(False)
         self.pressed.connect(self._pressed)
         self.released.connect(self._released)
@@ -127,7 +129,7 @@ class TalkKey(QObject):
             return True
         if event.isAutoRepeat():  # type: ignore[attr-defined]
             return True
-        if t == QEvent.Type.KeyPress and not self.down:
+        if t == QEvent.Type.KeyPress and not self.down and self.ptt.isEnabled():
             self.down = True
             self.ptt._pressed()
         elif t == QEvent.Type.KeyRelease and self.down:
@@ -396,10 +398,20 @@ class MainWindow(QMainWindow):
         self.transcript.mark_flagged(e.turn_id, e.reason)
 
     def on_error(self, e: Error) -> None:
+        if e.code in ("no_microphone", "stt_unavailable"):
+            self.set_can_listen(False, e.message)
         self.transcript.add_notice(e.message, error=True)
         self.statusBar().showMessage(e.message, 15000)
 
+    def set_can_listen(self, ok: bool, why: str = "") -> None:
+        """Without a microphone (or a recogniser) the Talk button says why."""
+        self.ptt.setEnabled(ok)
+        self.ptt.setToolTip(PushToTalk.TIP if ok else f"Parley cannot listen: {why}")
+        self.level.setEnabled(ok)
+
     def on_notice(self, e: Notice) -> None:
+        if e.code == "input_back":
+            self.set_can_listen(True)
         self.statusBar().showMessage(e.message, 10000)
         if e.code in ("config_problem", "no_wake", "tts_voice", "input_back"):
             self.transcript.add_notice(e.message)

@@ -45,7 +45,9 @@ def test_no_microphone_and_a_missing_model(qtbot: Any) -> None:
         qtbot.waitUntil(controller.ready.is_set, timeout=60000)
         qtbot.waitUntil(lambda: any(e.code == "no_microphone" for e in errors), timeout=5000)
         notices = [b.text() for b in window.transcript.bubbles if b.role == "notice"]
-        assert any("No microphone" in t and "type" in t for t in notices)
+        assert any("No microphone" in t for t in notices)
+        assert not window.ptt.isEnabled()
+        assert "cannot listen" in window.ptt.toolTip()
 
         window.text.setText("what is two plus two")  # typing still works
         window.send.click()
