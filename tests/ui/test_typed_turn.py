@@ -42,8 +42,9 @@ def test_typed_turns_through_the_real_core(qtbot: Any, gguf_path: Path) -> None:
             window.send.click()
             qtbot.waitUntil(lambda n=n: len(done) == n, timeout=120000)
         rule, llm = done
-        assert rule.source is Source.RULE and "4" in rule.text or "four" in rule.text.lower()
-        assert llm.source is Source.LLM and llm.text.strip()
+        assert rule.source is Source.RULE
+        assert "4" in rule.text or "four" in rule.text.lower()
+        assert llm.source in (Source.LLM, Source.TOOL) and llm.text.strip()
         bubbles = window.transcript.bubbles
         assert [b.role for b in bubbles] == ["user", "assistant", "user", "assistant"]
         assert bubbles[2].text() == "Tell me something about the sea."
