@@ -269,6 +269,7 @@ class MainWindow(QMainWindow):
         view = menu.addMenu("&View")
         self.latency_action = self._action(view, "Show &latency", "Ctrl+L", None)
         self.latency_action.setCheckable(True)
+        self._action(view, "&Hard cases…", "Ctrl+H", self.show_hard_cases)
         talk = menu.addMenu("&Talk")
         # Ctrl+Space is handled by TalkKey (hold to talk, tap to toggle), not as a
         # QAction shortcut, which would see the press but never the release.
@@ -492,6 +493,21 @@ class MainWindow(QMainWindow):
     def _update_meter(self) -> None:
         db = self.controller.level_dbfs
         self.level.setValue(int(max(0.0, min(100.0, (db + 60.0) * 100.0 / 60.0))))
+
+    def show_hard_cases(self) -> None:
+        from ui.hard_cases import HardCases
+
+        history = getattr(self.controller, "history", None)
+        try:
+            turns = history.flagged() if history is not None else []
+        except Exception as e:  # history problems are reported, never fatal
+            self.statusBar().showMessage(f"Cannot read the history: {e}", 8000)
+            return
+        dialog = HardCases(turns, self)
+        self.hard_cases = dialog
+        if dialog.exec() and dialog.chosen:
+            self.text.setText(dialog.chosen)
+            self.text.setFocus()
 
     def show_hotkey_help(self) -> None:
         text = self.hotkey_help or "The global hotkey is active."

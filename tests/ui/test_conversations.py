@@ -56,3 +56,24 @@ def test_new_switch_and_continue(qtbot: Any) -> None:
         controller.close()
         bridge.close()
         window.stall.stop()
+
+
+def test_hard_cases_list_flagged_turns(qtbot: Any) -> None:
+    from assistant import paths
+    from assistant.dialogue.history import History
+    from ui.hard_cases import HardCases
+
+    with History(paths.history_db()) as h:
+        cid = h.new_conversation()
+        h.add_turn(cid, "user", "mmm hrm", confidence=0.1, flagged="low_confidence")
+        h.add_turn(cid, "user", "what time is it")
+        turns = h.flagged()
+    d = HardCases(turns)
+    qtbot.addWidget(d)
+    assert d.list.count() == 1
+    assert "unsure what was heard" in d.list.item(0).text() and "mmm hrm" in d.list.item(0).text()
+    d.list.itemActivated.emit(d.list.item(0))  # double-click / Enter
+    assert d.chosen == "mmm hrm"
+    empty = HardCases([])
+    qtbot.addWidget(empty)
+    assert empty.list.count() == 0
