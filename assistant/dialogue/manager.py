@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
 from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.replies import RuleContext, rule_reply
 from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
-from assistant.dialogue.tools import Plan, Registry, ToolOutcome
+from assistant.dialogue.tools import Plan, Registry, Tool, ToolOutcome
 from assistant.events import (
     Error,
     EventSink,
@@ -126,12 +127,23 @@ class TurnResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def system_messages(settings: Settings, engine: LlmEngine) -> list[Message]:
-    """The fixed start of every prompt: prefilled once at load."""
-    system = Message("system", settings.system_prompt)
+def system_messages(
+    settings: Settings, engine: LlmEngine, tools: Sequence[Tool] | None = None
+) -> list[Message]:
+    """The fixed start of every prompt: prefilled once at load. The tool list
+    is part of it, so a turn that calls a tool pays no prefill for the list
+    (default: the built-in tools, whose descriptions need no stores)."""
+    tools = _builtin_tools() if tools is None else tools
+    text = settings.system_prompt + (tool_grammar.tool_instructions(tools) if tools else "")
+    system = Message("system", text)
     if isinstance(engine.format, PlainFormat):
         return [system, *BASE_MODEL_EXAMPLES]
     return [system]
+
+
+@lru_cache(maxsize=1)
+def _builtin_tools() -> tuple[Tool, ...]:
+    return tuple(builtin_registry(ToolEnv()))
 
 
 class DialogueManager:
@@ -364,7 +376,7 @@ class DialogueManager:
         t0: float,
         timings: dict[str, float],
     ) -> TurnResult:
-        system = system_messages(self.settings, engine)
+        system = system_messages(self.settings, engine, list(self.tools))
 
         def prompt_tokens(kept: Sequence[Message]) -> int:
             return engine.count_tokens(engine.render([*system, *kept]))
@@ -459,7 +471,7 @@ class DialogueManager:
         engine = self.llm.get(0)
         if engine is None:
             return 0
-        system = system_messages(self.settings, engine)
+        system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
             return engine.prefill_text(cut(engine.render([*system, *kept])))
@@ -670,10 +682,12 @@ class DialogueManager:
         """Let the LLM call tools (grammar-constrained, up to MAX_TOOL_CALLS,
         each result fed back). None when it chose to answer in words, or wrote
         nothing usable: the turn then streams an ordinary reply."""
-        tools = list(self.tools)
-        *head, last = prompt
-        asked = Message("user", last.content + tool_grammar.tool_instructions(tools))
-        base = engine.render([*head, asked])
+        tools = self.tools.relevant(self.messages[-1].content)
+        offered = {t.name for t in tools}
+        # The ordinary prompt (the tool list is in its system part) with the
+        # reply opened as a call: the KV cache holds all of it but the opener.
+        base = engine.render(prompt)
+        base += " " if base.endswith(":") else ""
         gbnf = tool_grammar.build_grammar(tools)
         written = ""
         said: list[str] = []
@@ -695,7 +709,19 @@ class DialogueManager:
             if call.tool == tool_grammar.NONE or call.text in seen or cancel.cancelled:
                 break
             seen.add(call.text)
-            plan = self._prepare(call.tool, call.args)
+            if call.tool in self.tools and call.tool not in offered:
+                # The grammar only offers these; this guards any other writer.
+                plan: Plan | ToolOutcome = ToolOutcome(
+                    f"I can't use {call.tool} for that request.", {"error": "not_offered"}, False
+                )
+                self._audit(
+                    "tool_request",
+                    f"{call.text}: rejected: not offered for this request",
+                    {"tool": call.tool, "arguments": call.args, "origin": "llm", "ok": False},
+                )
+                self._emit(ToolResult("", call.tool, False, plan.text, dict(plan.data)))
+            else:
+                plan = self._prepare(call.tool, call.args)
             if isinstance(plan, ToolOutcome):
                 outcome = plan
             elif (tool := self.tools.get(call.tool)) is not None and tool.consequential:

@@ -205,13 +205,18 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def relevant(self, text: str) -> list[Tool]:
+        """The tools whose keywords `text` uses. Only these may be called in
+        the turn: the model cannot pick a tool the user's words do not point
+        at, and words inside a tool's result cannot widen the choice."""
+        words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+        words = f" {words} "
+        return [tool for tool in self if any(f" {k} " in words for k in tool.keywords)]
+
     def might_need(self, text: str) -> bool:
         """Does `text` mention something a tool does? Only such turns pay for
         a tool-choice step; every other turn streams as an ordinary reply."""
-        words = (
-            " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
-        )
-        return any(f" {k} " in words for tool in self for k in tool.keywords)
+        return bool(self.relevant(text))
 
     def prepare(self, name: str, args: Any) -> Plan | ToolOutcome:
         """Validate and resolve a call without running it: a `Plan`, or an

@@ -127,6 +127,14 @@ def test_signature_is_compact() -> None:
     assert echo_tool().signature() == "echo(n:int,word?:str,mode?:a|b,flag?:bool,x?:num)"
 
 
+def test_relevant_tools_come_from_the_users_words() -> None:
+    registry = builtin_registry(ToolEnv())
+    names = [t.name for t in registry.relevant("Email Ann, and set a timer")]
+    assert names == ["set_timer", "draft_email"]
+    assert [t.name for t in registry.relevant("read my notes")] == ["list_notes"]
+    assert registry.relevant("What is the capital of France?") == []
+
+
 def test_might_need_matches_whole_words() -> None:
     registry = builtin_registry(ToolEnv())
     assert registry.might_need("Could you start a timer for my tea?")
