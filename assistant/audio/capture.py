@@ -61,7 +61,7 @@ class NoInputDevice(Exception):
 
     MESSAGE = (
         "No microphone found. Plug one in or choose one in settings; "
-        "until then you can type (parley chat)."
+        "until then you can type."
     )
 
     def __init__(self, detail: str = "") -> None:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             pipeline.start()
         except NoInputDevice as e:
-            printer(Error("no_microphone", str(e)))
+            printer(Error("no_microphone", f"{e} To type in this terminal: parley chat"))
             return 1
         if not args.json and args.wav is None:
             printer(Notice("Listening. Ctrl-C quits.", "ready"))

@@ -26,6 +26,8 @@ from assistant.llm.templates import ChatFormat, Message, choose_format
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+PREFILL_CHUNK = 32
+"""Tokens per llama.cpp call in an interruptible prefill: ~20 ms of CPU each here."""
 
 
 class LlmError(Exception):
@@ -234,8 +236,14 @@ class LlmEngine:
         first turn only evaluates its own tokens. Returns tokens evaluated."""
         return self.prefill_text(self.format.render(messages, add_generation_prompt=False))
 
-    def prefill_text(self, text: str) -> int:
-        """Evaluate `text` (the start of a future prompt) into the KV cache."""
+    def prefill_text(
+        self, text: str, should_stop: Callable[[], bool] | None = None, chunk: int = PREFILL_CHUNK
+    ) -> int:
+        """Evaluate `text` (the start of a future prompt) into the KV cache.
+        With `should_stop`, the work goes in chunks of `chunk` tokens and ends
+        early when it returns True (a turn is waiting: llama.cpp cannot stop a
+        batch midway, and a rule answer must not wait behind a long prefill;
+        what was evaluated stays a valid cached prefix). Returns tokens evaluated."""
         if len(text) > 4 * self.n_ctx:  # cheap guard before tokenizing
             return 0
         with self._lock:
@@ -244,11 +252,18 @@ class LlmEngine:
                 return 0
             reuse = self._cached_prefix(tokens)
             todo = tokens[reuse:]
-            if todo:
-                llm = self._llm
-                llm.n_tokens = reuse  # type: ignore[attr-defined]
-                llm.eval(todo)  # type: ignore[attr-defined]
-            return len(todo)
+            if not todo:
+                return 0
+            llm = self._llm
+            llm.n_tokens = reuse  # type: ignore[attr-defined]
+            step = chunk if should_stop is not None else len(todo)
+            done = 0
+            while done < len(todo):
+                if should_stop is not None and should_stop():
+                    break
+                llm.eval(todo[done : done + step])  # type: ignore[attr-defined]
+                done += min(step, len(todo) - done)
+            return done
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """Length of the prefix of `tokens` that stays in the KV cache, as

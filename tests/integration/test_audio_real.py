@@ -147,7 +147,7 @@ def test_no_sound_server_means_no_input_device(tmp_path: Path) -> None:
     assert out.stdout.count("(none found)") == 2
     assert (
         "ERROR: No microphone found. Plug one in or choose one in settings; "
-        "until then you can type (parley chat)." in out.stdout
+        "until then you can type." in out.stdout
     )
 
 

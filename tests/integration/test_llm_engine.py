@@ -92,6 +92,23 @@ def test_prefill_puts_system_prompt_in_cache(llm_engine: LlmEngine) -> None:
     assert stats.evaluated_tokens < stats.prompt_tokens - n + 3
 
 
+def test_a_prefill_stops_between_chunks_and_what_it_did_is_reused(llm_engine: LlmEngine) -> None:
+    llm_engine._llm.reset()  # type: ignore[attr-defined]
+    long = [SYSTEM, Message("user", "Tell me about the sea. " * 30)]
+    text = llm_engine.format.render(long, add_generation_prompt=False)
+    total = len(llm_engine.tokenize(text))
+    calls = []
+
+    def waiting() -> bool:  # a turn arrives after two chunks
+        calls.append(1)
+        return len(calls) > 2
+
+    done = llm_engine.prefill_text(text, should_stop=waiting, chunk=16)
+    assert done == 32 < total
+    # The 32 tokens evaluated are a cached prefix: the full prefill does only the rest.
+    assert llm_engine.prefill_text(text) == total - 32
+
+
 def test_missing_model_file(tmp_path: Path) -> None:
     with pytest.raises(LlmError) as e:
         LlmEngine.load(tmp_path / "nope.gguf")
