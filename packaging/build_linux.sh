@@ -5,11 +5,18 @@
 #                                         a .desktop file, icons and install.sh
 # Usage: packaging/build_linux.sh [--clean]
 #   --clean                 drop PyInstaller's cache first (after dependency changes)
-#   PYTHON=path             the Python to build with (default: .venv/bin/python;
-#                           PyInstaller and Pillow are installed into it: the
-#                           `build` extra)
 #   PARLEY_BUNDLE_MODEL=1   put the embedded Gemma 3 270M model in the bundle
-# Then: packaging/selftest.sh dist/parley
+#   PYTHON=path             build with this Python's packages instead of build/venv
+# Then: packaging/selftest.sh dist/parley --gui
+#
+# The bundle copies llama.cpp's libraries from the build environment, so they
+# must be portable: compiled with GGML_NATIVE=OFF (AVX2 baseline), not for the
+# build machine's CPU as a plain `pip install` does. A native build crashes
+# (illegal instruction) on CPUs without the same extensions, and even on some
+# machines that report them (AMX in a VM). So by default this script builds
+# from its own environment, build/venv, made once (compiling llama.cpp takes
+# 15-20 minutes on 2 cores) with the app, PyInstaller and Pillow (the `build`
+# extra) installed from this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,14 +27,29 @@ case "${1:-}" in
   *) echo "usage: $0 [--clean]" >&2; exit 2 ;;
 esac
 
-PY=${PYTHON:-.venv/bin/python}
-if [ ! -x "$PY" ]; then
-  echo "build_linux.sh: $PY not found: run scripts/install.sh first, or set PYTHON" >&2
-  exit 1
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+else
+  PY=build/venv/bin/python
+  if [ ! -x "$PY" ]; then
+    echo "Making the build environment build/venv (llama.cpp is compiled once)" >&2
+    python3 -m venv build/venv
+    # --no-cache-dir: pip would otherwise reuse a natively compiled wheel.
+    CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" "$PY" -m pip install -q --no-cache-dir \
+      "llama-cpp-python$(.venv/bin/python -c 'import importlib.metadata as m; print("==" + m.version("llama-cpp-python"))' 2>/dev/null || true)"
+  fi
 fi
-if ! "$PY" -c "import PyInstaller, PIL" 2>/dev/null; then
-  echo "Installing the build tools (PyInstaller, Pillow) into $PY's environment" >&2
+if ! "$PY" -c "import importlib.metadata as m, PyInstaller, PIL; m.version('parley')" 2>/dev/null; then
+  echo "Installing Parley and the build tools (PyInstaller, Pillow) into $PY's environment" >&2
   "$PY" -m pip install -q -e ".[build]"
+fi
+# Refuse a llama.cpp compiled for this CPU: the bundle would not run elsewhere.
+cpu=$("$PY" -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())")
+if grep -Eq "AVX512 = 1|AMX_INT8 = 1" <<<"$cpu"; then
+  echo "build_linux.sh: $PY's llama.cpp was compiled for this machine's CPU (AVX-512/AMX):" >&2
+  echo "  reinstall it with CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --no-cache-dir llama-cpp-python" >&2
+  echo "  (or unset PYTHON to use build/venv)" >&2
+  exit 1
 fi
 
 arch=$(uname -m)

