@@ -11,7 +11,7 @@
   #define AppVersion "0.0.0"
 #endif
 #define AppName "Parley"
-#define SourceDir "..\..\dist\parley"
+#define BundleDir "..\..\dist\parley"
 
 [Setup]
 ; A fixed AppId ties upgrades and the uninstaller to this app: never change it.
@@ -46,7 +46,7 @@ Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{
 Name: "addtopath"; Description: "Add the parley command to PATH (for the terminal)"; Flags: unchecked
 
 [Files]
-Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]
 Name: "{group}\{#AppName}"; Filename: "{app}\parleyw.exe"; WorkingDir: "{app}"; Comment: "An offline voice assistant"

@@ -243,3 +243,17 @@ def test_install_script_refuses_what_it_should_not_touch(tmp_path: Path) -> None
     assert (mine / "notes.txt").read_text() == "mine"
     out = _install(bundle, home, "--uninstall")
     assert (mine / "notes.txt").exists()
+
+
+def test_installer_scripts_use_what_the_build_makes() -> None:
+    iss = (PACKAGING / "windows" / "parley.iss").read_text()
+    spec = (PACKAGING / "parley.spec").read_text()
+    icons = (PACKAGING / "render_icons.py").read_text()
+    assert 'exe(bc.APP_NAME + "w", console=False)' in spec
+    assert f"{{app}}\\{bc.APP_NAME}w.exe" in iss  # the Start-menu entry starts it
+    assert "build\\icons\\parley.ico" in iss and '"parley.ico"' in icons
+    assert '"parley.icns"' in icons and 'icons / "parley.icns"' in spec
+    workflow = (REPO / ".github" / "workflows" / "release.yml").read_text()
+    # build_linux.sh names the archive parley-linux-$(uname -m).
+    assert "name: linux-x86_64" in workflow
+    assert "dist/parley-${{ matrix.name }}.tar.gz" in workflow
