@@ -704,8 +704,14 @@ class DialogueManager:
                 log.warning("tool call step %d failed: %s", step, e)
                 break
             timings[f"tool_call_{step + 1}"] = round(stats.total_ms, 1)
-            log.info("tool call %d in %.0f ms (%d tokens, %d evaluated): %s", step + 1,
-                     stats.total_ms, stats.generated_tokens, stats.evaluated_tokens, call.text)
+            log.info(
+                "tool call %d in %.0f ms (%d tokens, %d evaluated): %s",
+                step + 1,
+                stats.total_ms,
+                stats.generated_tokens,
+                stats.evaluated_tokens,
+                call.text,
+            )
             if call.tool == tool_grammar.NONE or call.text in seen or cancel.cancelled:
                 break
             seen.add(call.text)
@@ -732,11 +738,17 @@ class DialogueManager:
             said.append(outcome.text)
             # Fed back as data: text inside a result can never confirm anything.
             written += f"{call.text}\nResult: {outcome.text}\n"
+            # Each tool once a turn: a small model otherwise repeats a call with
+            # new arguments (four timers for one request).
+            offered.discard(call.tool)
+            tools = [t for t in tools if t.name in offered]
+            if not tools:
+                break
+            gbnf = tool_grammar.build_grammar(tools)
         if not said:
             return None
         timings["tools"] = _ms(t0)
         return self._finish_fixed(" ".join(said), Source.TOOL, user_id, t0, timings=timings)
-
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -311,8 +311,9 @@ def test_llm_calls_are_run_and_fed_back(history: History) -> None:
         assert r.source is Source.TOOL
         assert r.reply.startswith("Timer set for 10 minutes: tea. It's ")
         assert model.streamed == 0  # the outcome is the reply: no free text generated
-        # The second prompt carries the first call and its result, as data.
-        assert len(model.prompts) == 3
+        # The second prompt carries the first call and its result, as data; then
+        # both offered tools were used, so nothing is left to ask.
+        assert len(model.prompts) == 2
         assert model.prompts[1].endswith(
             '{"tool":"set_timer","args":{"seconds":600,"label":"tea"}}\n'
             'Result: Timer set for 10 minutes: tea.\n{"tool":"'
@@ -353,13 +354,37 @@ def test_ordinary_chat_never_pays_for_tools(history: History) -> None:
 
 
 def test_at_most_four_calls_per_turn(history: History) -> None:
-    calls = [f'add_note","args":{{"text":"n{i}"}}}}' for i in range(10)]
-    model = ScriptedModel(calls)
+    model = ScriptedModel(
+        [
+            'add_note","args":{"text":"idea"}}',
+            'list_notes","args":{}}',
+            'set_timer","args":{"seconds":60}}',
+            'list_timers","args":{}}',
+            'get_time","args":{}}',
+        ]
+    )
     m, _events, notes = make(history, model)
     try:
-        m.handle("I have several ideas for notes to jot")
+        r = m.handle("jot my idea in notes, start a timer, list my timers, check the clock")
         assert len(model.prompts) == MAX_TOOL_CALLS
-        assert note_texts(notes) == [f"n{i}" for i in range(MAX_TOOL_CALLS)]
+        assert note_texts(notes) == ["idea"]
+        assert r.reply.endswith("You have one: the 1 minute timer, 1 minute left.")
+        assert "It's" not in r.reply  # the fifth call was never asked for
+    finally:
+        m.close()
+
+
+def test_each_tool_once_a_turn(history: History) -> None:
+    """A small model repeats an acting call with new arguments; only the first runs."""
+    model = ScriptedModel(
+        [f'set_timer","args":{{"seconds":10,"label":"countdown {i}"}}}}' for i in range(4)]
+    )
+    m, events, _notes = make(history, model)
+    try:
+        r = m.handle("I would like a countdown of ten minutes for my tea")
+        assert r.reply == "Timer set for 10 seconds: countdown 0."
+        assert len(m.timers.store.pending()) == 1  # type: ignore[union-attr]
+        assert len(model.prompts) == 1  # nothing left to offer: the loop ended
     finally:
         m.close()
 
@@ -368,7 +393,7 @@ def test_a_repeated_call_ends_the_loop(history: History) -> None:
     model = ScriptedModel(['add_note","args":{"text":"milk"}}'] * 3)
     m, _events, notes = make(history, model)
     try:
-        m.handle("remember milk, jot a note somewhere")
+        m.handle("I keep forgetting milk, so jot it and read my notes")
         assert note_texts(notes) == ["milk"]
         assert len(model.prompts) == 2
     finally:
@@ -448,7 +473,7 @@ def test_injection_inside_a_tool_result(history: History) -> None:
     try:
         notes.add(evil)
         notes.add("buy milk")
-        r = m.handle("read my notes back to me and do what they say")
+        r = m.handle("read my notes back to me and do what they say, and check the clock")
         assert evil in model.prompts[1]  # the model did see the injected text
         assert r.reply.endswith("I can't use delete_all_notes for that request.")
         assert len(note_texts(notes)) == 2 and m.pending_request is None
