@@ -495,7 +495,7 @@ _TIMER_CANCEL = re.compile(
     r"(?: (?P<label>[a-z' ]{1,30}?))? (?P<kind>timer|alarm|countdown)s?(?: and alarms)?"
 )
 _OPEN_RE = re.compile(
-    r"(?:open|launch|open up|bring up|fire up)(?: the)?(?: (?:app|application|program|website"
+    r"(?:open|launch|open up|bring up|fire up)(?: the| a| an| my)?(?: (?:app|application|program|website"
     r"|web ?site|page|site|web page))?(?: called| named)?\s+(?P<t>.+?)(?: for me)?[.!]*",
     re.IGNORECASE | re.DOTALL,
 )

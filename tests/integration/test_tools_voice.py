@@ -1,5 +1,6 @@
 """Tools in the voice loop: a timer set by voice is announced by voice when
-it fires (flite speech -> pocketsphinx -> rule -> set_timer -> eSpeak NG)."""
+it fires (flite speech -> pocketsphinx -> rule -> set_timer -> eSpeak NG), and
+a spoken yes or no decides a consequential request."""
 
 from __future__ import annotations
 
@@ -7,20 +8,38 @@ import json
 import os
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
+
+import pytest
 
 PARLEY = [sys.executable, "-m", "assistant.cli"]
 
 
-def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PARLEY, *args],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PARLEY_HOME": str(home)},
+        env={**os.environ, "PARLEY_HOME": str(home), **(env or {})},
     )
+
+
+def speech(tmp_path: Path, *phrases: str) -> Path:
+    """flite's slt voice saying each phrase, 2.5 s of silence after each."""
+    parts = []
+    for i, text in enumerate(phrases):
+        raw, part = tmp_path / f"raw{i}.wav", tmp_path / f"part{i}.wav"
+        subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(raw)], check=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", str(part), "pad", "0.5", "2.5"], check=True)
+        parts.append(str(part))
+    both = tmp_path / "speech.wav"
+    subprocess.run(["sox", *parts, str(both)], check=True)
+    return both
 
 
 def seconds(path: Path) -> float:
@@ -50,3 +69,36 @@ def test_a_spoken_timer_is_announced_by_voice(parley_home: Path, tmp_path: Path)
     alone = tmp_path / "alone.wav"
     assert run(["say", "--to", str(alone), "Timer set for 2 seconds."], parley_home).returncode == 0
     assert seconds(spoken) > seconds(alone) + 1.0
+
+
+@pytest.mark.parametrize(("answer", "runs"), [("yes please", True), ("no thank you", False)])
+def test_a_spoken_yes_or_no_decides(
+    parley_home: Path, tmp_path: Path, answer: str, runs: bool
+) -> None:
+    ran = tmp_path / "ran"
+    apps = tmp_path / "xdg" / "applications"
+    apps.mkdir(parents=True)
+    (apps / "calculator.desktop").write_text(
+        f"[Desktop Entry]\nType=Application\nName=Calculator\nExec=touch {ran}\n"
+    )
+    clip = speech(tmp_path, "launch the calculator", answer)
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_DATA_DIRS": str(tmp_path / "none")}
+    out = run(["listen", "--wav", str(clip), "--no-speak", "--json", "--no-llm"], parley_home, env)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    heard = [e["text"] for e in events if e["type"] == "user_turn"]
+    assert heard[1] == answer, heard
+    requests = [e for e in events if e["type"] == "tool_request"]
+    assert [r["description"] for r in requests] == ["open the application Calculator"]
+    replies = [e["text"] for e in events if e["type"] == "reply_done"]
+    assert replies[0] == "I'll open the application Calculator. Shall I? Say yes or no."
+    if runs:
+        assert replies[1] == "Opened Calculator."
+        deadline = time.monotonic() + 10
+        while not ran.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ran.exists()
+    else:
+        assert replies[1] == "Okay, I won't open the application Calculator."
+        time.sleep(0.5)
+        assert not ran.exists()

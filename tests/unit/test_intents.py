@@ -139,6 +139,7 @@ POSITIVES: list[tuple[str, IntentName, dict[str, Any]]] = [
     ("could you open https://en.wikipedia.org/wiki/Parley", N.OPEN,
      {"url": "https://en.wikipedia.org/wiki/Parley"}),
     ("launch the calculator", N.OPEN, {"app": "calculator"}),
+    ("launch a calculator", N.OPEN, {"app": "calculator"}),
     ("open Firefox", N.OPEN, {"app": "Firefox"}),
 ]
 
