@@ -811,8 +811,16 @@ class DialogueManager:
     def close(self) -> None:
         with self._pending_lock:
             pending, self._pending = self._pending, None
-        if pending is not None and pending.timer is not None:
-            pending.timer.cancel()
+        if pending is not None:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            # The audit trail ends every request: this one was never answered.
+            self._audit(
+                "tool_decision",
+                f"dropped, Parley closed: {pending.description}",
+                {"request_id": pending.request_id, "tool": pending.tool, "decision": "closed"},
+                start=False,
+            )
         if self.timers is not None:
             self.timers.close()
             self.timers.store.close()

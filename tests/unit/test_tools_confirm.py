@@ -273,6 +273,16 @@ def test_a_click_no(history: History) -> None:
         m.close()
 
 
+def test_closing_with_a_question_open_runs_nothing_and_says_so(history: History) -> None:
+    m, _events, notes = make(history)
+    notes.add("buy milk")
+    m.handle("delete the note buy milk")
+    m.close()
+    assert note_texts(notes) == ["buy milk"]
+    rows = [t for t in history.turns(m.conversation_id) if t.intent == "tool_decision"]
+    assert rows[-1].text == "dropped, Parley closed: delete the note 'buy milk'"
+
+
 def test_a_note_that_does_not_exist_is_not_asked_about(history: History) -> None:
     m, events, _notes = make(history)
     try:
