@@ -495,8 +495,9 @@ _TIMER_CANCEL = re.compile(
     r"(?: (?P<label>[a-z' ]{1,30}?))? (?P<kind>timer|alarm|countdown)s?(?: and alarms)?"
 )
 _OPEN_RE = re.compile(
-    r"(?:open|launch|open up|bring up|fire up)(?: the| a| an| my)?(?: (?:app|application|program|website"
-    r"|web ?site|page|site|web page))?(?: called| named)?\s+(?P<t>.+?)(?: for me)?[.!]*",
+    r"(?:open|launch|open up|bring up|fire up)(?: the| a| an| my)?"
+    r"(?: (?:app|application|program|website|web ?site|page|site|web page))?"
+    r"(?: called| named)?\s+(?P<t>.+?)(?: for me)?[.!]*",
     re.IGNORECASE | re.DOTALL,
 )
 # A suffix only after a space or comma: "example.org/parley" keeps its last word.
