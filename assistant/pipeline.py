@@ -343,7 +343,7 @@ class Pipeline:
                 return
             if isinstance(turn, _Speculate):
                 if self._turns.empty():  # a real turn waiting beats a guess
-                    self.manager.speculate(turn.text)
+                    self.manager.speculate(turn.text, self._turn_waiting)
                 continue
             try:
                 self._run_turn(turn)
@@ -394,7 +394,11 @@ class Pipeline:
             speaker.end_reply(epoch, lambda timing: self._spoken(turn, result, timing))
         else:
             self._spoken(turn, result, ReplyTiming())
-        self.manager.prepare_next_turn()
+        self.manager.prepare_next_turn(self._turn_waiting)
+
+    def _turn_waiting(self) -> bool:
+        """A turn (or a click) is queued: background prefills give way to it."""
+        return not self._turns.empty()
 
     def _spoken(self, turn: _Turn, result: TurnResult, timing: ReplyTiming) -> None:
         """The reply has been heard (or cut off): emit its full latency and
@@ -410,10 +414,10 @@ class Pipeline:
         evaluated = int(turn.timings.pop("evaluated", 0))
         self._emit(Latency(result.reply_turn_id, dict(turn.timings), tokens, evaluated))
         if result.reply_turn_id and self.manager.history is not None:
-            self.manager._update_turn(result.reply_turn_id, timings=dict(turn.timings))
+            self.manager.update_turn(result.reply_turn_id, timings=dict(turn.timings))
         if turn.cancel.cancelled and not result.interrupted and result.reply_turn_id:
             # Generation had finished, but the user cut the speech short.
-            self.manager._update_turn(result.reply_turn_id, status="interrupted")
+            self.manager.update_turn(result.reply_turn_id, status="interrupted")
             self._emit(
                 ReplyDone(result.reply, result.source, True, result.reply_turn_id, result.intent)
             )

@@ -281,16 +281,4 @@ class Controller:
         if self.session is None:
             return
         self.interrupt()
-        m = self.session.manager
-        h = self.history
-        if h is None:
-            return
-        m.open_conversation(new=False)  # resets the context...
-        m.conversation_id = conversation_id  # ...then point it at the chosen one
-        from assistant.llm.templates import Message
-
-        m.messages = [
-            Message(t.role, t.text)
-            for t in h.turns(conversation_id)
-            if t.role in ("user", "assistant") and t.text and not t.flagged
-        ]
+        self.session.manager.open_conversation(conversation_id=conversation_id)

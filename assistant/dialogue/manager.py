@@ -64,8 +64,8 @@ CLAUSE_END = re.compile(r"[.!?;:,](\s|$)|\n")
 
 NO_LLM_HELP = (
     "I can't answer that without a language model. Without one I can tell the time "
-    "and date, set timers, do arithmetic and take notes. To add a model, set llm_model "
-    "in config.toml to a GGUF file, or start Parley with --model PATH."
+    "and date, set timers, do arithmetic and take notes. To add a model, choose one in "
+    "Settings, or run `parley models list` and `parley models pull`."
 )
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
 MAX_TOOL_CALLS = 4
@@ -209,20 +209,24 @@ class DialogueManager:
 
     # -- conversation --------------------------------------------------------------
 
-    def open_conversation(self, new: bool = False) -> int:
-        """Continue the last conversation (its turns become the LLM's context)
-        or start a new one. Starts the timers (see `start`) once."""
+    def open_conversation(self, new: bool = False, conversation_id: int | None = None) -> int:
+        """Continue the last conversation, or `conversation_id` (its turns become
+        the LLM's context), or start a new one. Starts the timers (see `start`)
+        once. HistoryError when `conversation_id` does not exist (nothing changes).
+        Call it between turns, on the thread that runs them."""
+        if conversation_id is not None and self.history is not None:
+            self.history.conversation(conversation_id)  # raises before anything is reset
         self.messages = []
         try:
-            return self._open_conversation(new)
+            return self._open_conversation(new, conversation_id)
         finally:
             self.start()
 
-    def _open_conversation(self, new: bool) -> int:
+    def _open_conversation(self, new: bool, chosen: int | None) -> int:
         self.window.start = 0
         if self.history is None:
             return 0
-        last = None if new else self.history.last_conversation()
+        last = chosen if chosen is not None else None if new else self.history.last_conversation()
         if last is None:
             self.conversation_id = self.history.new_conversation()
             return self.conversation_id
@@ -416,7 +420,7 @@ class DialogueManager:
                 if len(parts) == 1 or CLAUSE_END.search(delta):
                     text_so_far = "".join(parts)
                     if len(text_so_far) > saved:
-                        self._update_turn(reply_id, text=text_so_far)
+                        self.update_turn(reply_id, text=text_so_far)
                         saved = len(text_so_far)
         except LlmError as e:
             self._emit(Error(e.code, e.message))
@@ -424,7 +428,7 @@ class DialogueManager:
         reply = "".join(parts).strip()
         timings["done"] = _ms(t0)
         if not reply and not interrupted:
-            self._update_turn(reply_id, text="", status="done")
+            self.update_turn(reply_id, text="", status="done")
             self._flag(user_id, "unhandled", self.messages[-1].content)
             reply = "Sorry, I don't have an answer to that."
             self._delete_placeholder(reply_id)
@@ -432,7 +436,7 @@ class DialogueManager:
                 reply, Source.SYSTEM, user_id, t0, flagged="unhandled", timings=timings
             )
         status = "interrupted" if interrupted else "done"
-        self._update_turn(reply_id, text=reply, status=status, timings=timings)
+        self.update_turn(reply_id, text=reply, status=status, timings=timings)
         self._emit(ReplyDone(reply, Source.LLM, interrupted, reply_id))
         self._emit(Latency(reply_id, timings, stats.generated_tokens, stats.evaluated_tokens))
         if reply:
@@ -440,18 +444,21 @@ class DialogueManager:
             self.last_reply = reply
         return TurnResult(reply, Source.LLM, user_id, reply_id, interrupted, "", None, timings)
 
-    def prepare_next_turn(self) -> int:
+    def prepare_next_turn(self, should_stop: Callable[[], bool] | None = None) -> int:
         """Evaluate, now, the prompt up to where the user's next words will go:
         the reply just given (rule replies are not in the KV cache yet), its
         end-of-turn markup and the next user-turn opener. Run while the user
         reads or hears the reply, it takes that work off the next turn's hot
-        path. Returns the tokens evaluated (0 when no model is loaded)."""
+        path. `should_stop`: checked between chunks; True (a turn is waiting)
+        ends the work early. Returns the tokens evaluated (0 when no model)."""
         if not self.messages:
             return 0
         marker = "\x00"
-        return self._prefill(marker, lambda text: text[: text.index(marker)].rstrip(" "))
+        return self._prefill(
+            marker, lambda text: text[: text.index(marker)].rstrip(" "), should_stop
+        )
 
-    def speculate(self, text: str) -> int:
+    def speculate(self, text: str, should_stop: Callable[[], bool] | None = None) -> int:
         """The user paused after `text`, which may be the whole turn: evaluate
         the prompt it would get now, so if the turn is confirmed the LLM starts
         generating at once (prefix reuse), and if not, nothing is lost but the
@@ -460,9 +467,14 @@ class DialogueManager:
         intent = intents.parse(text)
         if not text or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
             return 0  # a rule answers: nothing to warm up
-        return self._prefill(text, lambda prompt: prompt)
+        return self._prefill(text, lambda prompt: prompt, should_stop)
 
-    def _prefill(self, user_text: str, cut: Callable[[str], str]) -> int:
+    def _prefill(
+        self,
+        user_text: str,
+        cut: Callable[[str], str],
+        should_stop: Callable[[], bool] | None = None,
+    ) -> int:
         """Evaluate into the KV cache `cut(prompt)`, where prompt is the one the
         conversation would send with `user_text` as the next user turn. Only
         with a loaded model: this never starts or waits for loading."""
@@ -474,7 +486,7 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
-            return engine.prefill_text(cut(engine.render([*system, *kept])))
+            return engine.prefill_text(cut(engine.render([*system, *kept])), should_stop)
         except LlmError as e:
             log.warning("prefill failed: %s", e)
             return 0
@@ -785,7 +797,8 @@ class DialogueManager:
         result = self._safely(self.history.add_turn, self.conversation_id, role, text, **kw)
         return int(result or 0)
 
-    def _update_turn(self, turn_id: int, **kw: object) -> None:
+    def update_turn(self, turn_id: int, **kw: object) -> None:
+        """Change a history row of this conversation (a failure is logged, never raised)."""
         if self.history is not None and turn_id:
             self._safely(self.history.update_turn, turn_id, **kw)
 

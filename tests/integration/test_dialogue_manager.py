@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.dialogue.history import History
+from assistant.dialogue.history import History, HistoryError
 from assistant.dialogue.manager import ASK_AGAIN, NO_LLM_HELP, DialogueManager
 from assistant.dialogue.notes import NoteStore
 from assistant.events import Error, Event, Flagged, Latency, ReplyDelta, ReplyDone, Source
@@ -167,6 +167,21 @@ def test_continue_last_conversation(tmp_path: Path, history: History) -> None:
     assert again.open_conversation(new=True) != m.conversation_id
 
 
+def test_reopen_an_older_conversation_by_id(history: History) -> None:
+    m, _ = make(history, None)
+    m.handle("take a note call mum")
+    first = m.conversation_id
+    m.open_conversation(new=True)
+    m.handle("what is two plus two")
+    assert m.open_conversation(conversation_id=first) == first
+    assert [x.content for x in m.messages][:1] == ["take a note call mum"]
+    with pytest.raises(HistoryError):
+        m.open_conversation(conversation_id=9999)
+    assert m.conversation_id == first and m.messages  # a bad id changes nothing
+    m.handle("what time is it")
+    assert [t.text for t in history.turns(first) if t.role == "user"][-1] == "what time is it"
+
+
 @pytest.mark.slow
 def test_two_hundred_turns_never_overflow(history: History, llm_engine: LlmEngine) -> None:
     # A small window and short replies: the budget must drop old turns, never fail.
@@ -192,6 +207,20 @@ def test_prepare_next_turn_leaves_only_the_users_words(
     evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
     own = llm_engine.count_tokens(" " + question + "\nParley:") - 1  # minus BOS
     assert evaluated <= own + 1
+
+
+def test_a_waiting_turn_stops_the_next_turn_prefill(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    m, events = make(history, llm_engine, max_tokens=8)
+    m.handle("Hello there, my friend.")
+    m.handle("what is 9 times 9")  # a rule reply: not in the KV cache yet
+    assert m.prepare_next_turn(should_stop=lambda: True) == 0  # a turn is already queued
+    question = "Which planet is the largest?"
+    m.handle(question)  # the turn evaluates what the prefill left undone
+    evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
+    own = llm_engine.count_tokens(" " + question + "\nParley:") - 1
+    assert evaluated > own + 5
 
 
 def test_speculation_at_a_pause_leaves_almost_nothing_to_evaluate(
