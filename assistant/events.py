@@ -159,6 +159,8 @@ class Latency(Event):
     prompt_tokens_evaluated: int = 0
     """Prompt tokens the LLM actually evaluated this turn (prefix reuse makes
     this close to the new tokens only)."""
+    ahead_tokens: int = 0
+    """Reply tokens generated ahead, while the user paused, and used."""
 
 
 @dataclass(frozen=True)

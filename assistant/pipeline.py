@@ -375,6 +375,7 @@ class Pipeline:
                 turn.timings.update(event.stages_ms)
                 turn.timings["tokens"] = event.tokens
                 turn.timings["evaluated"] = event.prompt_tokens_evaluated
+                turn.timings["ahead"] = event.ahead_tokens
                 return  # re-emitted with the speech stages once the reply is heard
             self._emit(event)
 
@@ -412,7 +413,8 @@ class Pipeline:
                 turn.timings[name] = _ms(turn.started, t)
         tokens = int(turn.timings.pop("tokens", 0))
         evaluated = int(turn.timings.pop("evaluated", 0))
-        self._emit(Latency(result.reply_turn_id, dict(turn.timings), tokens, evaluated))
+        ahead = int(turn.timings.pop("ahead", 0))
+        self._emit(Latency(result.reply_turn_id, dict(turn.timings), tokens, evaluated, ahead))
         if result.reply_turn_id and self.manager.history is not None:
             self.manager.update_turn(result.reply_turn_id, timings=dict(turn.timings))
         if turn.cancel.cancelled and not result.interrupted and result.reply_turn_id:

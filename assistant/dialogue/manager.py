@@ -58,6 +58,8 @@ from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
 
 log = logging.getLogger(__name__)
 
+SPECULATE_TOKENS = 12
+"""Tokens generated ahead at a pause: about the first clause (6 words)."""
 LLM_WAIT_S = 120.0
 """How long a turn waits for a model that is still loading."""
 CLAUSE_END = re.compile(r"[.!?;:,](\s|$)|\n")
@@ -438,7 +440,12 @@ class DialogueManager:
         status = "interrupted" if interrupted else "done"
         self.update_turn(reply_id, text=reply, status=status, timings=timings)
         self._emit(ReplyDone(reply, Source.LLM, interrupted, reply_id))
-        self._emit(Latency(reply_id, timings, stats.generated_tokens, stats.evaluated_tokens))
+        self._emit(
+            Latency(
+                reply_id, timings, stats.generated_tokens, stats.evaluated_tokens,
+                stats.ahead_tokens,
+            )
+        )  # fmt: skip
         if reply:
             self.messages.append(Message("assistant", reply))
             self.last_reply = reply
@@ -459,15 +466,28 @@ class DialogueManager:
         )
 
     def speculate(self, text: str, should_stop: Callable[[], bool] | None = None) -> int:
-        """The user paused after `text`, which may be the whole turn: evaluate
-        the prompt it would get now, so if the turn is confirmed the LLM starts
-        generating at once (prefix reuse), and if not, nothing is lost but the
-        work. No history, no events. Returns the tokens evaluated."""
+        """The user paused after `text`, which may be the whole turn: start the
+        reply now. An ordinary reply is generated ahead (`generate_ahead`, up
+        to SPECULATE_TOKENS, about the first clause, or until `should_stop`):
+        if the turn is confirmed with these words, its first words are ready at
+        once; if not, only the work is lost. A turn that may call a tool has its
+        prompt evaluated only. No history, no events. Returns the tokens made
+        or evaluated (0 when a rule will answer or no model is loaded)."""
         text = " ".join(text.split())
         intent = intents.parse(text)
         if not text or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
             return 0  # a rule answers: nothing to warm up
-        return self._prefill(text, lambda prompt: prompt, should_stop)
+        if len(self.tools) and self.tools.might_need(text):
+            return self._prefill(text, lambda prompt: prompt, should_stop)
+        return self._with_prompt(
+            text,
+            lambda engine, prompt: engine.generate_ahead(
+                prompt,
+                temperature=self.settings.temperature,
+                budget=SPECULATE_TOKENS,
+                should_stop=should_stop,
+            ),
+        )
 
     def _prefill(
         self,
@@ -476,8 +496,18 @@ class DialogueManager:
         should_stop: Callable[[], bool] | None = None,
     ) -> int:
         """Evaluate into the KV cache `cut(prompt)`, where prompt is the one the
-        conversation would send with `user_text` as the next user turn. Only
-        with a loaded model: this never starts or waits for loading."""
+        conversation would send with `user_text` as the next user turn."""
+        return self._with_prompt(
+            user_text,
+            lambda engine, prompt: engine.prefill_text(cut(engine.render(prompt)), should_stop),
+        )
+
+    def _with_prompt(
+        self, user_text: str, work: Callable[[LlmEngine, list[Message]], int]
+    ) -> int:
+        """`work(engine, prompt)` with the prompt the conversation would send with
+        `user_text` as the next user turn. Only with a loaded model: this never
+        starts or waits for loading."""
         if self.llm is None or self.llm.state is not LlmState.READY:
             return 0
         engine = self.llm.get(0)
@@ -486,9 +516,9 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
-            return engine.prefill_text(cut(engine.render([*system, *kept])), should_stop)
+            return work(engine, [*system, *kept])
         except LlmError as e:
-            log.warning("prefill failed: %s", e)
+            log.warning("background work on the model failed: %s", e)
             return 0
 
     # -- tools -------------------------------------------------------------------------

@@ -64,6 +64,8 @@ class GenerationStats:
     """From the first generated token to the last."""
     finish: str = ""
     """eos | stop | length | cancelled"""
+    ahead_tokens: int = 0
+    """Tokens taken from a generation run ahead (`generate_ahead`), not made now."""
     token_times: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -144,6 +146,7 @@ class LlmEngine:
         self._tok_cache: tuple[str, list[int]] = ("", [])
         self._eog = self._eog_checker()
         self._bos_text, _ = _special_text(llama)
+        self._ahead: _Ahead | None = None
 
     # -- loading -----------------------------------------------------------------
 
@@ -307,10 +310,74 @@ class LlmEngine:
                         f"({self.n_ctx}).",
                     )
             stats.prompt_tokens = len(tokens)
-            stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
+            replay = self._take_ahead(tokens, temperature)
+            stats.ahead_tokens = len(replay)
+            if replay:
+                stats.evaluated_tokens = 1  # the last token run ahead, not yet evaluated
+            else:
+                stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
             yield from self._decode(
-                tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos
+                tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos, replay
             )
+
+    def generate_ahead(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.7,
+        budget: int = 16,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """Start the reply to `messages` before it is asked for (the user paused
+        and may have finished): generate up to `budget` tokens, or until
+        `should_stop()` (checked after each token), and keep them. A `stream`
+        of exactly this prompt and temperature then starts with these tokens at
+        once and goes on from there; any other use of the model discards them.
+        Returns the tokens generated."""
+        prompt = self.format.render(messages)
+        with self._lock:
+            self._ahead = None
+            tokens = self.tokenize(prompt)
+            if len(tokens) + budget >= self.n_ctx:
+                return 0
+            made: list[int] = []
+            gen = self._llm.generate(tokens, temp=temperature, reset=True, **_SAMPLING)  # type: ignore[attr-defined]
+            try:
+                for token in gen:
+                    made.append(token)
+                    if self._eog(token) or len(made) >= budget:
+                        break
+                    if should_stop is not None and should_stop():
+                        break
+            finally:
+                gen.close()
+            self._ahead = _Ahead(tokens, made, temperature)
+            return len(made)
+
+    def _take_ahead(self, tokens: list[int], temperature: float) -> list[int]:
+        """The tokens run ahead for this prompt, if the KV cache still holds
+        exactly that state (the last one is sampled but not evaluated yet)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead.prompt != tokens or ahead.temperature != temperature:
+            return []
+        expected = tokens + ahead.tokens[:-1]
+        if list(self._llm._input_ids) != expected:  # type: ignore[attr-defined]
+            return []  # something else used the model in between
+        return ahead.tokens
+
+    def _tokens(
+        self, prompt: list[int], replay: Sequence[int], temperature: float
+    ) -> Iterator[int]:
+        """The reply's tokens: those run ahead first, then llama.cpp's, which
+        continues after them (its prefix match evaluates only the last one)."""
+        yield from replay
+        gen = self._llm.generate(  # type: ignore[attr-defined]
+            [*prompt, *replay], temp=temperature, reset=True, **_SAMPLING
+        )
+        try:
+            yield from gen
+        finally:
+            gen.close()
 
     def _decode(
         self,
@@ -322,6 +389,7 @@ class LlmEngine:
         stats: GenerationStats,
         t0: float,
         ignore_eos: bool = False,
+        replay: Sequence[int] = (),
     ) -> Iterator[str]:
         llm = self._llm
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -329,15 +397,7 @@ class LlmEngine:
         sent = 0  # leading characters of `pending` already yielded (whitespace only)
         first_tok_t = 0.0
         stats.finish = "length"
-        gen = llm.generate(  # type: ignore[attr-defined]
-            tokens,
-            temp=temperature,
-            top_k=40,
-            top_p=0.95,
-            min_p=0.05,
-            repeat_penalty=1.1,
-            reset=True,
-        )
+        gen = self._tokens(tokens, replay, temperature)
         try:
             for token in gen:
                 if cancel is not None and cancel.cancelled:
@@ -380,6 +440,19 @@ class LlmEngine:
                 if stats.first_token_ms == 0.0:
                     stats.first_token_ms = (time.monotonic() - t0) * 1000
                 yield pending
+
+
+_SAMPLING: dict[str, float | int] = {"top_k": 40, "top_p": 0.95, "min_p": 0.05,
+                                     "repeat_penalty": 1.1}  # fmt: skip
+
+
+@dataclass
+class _Ahead:
+    """Tokens sampled for a prompt before it was asked for (`generate_ahead`)."""
+
+    prompt: list[int]
+    tokens: list[int]
+    temperature: float
 
 
 def release(pending: str, sent: int, stops: tuple[str, ...]) -> tuple[str, str, int]:

@@ -226,10 +226,17 @@ def test_a_waiting_turn_stops_the_next_turn_prefill(
 def test_speculation_at_a_pause_leaves_almost_nothing_to_evaluate(
     history: History, llm_engine: LlmEngine
 ) -> None:
-    m, events = make(history, llm_engine, max_tokens=4)
+    m, events = make(history, llm_engine, max_tokens=20)
     m.handle("Hello!")
     question = "what is the biggest animal in the ocean"
-    assert m.speculate(question) > 5  # the pause: the prompt is evaluated now
     assert m.speculate("what time is it") == 0  # a rule will answer: nothing to warm
+    made = m.speculate(question)  # the pause: the reply starts now
+    assert 0 < made <= 12
     m.handle(question)  # the end of the turn is confirmed with the same words
-    assert events.of(Latency)[-1].prompt_tokens_evaluated <= 1
+    lat = events.of(Latency)[-1]
+    assert lat.ahead_tokens == made and lat.prompt_tokens_evaluated <= 1
+    assert lat.tokens >= made  # the reply went on from the tokens made ahead
+    # Other words at the end of the turn: the guess is dropped, not spoken.
+    m.speculate("tell me about the moon")
+    m.handle("tell me about the sun")
+    assert events.of(Latency)[-1].ahead_tokens == 0

@@ -109,6 +109,35 @@ def test_a_prefill_stops_between_chunks_and_what_it_did_is_reused(llm_engine: Ll
     assert llm_engine.prefill_text(text) == total - 32
 
 
+def _reply(engine: LlmEngine, messages: list[Message], stats: GenerationStats) -> str:
+    return "".join(engine.stream(messages, max_tokens=24, temperature=0.0, stats=stats))
+
+
+def test_a_reply_run_ahead_is_taken_up_where_it_stopped(llm_engine: LlmEngine) -> None:
+    prompt = [*HEADER, Message("user", "What colour is the sky on a clear day?")]
+    plain = _reply(llm_engine, prompt, GenerationStats())  # greedy: the reference
+    llm_engine._llm.reset()  # type: ignore[attr-defined]
+    assert llm_engine.generate_ahead(prompt, temperature=0.0, budget=5) == 5
+    stats = GenerationStats()
+    assert _reply(llm_engine, prompt, stats) == plain  # the same reply, not restarted
+    assert stats.ahead_tokens == 5 and stats.evaluated_tokens == 1
+
+
+def test_a_reply_run_ahead_is_dropped_when_the_words_changed(llm_engine: LlmEngine) -> None:
+    guess = [*HEADER, Message("user", "What colour is the sky")]
+    final = [*HEADER, Message("user", "What colour is the sea?")]
+    stopped = iter([False, False, True])  # a turn arrives after the third token
+    assert llm_engine.generate_ahead(guess, temperature=0.0, should_stop=lambda: next(stopped)) == 3
+    stats = GenerationStats()
+    assert _reply(llm_engine, final, stats).strip()
+    assert stats.ahead_tokens == 0 and stats.evaluated_tokens > 5  # the new words, evaluated
+    # Anything else that uses the model in between also drops it.
+    llm_engine.generate_ahead(final, temperature=0.0, budget=4)
+    llm_engine.prefill_text("Something else entirely.")
+    stats = GenerationStats()
+    assert _reply(llm_engine, final, stats).strip() and stats.ahead_tokens == 0
+
+
 def test_missing_model_file(tmp_path: Path) -> None:
     with pytest.raises(LlmError) as e:
         LlmEngine.load(tmp_path / "nope.gguf")
