@@ -64,6 +64,8 @@ class TurnGap:
     source: str = ""
     heard: str = ""
     stages_ms: dict[str, float] = field(default_factory=dict)
+    ahead_tokens: int = 0
+    """Reply tokens generated during the user's pause and used (speculation hit)."""
 
 
 @dataclass
@@ -90,6 +92,9 @@ class TurnGapReport:
                     for k, v in t.stages_ms.items():
                         stages.setdefault(k, []).append(v)
             out[f"{kind}_stages_p50_ms"] = {k: round(median(v), 1) for k, v in stages.items()}
+        llm = [t for t in self.turns if t.kind == "llm" and t.source == "llm"]
+        out["llm_speculation_hits"] = sum(1 for t in llm if t.ahead_tokens)
+        out["llm_replies"] = len(llm)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +120,10 @@ class TurnGapReport:
                 "  stages (ms after the end of speech, p50): "
                 + ", ".join(f"{k} {v}" for k, v in s[kind + "_stages_p50_ms"].items())
             )
+        lines.append(
+            f"LLM replies started during the pause (speculation used): "
+            f"{s['llm_speculation_hits']} of {s['llm_replies']}"
+        )
         for t in self.turns:
             lines.append(f"  {t.kind:4} {t.gap_ms:7.1f} ms  {t.question!r} -> heard {t.heard!r}")
         return "\n".join(lines)
@@ -268,6 +277,7 @@ def _one_turn(pulse: Any, events: _Events, kind: str, text: str, wav: Path, work
             got["source"] = e["source"]
         elif e["type"] == "latency":
             got["stages"] = e["stages_ms"]
+            got["ahead"] = e.get("ahead_tokens", 0)
             return True
         return False
 
@@ -286,6 +296,7 @@ def _one_turn(pulse: Any, events: _Events, kind: str, text: str, wav: Path, work
         got.get("source", ""),
         got.get("heard", ""),
         got.get("stages", {}),
+        got.get("ahead", 0),
     )
 
 
