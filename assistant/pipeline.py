@@ -62,7 +62,7 @@ from assistant.speech.vad import looks_complete
 
 log = logging.getLogger(__name__)
 
-FIRST_CLAUSE_MAX_WORDS = 6
+FIRST_CLAUSE_MAX_WORDS = 4
 """The first clause is spoken after at most this many words, punctuation or not:
 it bounds the first sound of the reply."""
 RULE_HANGOVER_S = 0.12
