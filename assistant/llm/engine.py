@@ -26,8 +26,9 @@ from assistant.llm.templates import ChatFormat, Message, choose_format
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
-PREFILL_CHUNK = 32
-"""Tokens per llama.cpp call in an interruptible prefill: ~20 ms of CPU each here."""
+PREFILL_CHUNK = 16
+"""Tokens per llama.cpp call in an interruptible prefill (~30 ms each here): the
+longest a waiting turn waits for it."""
 
 
 class LlmError(Exception):
