@@ -11,6 +11,7 @@ and lets us check a cancel token and the stop sequences after every token.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import os
 import threading
@@ -355,6 +356,17 @@ class LlmEngine:
             self._ahead = _Ahead(tokens, made, temperature)
             return len(made)
 
+    @contextlib.contextmanager
+    def own_decoding(self, prompt: str) -> Iterator[OwnDecoding]:
+        """The model for a decoding loop of the caller's own (the tool-call
+        grammar samples by itself), with the lock held: the prompt is evaluated
+        with prefix reuse, then the caller reads logits and evaluates tokens."""
+        with self._lock:
+            self._ahead = None
+            tokens = self.tokenize(prompt)
+            reuse = self._cached_prefix(tokens)
+            yield OwnDecoding(self._llm, tokens, reuse, self._eog, self.n_ctx)
+
     def _take_ahead(self, tokens: list[int], temperature: float) -> list[int]:
         """The tokens run ahead for this prompt, if the KV cache still holds
         exactly that state (the last one is sampled but not evaluated yet)."""
@@ -441,6 +453,43 @@ class LlmEngine:
                 if stats.first_token_ms == 0.0:
                     stats.first_token_ms = (time.monotonic() - t0) * 1000
                 yield pending
+
+
+class OwnDecoding:
+    """What `LlmEngine.own_decoding` lends: the prompt's tokens, and the few
+    llama.cpp operations a decoding loop needs."""
+
+    def __init__(
+        self, llama: Any, tokens: list[int], reuse: int, eog: Callable[[int], bool], n_ctx: int
+    ) -> None:
+        self._llm = llama
+        self.tokens = tokens
+        self.reused = reuse
+        """Prompt tokens already in the KV cache (the rest is evaluated by `start`)."""
+        self.is_end = eog
+        self.n_ctx = n_ctx
+        self.n_vocab: int = llama.n_vocab()
+        self.vocab: Any = llama._model.vocab  # for llama_cpp's sampler constructors
+
+    def start(self) -> None:
+        """Evaluate the prompt after its cached prefix."""
+        self._llm.n_tokens = self.reused
+        self._llm.eval(self.tokens[self.reused :])
+
+    def logits(self) -> Any:
+        """The last position's logits (a numpy view into llama.cpp's buffer)."""
+        import llama_cpp
+        import numpy as np
+
+        ptr = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def accept(self, token: int) -> None:
+        """Evaluate a chosen token: the next `logits()` follow it."""
+        self._llm.eval([token])
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return bytes(self._llm.detokenize(tokens))
 
 
 _SAMPLING: dict[str, float | int] = {"top_k": 40, "top_p": 0.95, "min_p": 0.05,

@@ -194,34 +194,27 @@ def complete(
     stats = stats if stats is not None else GenerationStats()
     compile_grammar(grammar_text)  # a grammar that does not parse fails here, clearly
     t0 = time.monotonic()
-    llm: Any = engine._llm
     raw = b""
     out = ""
     generated: list[int] = []
-    with engine._lock:
-        tokens = engine.tokenize(prompt)
-        if len(tokens) + max_tokens > engine.n_ctx:
+    with engine.own_decoding(prompt) as model:
+        if len(model.tokens) + max_tokens > model.n_ctx:
             raise LlmError("context_full", "The conversation is too long for a tool call.")
-        reuse = engine._cached_prefix(tokens)
-        stats.prompt_tokens = len(tokens)
-        stats.evaluated_tokens = len(tokens) - reuse
+        stats.prompt_tokens = len(model.tokens)
+        stats.evaluated_tokens = len(model.tokens) - model.reused
         stats.finish = "length"
         sampler = llama_cpp.llama_sampler_init_grammar(
-            llm._model.vocab, grammar_text.encode("utf-8"), b"root"
+            model.vocab, grammar_text.encode("utf-8"), b"root"
         )
         if not sampler:
             raise LlmError("grammar_invalid", "llama.cpp refused the tool-call grammar.")
         try:
-            llm.n_tokens = reuse
-            llm.eval(tokens[reuse:])
-            n_vocab = llm.n_vocab()
+            model.start()
             while stats.generated_tokens < max_tokens:
                 if cancel is not None and cancel.cancelled:
                     stats.finish = "cancelled"
                     break
-                logits = np.ctypeslib.as_array(
-                    llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,)
-                )
+                logits = model.logits()
                 if generated:  # greedy text repeats itself: damp that
                     logits = logits.copy()
                     seen = np.array(sorted(set(generated)), dtype=np.int64)
@@ -232,16 +225,16 @@ def complete(
                 if stats.generated_tokens == 0:
                     stats.first_token_ms = (time.monotonic() - t0) * 1000
                 stats.generated_tokens += 1
-                if token < 0 or engine._eog(token):
+                if token < 0 or model.is_end(token):
                     stats.finish = "eos"
                     break
                 llama_cpp.llama_sampler_accept(sampler, token)
-                raw += llm.detokenize([token])
+                raw += model.detokenize([token])
                 out = raw.decode("utf-8", "ignore")
                 if out.endswith("}") and _complete(out):
                     stats.finish = "stop"
                     break
-                llm.eval([token])
+                model.accept(token)
         finally:
             llama_cpp.llama_sampler_free(sampler)
             stats.total_ms = (time.monotonic() - t0) * 1000
