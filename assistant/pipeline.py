@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 FIRST_CLAUSE_MAX_WORDS = 4
 """The first clause is spoken after at most this many words, punctuation or not:
 it bounds the first sound of the reply."""
+SPOKEN_NOTICES = frozenset({"timer", "confirm_timeout"})
+"""Notices the voice loop says aloud when they happen: a timer going off, and a
+question about a consequential action that got no answer ("No answer, so I didn't…")."""
 RULE_HANGOVER_S = 0.12
 """Silence that ends a turn a rule will answer (a complete request)."""
 
@@ -453,7 +456,7 @@ class Pipeline:
             self._emit(StateChanged(state))
 
     def _emit(self, event: Event) -> None:
-        if isinstance(event, Notice) and event.code == "timer":
+        if isinstance(event, Notice) and event.code in SPOKEN_NOTICES:
             self._announce(event.message)
         try:
             self.sink(event)

@@ -102,3 +102,28 @@ def test_a_spoken_yes_or_no_decides(
         assert replies[1] == "Okay, I won't open the application Calculator."
         time.sleep(0.5)
         assert not ran.exists()
+
+
+def test_no_answer_to_a_question_is_said_aloud(parley_home: Path, tmp_path: Path) -> None:
+    (parley_home / "config.toml").write_text("confirm_timeout_s = 1.0\n")
+    apps = tmp_path / "xdg" / "applications"
+    apps.mkdir(parents=True)
+    (apps / "calculator.desktop").write_text(
+        f"[Desktop Entry]\nType=Application\nName=Calculator\nExec=touch {tmp_path / 'ran'}\n"
+    )
+    clip = speech(tmp_path, "launch the calculator")  # then 2.5 s of silence: no answer
+    spoken = tmp_path / "spoken.wav"
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_DATA_DIRS": str(tmp_path / "none")}
+    out = run(
+        ["listen", "--wav", str(clip), "--speak-to", str(spoken), "--json", "--no-llm"],
+        parley_home, env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    (question,) = [e["text"] for e in events if e["type"] == "reply_done"]
+    (timeout,) = [e for e in events if e["type"] == "notice" and e["code"] == "confirm_timeout"]
+    assert timeout["message"].startswith("No answer, so I didn't")
+    assert not (tmp_path / "ran").exists()
+    alone = tmp_path / "alone.wav"
+    assert run(["say", "--to", str(alone), question], parley_home).returncode == 0
+    assert seconds(spoken) > seconds(alone) + 1.0  # the question and the "no answer"
