@@ -203,6 +203,8 @@ class Pipeline:
 
     def submit_text(self, text: str) -> None:
         """A typed turn through the same loop (the UI's text box)."""
+        if self.speaker is not None:
+            self.speaker.warm()
         self._enqueue(_Turn(None, text, 1.0, time.monotonic()))
 
     def confirm(self, request_id: str, approved: bool) -> None:
@@ -303,6 +305,8 @@ class Pipeline:
         """The ear's messages (called on the ear thread)."""
         if isinstance(msg, SpeechStarted):
             self._follow_up_until = 0.0
+            if self.speaker is not None:
+                self.speaker.warm()  # a resting output opens while the user talks
             if self._busy() and not self.ear.wake_required:
                 log.info("barge-in")
                 self.interrupt("barge-in")

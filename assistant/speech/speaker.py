@@ -69,6 +69,15 @@ class _Shutdown:
     pass
 
 
+@dataclass(frozen=True)
+class _Warm:
+    """Open the output before a reply needs it (the user started talking)."""
+
+
+REST_AFTER_S = 8.0
+"""Quiet time after which the output stream is closed (`Player.rest`)."""
+
+
 @dataclass
 class _Reply:
     epoch: int
@@ -88,7 +97,7 @@ class Speaker:
     ) -> None:
         self._synth = synth
         self._out = out
-        self._queue: queue.Queue[_Clause | _EndOfReply | _Shutdown] = queue.Queue()
+        self._queue: queue.Queue[_Clause | _EndOfReply | _Shutdown | _Warm] = queue.Queue()
         self._epoch = 0
         self._lock = threading.Lock()
         self._reply: _Reply | None = None
@@ -118,6 +127,12 @@ class Speaker:
         """`done(timing)` runs on the speaker's thread once the reply has been
         spoken (or dropped by `stop`)."""
         self._queue.put(_EndOfReply(epoch, done))
+
+    def warm(self) -> None:
+        """Have the output open by the time a reply comes: called when the user
+        starts talking, hundreds of ms before the first clause. (The output
+        rests after REST_AFTER_S of quiet.) Returns at once."""
+        self._queue.put(_Warm())
 
     def stop(self) -> None:
         """Silence within one audio block; queued clauses are dropped."""
@@ -149,9 +164,16 @@ class Speaker:
 
     def _run(self) -> None:
         while True:
-            msg = self._queue.get()
+            try:
+                msg = self._queue.get(timeout=REST_AFTER_S)
+            except queue.Empty:
+                self._rest()
+                continue
             if isinstance(msg, _Shutdown):
                 return
+            if isinstance(msg, _Warm):
+                self._wake()
+                continue
             if isinstance(msg, _EndOfReply):
                 self._finish(msg)
                 continue
@@ -174,6 +196,20 @@ class Speaker:
             self.speaking.set()
             reply.spoke = True
             self._out.play(syn.samples, syn.sample_rate)
+
+    def _rest(self) -> None:
+        rest = getattr(self._out, "rest", None)
+        if rest is not None and not self.speaking.is_set() and rest():
+            log.debug("output resting")
+
+    def _wake(self) -> None:
+        start = getattr(self._out, "start", None)
+        if start is None:
+            return
+        try:
+            start()
+        except Exception as e:  # no device now: `play` reports it when it matters
+            log.info("could not open the output early: %s", e)
 
     def _finish(self, msg: _EndOfReply) -> None:
         reply = self._reply if self._reply and self._reply.epoch == msg.epoch else None

@@ -360,6 +360,26 @@ def test_player_survives_a_device_rescan(pulse_server: PulseServer) -> None:
         assert player.wait_done(timeout=3)
 
 
+def test_player_rests_only_when_quiet_and_plays_after(
+    pulse_server: PulseServer, tmp_path: Path
+) -> None:
+    rate = 16_000
+    with Player() as player:
+        player.play(tone(660, 0.6, rate), rate)
+        assert not player.rest()  # playing: the stream stays open
+        assert player.wait_done(timeout=5)
+        assert player.rest()
+        assert player._stream is None and not player.rest()
+        rec = pulse_server.record_speaker(tmp_path / "spk.wav")
+        time.sleep(0.2)
+        player.play(tone(880, 0.4, rate), rate)  # reopens the resting stream
+        assert player.wait_done(timeout=5)
+        time.sleep(0.1)
+        heard = rec.samples()
+    assert abs(loud_span(heard, 16_000) - 0.4) < 0.03
+    assert abs(dominant_hz(loud_part(heard), 16_000) - 880) < 10
+
+
 # --------------------------------------------------------------------------- WAV source
 
 
