@@ -91,12 +91,24 @@ def resolve_model(settings: Settings) -> Path:
     return ensure_embedded_model()
 
 
+def catalog_template(model_id: str) -> str:
+    """The chat template the model catalog names for `model_id` ("" when the
+    setting is a path, or the catalog names none): used when the GGUF has none."""
+    if not model_id:
+        return ""
+    from assistant.models.catalog import load_catalog
+
+    entry = load_catalog().entries.get(model_id)
+    return entry.chat_template if entry is not None and entry.kind == "llm" else ""
+
+
 def make_provider(settings: Settings) -> LlmProvider:
     options = LlmOptions(
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
         n_gpu_layers=settings.n_gpu_layers,
         chat_template=settings.chat_template,
+        fallback_template=catalog_template(settings.llm_model),
     )
     return LlmProvider(
         lambda: resolve_model(settings), options, lambda e: system_messages(settings, e)

@@ -50,6 +50,9 @@ class LlmOptions:
     """-1 offloads every layer (Metal on Apple Silicon)."""
     chat_template: str = ""
     """"" = from the GGUF, else a name in templates.NAMED_FORMATS."""
+    fallback_template: str = ""
+    """A name in templates.NAMED_FORMATS for a GGUF without a template of its
+    own (the model catalog's); "" = the plain transcript format."""
     seed: int = -1
 
 
@@ -185,7 +188,9 @@ class LlmEngine:
             ) from e
         meta = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
         bos, eos = _special_text(llama)
-        fmt, why = choose_format(meta, options.chat_template, bos=bos, eos=eos)
+        fmt, why = choose_format(
+            meta, options.chat_template, bos=bos, eos=eos, fallback=options.fallback_template
+        )
         log.info(
             "loaded %s in %.0f ms: n_ctx=%d threads=%d gpu_layers=%d; %s",
             path.name,

@@ -164,17 +164,26 @@ NAMED_FORMATS: dict[str, ChatFormat] = {
 
 
 def choose_format(
-    metadata: dict[str, str], named: str = "", *, bos: str = "", eos: str = ""
+    metadata: dict[str, str],
+    named: str = "",
+    *,
+    bos: str = "",
+    eos: str = "",
+    fallback: str = "",
 ) -> tuple[ChatFormat, str]:
-    """Pick the chat format: a name from settings/catalog wins, then the GGUF's
-    own template, then the plain transcript for base models. Returns the format
-    and a sentence saying why, for the log."""
-    if named:
-        if named not in NAMED_FORMATS:
+    """Pick the chat format: a name from settings wins, then the GGUF's own
+    template, then `fallback` (the model catalog's name for it), then the plain
+    transcript for base models. Returns the format and a sentence saying why,
+    for the log."""
+    for name in (named, fallback):
+        if name and name not in NAMED_FORMATS:
             known = ", ".join(NAMED_FORMATS)
-            raise ValueError(f"unknown chat template {named!r} (known: {known})")
+            raise ValueError(f"unknown chat template {name!r} (known: {known})")
+    if named:
         return NAMED_FORMATS[named], f"chat template {named!r} from settings"
     template = metadata.get("tokenizer.chat_template", "")
     if template:
         return JinjaFormat(template, bos, eos), "chat template from the GGUF metadata"
+    if fallback:
+        return NAMED_FORMATS[fallback], f"chat template {fallback!r} from the model catalog"
     return PlainFormat(), "no chat template in the GGUF: plain transcript format (base model)"

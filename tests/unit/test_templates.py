@@ -56,6 +56,16 @@ def test_choose_format_order() -> None:
         choose_format({}, "klingon")
 
 
+def test_the_catalog_template_serves_only_a_gguf_without_one() -> None:
+    fmt, why = choose_format({}, fallback="chatml")
+    assert fmt == ChatMLFormat() and "catalog" in why
+    own = {"tokenizer.chat_template": "{{ messages[0]['content'] }}"}
+    assert isinstance(choose_format(own, fallback="chatml")[0], JinjaFormat)
+    assert choose_format(own, "gemma", fallback="chatml")[0] == GemmaFormat()  # settings win
+    with pytest.raises(ValueError, match="unknown chat template"):
+        choose_format({}, fallback="klingon")
+
+
 def test_jinja_template_from_metadata_renders() -> None:
     template = (
         "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
