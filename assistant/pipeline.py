@@ -170,12 +170,14 @@ class Pipeline:
         if self.speaker is not None:
             self.speaker.start()
         # Events the core emits between turns (a timer going off) come here too.
-        self.manager.sink = self._emit
+        unheard = self.manager.attach_voice(self._emit)
         for t in self._threads:
             t.start()
         # Always announce the first state: it tells clients Parley is ready to hear.
         self._state = State.LISTENING if not self.ear.wake_required else State.IDLE
         self._emit(StateChanged(self._state))
+        for text in unheard:  # timers that went off while Parley was closed
+            self._announce(text)
 
     def start_listening(self) -> None:
         """Push-to-talk pressed (or `parley toggle`): listen without the wake word."""

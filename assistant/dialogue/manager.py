@@ -165,6 +165,11 @@ class DialogueManager:
     ) -> None:
         self.settings = settings
         self.sink = sink
+        # Missed timers are announced as soon as the timers start, often before
+        # a voice loop exists: they are kept until one attaches (`attach_voice`).
+        self._voice_lock = threading.Lock()
+        self._voice = False
+        self._unheard: list[str] = []
         self.history = history
         self.llm = llm
         self.notes = notes
@@ -680,13 +685,24 @@ class DialogueManager:
         self._emit(Notice(text, "confirm_timeout"))
         return text
 
+    def attach_voice(self, sink: EventSink) -> list[str]:
+        """A voice loop takes the events from now on. Returns the missed-timer
+        announcements made before it was there (shown, but not yet heard)."""
+        with self._voice_lock:
+            self.sink, self._voice = sink, True
+            unheard, self._unheard = self._unheard, []
+        return unheard
+
     def _timer_due(self, timer: Timer, missed: bool) -> None:
         """A timer is due (on the timer thread): announce it, even mid-turn."""
         text = announcement(timer, missed, self.now)
         self._audit(
             "timer", text, {"timer_id": timer.id, "kind": timer.kind, "missed": missed}, start=False
         )
-        self._emit(Notice(text, "timer"))
+        with self._voice_lock:  # never both kept for later and spoken now
+            if not self._voice:
+                self._unheard.append(text)
+            self._emit(Notice(text, "timer"))
 
     def _audit(self, kind: str, text: str, data: dict[str, Any], *, start: bool = True) -> None:
         """A tool row in the transcript: each request, decision and result."""

@@ -127,3 +127,26 @@ def test_no_answer_to_a_question_is_said_aloud(parley_home: Path, tmp_path: Path
     alone = tmp_path / "alone.wav"
     assert run(["say", "--to", str(alone), question], parley_home).returncode == 0
     assert seconds(spoken) > seconds(alone) + 1.0  # the question and the "no answer"
+
+
+def test_a_timer_missed_while_closed_is_said_when_the_voice_loop_starts(
+    parley_home: Path, tmp_path: Path
+) -> None:
+    assert run(["chat", "--once", "set a timer for 1 second"], parley_home).returncode == 0
+    time.sleep(1.5)  # it goes off while no Parley runs
+    quiet = tmp_path / "quiet.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(quiet),
+                    "trim", "0", "4"], check=True)  # fmt: skip
+    spoken = tmp_path / "spoken.wav"
+    out = run(
+        ["listen", "--wav", str(quiet), "--speak-to", str(spoken), "--json", "--no-llm"],
+        parley_home,
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert not [e for e in events if e["type"] == "user_turn"]  # only silence was heard
+    notices = [e["message"] for e in events if e["type"] == "notice" and e["code"] == "timer"]
+    announced = [m for m in notices if m.startswith("While Parley was closed")]
+    # Shown (on stdout here, or stderr when it came before the loop) and heard.
+    assert announced or "While Parley was closed" in out.stderr
+    assert spoken.exists() and seconds(spoken) > 1.5
