@@ -255,7 +255,7 @@ class Player:
         which is a third of Parley's idle budget. `start` (or `play`) opens it
         again. True when the stream was closed."""
         with self._lock:
-            if self.playing or self._pending or self._stream is None:
+            if self.playing or self._stream is None:  # `playing` counts queued clips too
                 return False
             self._close_stream()
             return True
