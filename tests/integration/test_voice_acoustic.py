@@ -154,12 +154,19 @@ def test_barge_in_stops_speech_and_becomes_the_next_turn(
     user = np.abs(audio[:, 0].astype(int) - audio[:, 1].astype(int)) > LOUD
     reply = np.abs(audio[:, 1].astype(int)) > LOUD
     barge = int(np.flatnonzero(user)[0])
-    talking_after = np.flatnonzero(reply[barge:])
-    gaps = np.flatnonzero(np.diff(talking_after) > rate // 5)  # first silence > 200 ms
-    stopped = barge + int(talking_after[gaps[0]] if gaps.size else talking_after[-1])
-    stop_ms = (stopped - barge) * 1000 / rate
+    # The reply's sound in runs split by silences > 200 ms; the interrupted one
+    # is the last run that began before the user did. The two channels reach the
+    # recording by different paths, so under load the user's onset can be
+    # recorded a little after Parley already went quiet: a negative stop time.
+    talking = np.flatnonzero(reply)
+    breaks = np.flatnonzero(np.diff(talking) > rate // 5)
+    starts = talking[np.r_[0, breaks + 1]]
+    ends = talking[np.r_[breaks, talking.size - 1]]
+    run = int(np.flatnonzero(starts < barge)[-1])
+    stop_ms = (int(ends[run]) - barge) * 1000 / rate
     print(f"barge-in: reply silenced {stop_ms:.0f} ms after the user started speaking")
-    assert stop_ms < 600
+    assert -300 < stop_ms < 600  # it was still talking just before, and stopped soon
+    assert run + 1 < starts.size  # the answer to the barge-in was heard after it
 
 
 @pytest.mark.parametrize("headphones", [False, True], ids=["guard", "headphones-no-guard"])
