@@ -18,6 +18,7 @@ from assistant.session import Session
 from assistant.speech.ear import Ear
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
 from assistant.speech.stt import PocketsphinxEngine, SttError, VoskEngine, open_engine
+from assistant.speech.tail import TailTrim
 from assistant.speech.tts import Synthesizer, TtsError
 from assistant.speech.vad import Endpointer, make_listening_vad
 
@@ -98,6 +99,7 @@ def build_voice(
     ear = Ear(
         make_listening_vad(), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
     )
+    ear.tail_trim = TailTrim()
     options = VoiceOptions(open_mic=open_mic, follow_up_s=s.follow_up_s, headphones=s.headphones)
     pipeline = Pipeline(session.manager, source, ear, speaker, sink, options)
     if speaker is not None and hasattr(out, "on_first_sample"):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.speech.stt import Recognizer, Transcript
+from assistant.speech.tail import TailTrim
 from assistant.speech.vad import (
     FRAME_SAMPLES,
     FRAME_SECONDS,
@@ -127,6 +128,8 @@ class Ear:
         self.clock = clock
         self.wake_required = spotter is not None
         """When set, an utterance counts only if the wake word opens it."""
+        self.tail_trim: TailTrim | None = None
+        """Ends speech where the voice stops, not where the VAD model lets go."""
         self.speech_gate: Callable[[np.ndarray, bool], bool] | None = None
         """Optional second opinion on each speech frame (the self-hearing guard)."""
         self.judge: Callable[[str], float | None] | None = None
@@ -142,6 +145,8 @@ class Ear:
         self._utterance: list[np.ndarray] = []
         self._last_partial_t = 0.0
         self._partial = ""
+        self._judged = ""
+        """The partial transcript the current pause was judged on."""
         self._pending = np.zeros(0, np.int16)
 
     # -- feeding -----------------------------------------------------------------
@@ -174,6 +179,8 @@ class Ear:
 
     def _frame(self, frame: np.ndarray) -> None:
         speech = self.vad.is_speech(frame)
+        if self.tail_trim is not None and self.endpointer.in_speech:
+            speech = self.tail_trim(frame, speech)
         if self.speech_gate is not None:
             speech = self.speech_gate(frame, speech)
         events = self.endpointer.process(FRAME_SECONDS, speech)
@@ -185,23 +192,33 @@ class Ear:
             if ev.type is EndpointEventType.SPEECH_START:
                 self._start()
             elif ev.type is EndpointEventType.PAUSE:
-                text = self.recognizer.partial() if self._listening else ""
-                hangover = self.judge(text) if self.judge is not None and text else None
-                complete = hangover is not None or looks_complete(text)
-                if hangover is not None:
-                    self.endpointer.short_hangover_s = hangover
-                self.endpointer.set_hint(complete)
-                self.emit(PauseHeard(text, complete))
+                self._judge_pause(self.recognizer.partial() if self._listening else "")
             elif ev.type is EndpointEventType.RESUME:
                 self.emit(SpeechResumed())
             elif ev.type in (EndpointEventType.SPEECH_END, EndpointEventType.TIMEOUT):
                 self._finish(ev.speech_end_s, ev.complete_hint)
+        if not events and self.endpointer.paused and self._listening:
+            # The recogniser's last word often lands a frame or two into the
+            # pause: judge again whenever the partial changes.
+            text = self.recognizer.partial()
+            if text != self._judged:
+                self._judge_pause(text)
+
+    def _judge_pause(self, text: str) -> None:
+        self._judged = text
+        hangover = self.judge(text) if self.judge is not None and text else None
+        complete = hangover is not None or looks_complete(text)
+        self.endpointer.short_hangover_s = self._default_short if hangover is None else hangover
+        self.endpointer.set_hint(complete)
+        self.emit(PauseHeard(text, complete))
 
     @property
     def _listening(self) -> bool:
         return self._woke or not self.wake_required
 
     def _start(self) -> None:
+        if self.tail_trim is not None:
+            self.tail_trim.start_utterance()
         self._in_speech = True
         self._woke = False
         self._utterance = list(self._pre_roll)

@@ -155,3 +155,33 @@ def test_speech_gate_can_veto_speech() -> None:
     ear.speech_gate = lambda frame, speech: False  # e.g. only Parley's own voice
     run(ear, (SPEECH, 1.0), (SILENCE, 1.0))
     assert got == []
+
+
+class LateWordRecognizer(ScriptedRecognizer):
+    """The last word shows up only after some silence, as pocketsphinx's partial
+    does: "what time is" during speech, "what time is it" 2 frames into the pause."""
+
+    def __init__(self) -> None:
+        super().__init__("what time is it")
+        self.silent = 0
+
+    def accept(self, samples: np.ndarray) -> None:
+        super().accept(samples)
+        self.silent = 0 if np.count_nonzero(samples) else self.silent + 1
+
+    def partial(self) -> str:
+        return self.words if self.silent >= 5 else "what time is"
+
+
+def test_a_pause_is_judged_again_when_the_last_word_arrives() -> None:
+    got: list = []
+    ear = Ear(LoudVad(), LateWordRecognizer(), got.append, endpointer=Endpointer())
+    ear.wake_required = False
+    run(ear, (SPEECH, 0.9), (SILENCE, 0.3))
+    pauses = [m for m in got if isinstance(m, PauseHeard)]
+    assert [(p.text, p.complete) for p in pauses] == [
+        ("what time is", False),
+        ("what time is it", True),
+    ]
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))  # the short hangover, not 0.6 s
+    assert utt.hinted and utt.transcript.text == "what time is it"
