@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.speech.chunking import speakable
+from assistant.speech.pauses import fit_pauses
 from assistant.speech.tts import Synthesizer, TtsError
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class Speaker:
                 continue
             self.speaking.set()
             reply.spoke = True
-            self._out.play(syn.samples, syn.sample_rate)
+            self._out.play(fit_pauses(syn.samples, syn.sample_rate, msg.text), syn.sample_rate)
 
     def _rest(self) -> None:
         rest = getattr(self._out, "rest", None)

@@ -118,3 +118,24 @@ def test_wake_word_and_follow_up_window(parley_home: Path, tmp_path: Path) -> No
     assert heard == ["what time is it", "what is two plus two"]
     replies = [e["text"] for e in events if e["type"] == "reply_done"]
     assert replies[1] == "2 plus 2 is 4."
+
+
+def test_clauses_follow_each_other_without_holes(parley_home: Path, tmp_path: Path) -> None:
+    """The help answer is spoken as several clauses, the first cut after a few
+    words. eSpeak NG ends each clip with ~284 ms of silence; inside a sentence
+    only a short pause may remain, after a sentence a natural one."""
+    import numpy as np
+
+    question = flite("what can you do", tmp_path / "q.wav", voice="rms")
+    answer = tmp_path / "a.wav"
+    out = run(["listen", "--open-mic", "--wav", str(question), "--speak-to", str(answer)],
+              parley_home)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    with wave.open(str(answer)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    sound = np.flatnonzero(np.abs(samples.astype(int)) >= 64)
+    holes = np.diff(sound) / rate
+    pauses = holes[holes > 0.04]
+    assert pauses.size >= 5  # several clauses and sentences were spoken
+    assert pauses.max() < 0.27, f"pauses (s): {np.round(pauses, 3)}"
