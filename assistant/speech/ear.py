@@ -6,8 +6,10 @@ so the first syllable is not cut), which keeps idle listening cheap.
 
 The end of the user's turn is decided here by the Endpointer, not by the
 recogniser: when the pause begins, the partial transcript decides the hangover
-(short when it already reads as a complete request), then the recogniser is
-asked for its final result at once.
+(short when it already reads as a complete request, judged again whenever the
+partial changes during the pause), then the recogniser is asked for its final
+result at once. The pause counts from where the voice stopped (`TailTrim`),
+not from where the VAD model let go of it.
 """
 
 from __future__ import annotations
