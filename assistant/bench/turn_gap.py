@@ -92,6 +92,20 @@ class TurnGapReport:
                     for k, v in t.stages_ms.items():
                         stages.setdefault(k, []).append(v)
             out[f"{kind}_stages_p50_ms"] = {k: round(median(v), 1) for k, v in stages.items()}
+        # Rule questions pocketsphinx misheard reach the LLM: the rule figure alone
+        # mixes recognition with latency.
+        answered = [t.gap_ms for t in self.turns if t.kind == "rule" and t.source == "rule"]
+        out["rule_answered_by_rule_n"] = len(answered)
+        out["rule_answered_by_rule_p50_ms"] = round(median(answered), 1) if answered else None
+        # Time the stages cannot see, as they count from the VAD's speech end:
+        # the capture, the VAD letting go late, and the output path's real delay
+        # against its predicted first sample.
+        unclocked = [
+            t.gap_ms - t.stages_ms["first_sample"]
+            for t in self.turns
+            if "first_sample" in t.stages_ms and t.gap_ms == t.gap_ms
+        ]
+        out["unclocked_p50_ms"] = round(median(unclocked), 1) if unclocked else None
         llm = [t for t in self.turns if t.kind == "llm" and t.source == "llm"]
         out["llm_speculation_hits"] = sum(1 for t in llm if t.ahead_tokens)
         out["llm_replies"] = len(llm)
@@ -120,6 +134,14 @@ class TurnGapReport:
                 "  stages (ms after the end of speech, p50): "
                 + ", ".join(f"{k} {v}" for k, v in s[kind + "_stages_p50_ms"].items())
             )
+        lines.append(
+            f"rule questions answered by rule (heard right): n={s['rule_answered_by_rule_n']}, "
+            f"gap p50 {s['rule_answered_by_rule_p50_ms']} ms"
+        )
+        lines.append(
+            f"before the stages' clock (true end of speech -> VAD's speech end, and the "
+            f"output's error), p50: {s['unclocked_p50_ms']} ms"
+        )
         lines.append(
             f"LLM replies started during the pause (speculation used): "
             f"{s['llm_speculation_hits']} of {s['llm_replies']}"

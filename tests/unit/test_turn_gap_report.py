@@ -1,0 +1,40 @@
+"""The turn-gap bench's summary: figures computed from the measured turns."""
+
+from __future__ import annotations
+
+from assistant.bench.turn_gap import TurnGap, TurnGapReport
+
+
+def report() -> TurnGapReport:
+    turns = [
+        TurnGap("what time is it", "rule", 300.0, "rule", "what time is it",
+                {"endpoint": 150.0, "first_sample": 260.0}),
+        TurnGap("what is seven plus five", "rule", 700.0, "llm", "what is said and plus five",
+                {"endpoint": 210.0, "first_sample": 650.0}),
+        TurnGap("what is twelve times seven", "rule", 320.0, "rule", "what is twelve times seven",
+                {"endpoint": 150.0, "first_sample": 290.0}),
+        TurnGap("name a famous painter", "llm", 500.0, "llm", "name a famous painter",
+                {"endpoint": 210.0, "first_sample": 460.0}, ahead_tokens=2),
+        TurnGap("why is the sky blue", "llm", float("nan"), "", "", {}),
+    ]  # fmt: skip
+    return TurnGapReport(turns, startup_ms=2000.0, idle_cpu_percent=2.0, idle_seconds=30.0)
+
+
+def test_rule_turns_answered_by_rule_are_reported_apart() -> None:
+    s = report().summary()
+    assert s["rule_n"] == 3 and s["rule_p50_ms"] == 320.0
+    assert s["rule_answered_by_rule_n"] == 2
+    assert s["rule_answered_by_rule_p50_ms"] == 310.0
+
+
+def test_unclocked_time_is_the_gap_the_stages_do_not_cover() -> None:
+    s = report().summary()
+    # 40, 50, 30, 40 ms: the turn with no measurement is left out.
+    assert s["unclocked_p50_ms"] == 40.0
+
+
+def test_table_names_every_figure() -> None:
+    table = report().table()
+    assert "answered by rule (heard right): n=2, gap p50 310.0 ms" in table
+    assert "p50: 40.0 ms" in table
+    assert "1 of 1" in table  # the unanswered LLM question is not a reply
