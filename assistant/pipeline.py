@@ -229,6 +229,9 @@ class Pipeline:
         self.source.stop()
         if self.speaker is not None:
             self.speaker.close()
+        close_recognizer = getattr(self.ear.recognizer, "close", None)
+        if close_recognizer is not None:  # a recogniser with a worker process
+            close_recognizer()
 
     @property
     def state(self) -> State:

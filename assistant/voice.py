@@ -18,6 +18,7 @@ from assistant.session import Session
 from assistant.speech.ear import Ear
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
 from assistant.speech.stt import PocketsphinxEngine, SttError, VoskEngine, open_engine
+from assistant.speech.stt_worker import RecognizerProcess
 from assistant.speech.tail import TailTrim
 from assistant.speech.tts import Synthesizer, TtsError
 from assistant.speech.vad import Endpointer, make_listening_vad
@@ -47,17 +48,19 @@ def build_voice(
 ) -> VoiceParts:
     s = session.settings
     try:
-        engine = open_engine(s.language, s.stt_model)
+        engine = open_engine(s.language, s.stt_model, load=False)
+        # pocketsphinx holds the GIL while it decodes: it runs in a worker
+        # process so the window and the audio callbacks never wait for it.
+        # Its second pass over the whole utterance matches its offline accuracy
+        # but costs ~0.45 s per second of speech at the end of every turn; the
+        # live decode is one word worse in 71 on LibriVox. The loop takes speed.
+        recognizer = (
+            RecognizerProcess(engine.extra_words, two_pass=False)
+            if isinstance(engine, PocketsphinxEngine)
+            else engine.recognizer()
+        )
     except SttError as e:
         raise VoiceUnavailable(str(e)) from e
-    # pocketsphinx's second pass over the whole utterance matches its offline
-    # accuracy but costs ~0.45 s per second of speech at the end of every turn;
-    # the live decode is one word worse in 71 on LibriVox. The loop takes speed.
-    recognizer = (
-        engine.recognizer(two_pass=False)
-        if isinstance(engine, PocketsphinxEngine)
-        else engine.recognizer()
-    )
 
     spotter = None
     wake = s.wake_word_enabled and not open_mic
@@ -96,6 +99,15 @@ def build_voice(
             synth.close()
             synth = None
 
+    if isinstance(recognizer, RecognizerProcess):
+        try:  # the worker loaded its model while the rest started
+            recognizer.ready()
+        except SttError as e:
+            if synth is not None:
+                synth.close()
+            if out is not None and hasattr(out, "close"):
+                out.close()
+            raise VoiceUnavailable(str(e)) from e
     ear = Ear(
         make_listening_vad(), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
     )

@@ -265,14 +265,16 @@ class PocketsphinxEngine:
 
     name = "pocketsphinx"
 
-    def __init__(self, extra_words: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_words: dict[str, str] | None = None, *, load: bool = True) -> None:
         """`extra_words` maps a word to its phones in the model's ARPAbet set,
-        e.g. {"parley": "P AA R L IY"}. Raises SttError for a phone the model lacks."""
+        e.g. {"parley": "P AA R L IY"}. Raises SttError for a phone the model lacks.
+        `load`: load a decoder now, so bad words fail here; False for a caller
+        that decodes in another process (`stt_worker.RecognizerProcess`)."""
         self.extra_words = {w.lower(): p.upper() for w, p in (extra_words or {}).items()}
         self._aliases: dict[str, str] = {}
         self._lock = threading.Lock()
         started = time.monotonic()
-        self._spare: Any = self._decoder()  # loads eagerly so bad words fail here
+        self._spare: Any = self._decoder() if load else None
         self.load_seconds = time.monotonic() - started
 
     def recognizer(self, two_pass: bool = True) -> Recognizer:
@@ -467,24 +469,26 @@ def find_vosk_model(language: str) -> Path | None:
     return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def open_engine(language: str, model_dir: str = "") -> VoskEngine | PocketsphinxEngine:
+def open_engine(
+    language: str, model_dir: str = "", *, load: bool = True
+) -> VoskEngine | PocketsphinxEngine:
     """The engine to hear `language` with: the model `model_dir` names (a Vosk
     folder, or an installed/built-in model's id) when given, else an installed Vosk
-    model for the language, else (English only) pocketsphinx.
-    Raises SttError telling the user how to get a model."""
+    model for the language, else (English only) pocketsphinx, loaded only when
+    `load` is set. Raises SttError telling the user how to get a model."""
     if model_dir:
         from assistant.models.resolve import POCKETSPHINX, stt_model_choice
 
         choice = stt_model_choice(model_dir)
         if choice == POCKETSPHINX:
-            return PocketsphinxEngine()
+            return PocketsphinxEngine(load=load)
         return VoskEngine(Path(choice))
     found = find_vosk_model(language)
     if found is not None:
         return VoskEngine(found)
     lang, _ = _lang_tag(language)
     if lang == "en":
-        return PocketsphinxEngine()
+        return PocketsphinxEngine(load=load)
     name = _PULL_NAMES.get(lang)
     if name:
         raise SttError(
