@@ -219,7 +219,15 @@ class Synthesizer:
                 if isinstance(reply, _Pcm):
                     samples, rate = np.frombuffer(reply.data, dtype=np.int16).copy(), reply.rate
                 else:
-                    samples, rate = _read_audio(path)
+                    try:
+                        samples, rate = _read_audio(path)
+                    except TtsError as e:
+                        # pyttsx3's file drivers now and then finish without
+                        # writing (a known pyttsx3 failure): ask once more rather
+                        # than drop the clause.
+                        log.info("TTS wrote nothing for %r (%s); asking again", text, e)
+                        self._request(_SynthReq(text, str(path)), timeout)
+                        samples, rate = _read_audio(path)
             finally:
                 path.unlink(missing_ok=True)
         if samples.size == 0:
