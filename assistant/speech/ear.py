@@ -149,6 +149,8 @@ class Ear:
         self._partial = ""
         self._judged = ""
         """The partial transcript the current pause was judged on."""
+        self._partial_now: str | None = None
+        """The partial fetched while handling the current frame, if any."""
         self._pending = np.zeros(0, np.int16)
 
     # -- feeding -----------------------------------------------------------------
@@ -180,6 +182,7 @@ class Ear:
     # -- per frame ------------------------------------------------------------------
 
     def _frame(self, frame: np.ndarray) -> None:
+        self._partial_now = None
         speech = self.vad.is_speech(frame)
         if self.tail_trim is not None and self.endpointer.in_speech:
             speech = self.tail_trim(frame, speech)
@@ -201,8 +204,12 @@ class Ear:
                 self._finish(ev.speech_end_s, ev.complete_hint)
         if not events and self.endpointer.paused and self._listening:
             # The recogniser's last word often lands a frame or two into the
-            # pause: judge again whenever the partial changes.
-            text = self.recognizer.partial()
+            # pause: judge again whenever the partial changes. (A partial already
+            # fetched for this frame is reused: with a worker process each fetch
+            # is a round trip.)
+            text = self._partial_now
+            if text is None:
+                text = self.recognizer.partial()
             if text != self._judged:
                 self._judge_pause(text)
 
@@ -243,6 +250,7 @@ class Ear:
             if now - self._last_partial_t >= PARTIAL_EVERY_S:
                 self._last_partial_t = now
                 text = self.recognizer.partial()
+                self._partial_now = text
                 if text and text != self._partial:
                     self._partial = text
                     self.emit(PartialHeard(text))
