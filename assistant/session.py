@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assistant import paths
 from assistant.config import LoadedSettings, Settings, load_settings
-from assistant.dialogue.history import History, HistoryError
+from assistant.dialogue.history import DamagedDatabase, History, HistoryError
 from assistant.dialogue.manager import DialogueManager, system_messages
 from assistant.dialogue.notes import NoteStore
 from assistant.events import Error, EventSink, Notice
@@ -56,17 +56,32 @@ class Session:
         try:
             paths.ensure_dir(paths.data_dir())  # its error names the folder and the fix
             history = History(paths.history_db())
-            recovered = history.recover_interrupted()
+            if history.damage:  # set aside and replaced: say so, and go on
+                sink(Error("history_damaged", history.damage))
+            try:
+                recovered = history.recover_interrupted()
+            except DamagedDatabase as e:  # quick_check missed it; now kept in memory
+                sink(Error("history_damaged", str(e)))
+                recovered = 0
             if recovered:
                 log.info("marked %d reply(s) cut off by a crash as interrupted", recovered)
-            notes = NoteStore(paths.history_db())
+            notes = NoteStore(history)
         except (HistoryError, OSError) as e:
             sink(Error("history_unwritable", f"{e} The conversation will not be saved."))
             history = None
 
         llm = make_provider(settings) if settings.use_llm else None
         manager = DialogueManager(settings, sink=sink, history=history, llm=llm, notes=notes)
-        manager.open_conversation(new=new_conversation)
+        if manager.timers is not None:  # before open_conversation starts them
+            store = manager.timers.store
+            store.on_damage = lambda message: sink(Error("timers_damaged", message))
+            if store.damage:
+                sink(Error("timers_damaged", store.damage))
+        try:
+            manager.open_conversation(new=new_conversation)
+        except DamagedDatabase as e:  # met reading the last conversation; now in memory
+            sink(Error("history_damaged", str(e)))
+            manager.open_conversation(new=new_conversation)
         return cls(settings, loaded, history, notes, llm, manager)
 
     def start_llm(self) -> None:

@@ -91,9 +91,15 @@ def _data_dir() -> list[Check]:
 
 
 def _history() -> list[Check]:
+    from assistant.dialogue import dbfile
     from assistant.dialogue.history import History, HistoryError
 
     db = paths.history_db()
+    # Checked without opening: opening would set the file aside, and the doctor
+    # only looks.
+    reason = dbfile.damage_reason(db)
+    if reason is not None:
+        return [Check("history", "warn", f"{db} is damaged ({reason})", _SET_ASIDE_AT_START)]
     try:
         with History(db) as h:
             n = len(h.conversations())
@@ -107,6 +113,57 @@ def _history() -> list[Check]:
             )
         ]
     return [Check("history", "ok", f"{db} ({n} conversations)")]
+
+
+_SET_ASIDE_AT_START = (
+    "Start Parley (or run `parley chat`): it sets the file aside and starts a new one."
+)
+
+
+def _timers() -> list[Check]:
+    from assistant.dialogue import dbfile
+
+    db = paths.data_dir() / "timers.sqlite3"
+    if not db.exists():
+        return [Check("timers", "ok", f"{db} (not created yet)")]
+    reason = dbfile.damage_reason(db)
+    if reason is not None:
+        return [Check("timers", "warn", f"{db} is damaged ({reason})", _SET_ASIDE_AT_START)]
+    return [Check("timers", "ok", str(db))]
+
+
+def _damaged() -> list[Check]:
+    """Damaged files Parley set aside (kept for the user to recover or delete),
+    and files found damaged mid-session that the next start sets aside."""
+    from datetime import datetime
+
+    from assistant.dialogue import dbfile
+
+    out = []
+    for p in dbfile.damaged_files(paths.data_dir()):
+        if p.name.endswith(dbfile.MARKER_SUFFIX):
+            original = p.with_name(p.name.removesuffix(dbfile.MARKER_SUFFIX))
+            out.append(
+                Check(
+                    "damaged file",
+                    "warn",
+                    f"{original} was found damaged while Parley was running",
+                    _SET_ASIDE_AT_START,
+                )
+            )
+            continue
+        when = datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        out.append(
+            Check(
+                "damaged file",
+                "warn",
+                f"{p} ({p.stat().st_size} bytes, last written {when}): Parley found it "
+                "damaged, set it aside and started a new one",
+                f"To get its rows back try `sqlite3 '{p}' .recover > recovered.sql`; "
+                "delete the file once you no longer need it.",
+            )
+        )
+    return out
 
 
 def _llm() -> list[Check]:
@@ -262,6 +319,8 @@ PROBES: list[Callable[[], list[Check]]] = [
     _config,
     _data_dir,
     _history,
+    _timers,
+    _damaged,
     _llm,
     _models,
     _speech,

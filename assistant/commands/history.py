@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     """Run a `history` subcommand; returns the exit code."""
     try:
         with History(paths.history_db()) as history:
+            if history.damage:  # set aside and replaced by an empty one
+                print(f"parley history: {history.damage}", file=sys.stderr)
             return _COMMANDS[args.history_command](history, args)
     except HistoryError as exc:
         print(f"parley history: {exc}", file=sys.stderr)

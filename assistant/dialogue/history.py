@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.dialogue import dbfile
+
 log = logging.getLogger(__name__)
 
 ROLES = ("user", "assistant", "tool")
@@ -34,6 +36,11 @@ TITLE_CHARS = 60
 
 class HistoryError(Exception):
     """The history cannot be opened, read or written; the message is for people."""
+
+
+class DamagedDatabase(HistoryError):
+    """The file turned out to be damaged mid-session; the store now keeps what
+    is written in memory (see `dbfile`). Raised once, by the operation that met it."""
 
 
 @dataclass(frozen=True)
@@ -213,12 +220,29 @@ def open_database(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def open_checked(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """`open_database` after setting a damaged file aside (`dbfile.open_checked`):
+    (connection, the message saying so or None)."""
+    return dbfile.open_checked(Path(path), dbfile.HISTORY, open_database, HistoryError)
+
+
+def memory_database() -> sqlite3.Connection:
+    """A history in memory, where a store carries on once its file is damaged."""
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn, Path(":memory:"))
+    return conn
+
+
 class History:
     """Conversations and their turns. Thread-safe; every write commits at once."""
 
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
-        self._conn = open_database(self.path)
+        self._conn, self.damage = open_checked(self.path)
+        """`damage`: the file was damaged and set aside at open; the message to show."""
+        self.in_memory = False
+        """True once damage met mid-session moved the history into memory."""
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -240,6 +264,11 @@ class History:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
+                if dbfile.is_damage(exc) and not self.in_memory:
+                    message = dbfile.mark_damaged(self.path, dbfile.HISTORY, exc)
+                    self._conn.close()
+                    self._conn, self.in_memory = memory_database(), True
+                    raise DamagedDatabase(message) from exc
                 raise HistoryError(
                     f"Parley cannot {verb} its history at {self.path}: "
                     f"{describe_error(self.path, exc)}"
@@ -336,7 +365,15 @@ class History:
                 ).fetchone()
                 is None
             ):
-                raise HistoryError(f"There is no conversation {conversation_id} in the history.")
+                if not self.in_memory:
+                    raise HistoryError(
+                        f"There is no conversation {conversation_id} in the history."
+                    )
+                # It was in the damaged file: the caller's conversation goes on here.
+                conn.execute(
+                    "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
+                    (conversation_id, now, now),
+                )
             cur = conn.execute(
                 "INSERT INTO turns (conversation_id, role, text, status, source, intent,"
                 " flagged, confidence, timings, created_at, updated_at, data)"
@@ -405,7 +442,7 @@ class History:
         params.append(turn_id)
         with self._locked() as conn:
             cur = conn.execute(f"UPDATE turns SET {', '.join(sets)} WHERE id = ?", params)
-        if cur.rowcount == 0:
+        if cur.rowcount == 0 and not self.in_memory:  # in memory: it was in the damaged file
             raise HistoryError(f"There is no turn {turn_id} in the history.")
 
     _TURN_SELECT = (

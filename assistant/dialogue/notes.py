@@ -10,11 +10,15 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from assistant.dialogue import dbfile
 from assistant.dialogue.history import (
+    DamagedDatabase,
     History,
     HistoryError,
     describe_error,
+    memory_database,
     now_utc,
+    open_checked,
     open_database,
 )
 
@@ -23,11 +27,19 @@ class NoteStore:
     """Notes, oldest first. Thread-safe; every write commits at once.
 
     Takes the database path, or an open `History` whose file it shares (with
-    its own connection, so it never contends for the history's lock)."""
+    its own connection, so it never contends for the history's lock; the
+    History has already checked the file for damage, so it is not checked twice)."""
 
     def __init__(self, db: Path | History) -> None:
         self.path = db.path if isinstance(db, History) else Path(db)
-        self._conn = open_database(self.path)
+        self.damage: str | None = None
+        """The file was damaged and set aside at open: the message to show."""
+        if isinstance(db, History):
+            self._conn = open_database(self.path)
+        else:
+            self._conn, self.damage = open_checked(self.path)
+        self.in_memory = False
+        """True once damage met mid-session moved the notes into memory."""
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -75,6 +87,13 @@ class NoteStore:
         return cur.rowcount > 0
 
     def _error(self, verb: str, exc: sqlite3.Error) -> HistoryError:
+        """The error to raise for `exc` (called holding the lock). Damage moves
+        the notes into memory: this operation fails, the next ones work."""
+        if dbfile.is_damage(exc) and not self.in_memory:
+            message = dbfile.mark_damaged(self.path, dbfile.HISTORY, exc)
+            self._conn.close()
+            self._conn, self.in_memory = memory_database(), True
+            return DamagedDatabase(message)
         return HistoryError(
             f"Parley cannot {verb} its notes at {self.path}: {describe_error(self.path, exc)}"
         )

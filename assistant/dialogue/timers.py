@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.dialogue import dbfile
 from assistant.dialogue.history import HistoryError, describe_error
 
 log = logging.getLogger(__name__)
@@ -59,24 +60,54 @@ class Timer:
 
 
 class TimerStore:
-    """Timer rows. Thread-safe; every write commits at once."""
+    """Timer rows. Thread-safe; every write commits at once.
+
+    A damaged file is set aside at open (`damage` says so). Damage met later
+    moves the timers into memory for the rest of the run: the statement is run
+    again there, so setting a timer still works, and `on_damage` (or the log)
+    gets the message once."""
 
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path) if path != ":memory:" else Path(":memory:")
         self.clock = clock
         self._lock = threading.Lock()
+        self.damage: str | None = None
+        """The file was damaged and set aside at open: the message to show."""
+        self.on_damage: Callable[[str], None] | None = None
+        """Told (once, on the thread that met it) when damage is met mid-session."""
+        self.in_memory = str(path) == ":memory:"
+        if self.in_memory:
+            self._conn = self._connect(":memory:")
+            return
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=5.0
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(_SCHEMA)
-        except (sqlite3.Error, OSError) as e:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
             raise HistoryError(
                 f"Parley cannot keep its timers at {path}: {describe_error(self.path, e)}"
             ) from e
+        self._conn, self.damage = dbfile.open_checked(
+            self.path, dbfile.TIMERS, self._open_file, HistoryError
+        )
+
+    def _open_file(self, path: Path) -> sqlite3.Connection:
+        try:
+            return self._connect(str(path))
+        except sqlite3.Error as e:
+            raise HistoryError(
+                f"Parley cannot keep its timers at {path}: {describe_error(path, e)}"
+            ) from e
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=5.0)
+        try:
+            if target != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(_SCHEMA)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         with self._lock:
@@ -87,9 +118,26 @@ class TimerStore:
             try:
                 return self._conn.execute(sql, params)
             except sqlite3.Error as e:
-                raise HistoryError(
-                    f"Parley cannot use its timers at {self.path}: {describe_error(self.path, e)}"
-                ) from e
+                if self.in_memory or not dbfile.is_damage(e):
+                    raise HistoryError(
+                        f"Parley cannot use its timers at {self.path}: "
+                        f"{describe_error(self.path, e)}"
+                    ) from e
+                message = dbfile.mark_damaged(self.path, dbfile.TIMERS, e)
+                self._conn.close()
+                self._conn, self.in_memory = self._connect(":memory:"), True
+                cur = self._conn.execute(sql, params)  # this statement, in memory
+        self._report(message)
+        return cur
+
+    def _report(self, message: str) -> None:
+        if self.on_damage is None:
+            log.warning("%s", message)
+            return
+        try:
+            self.on_damage(message)
+        except Exception:  # a broken listener must not fail the timer
+            log.exception("timers: on_damage failed")
 
     def add(
         self, due_at: float, *, kind: str = "timer", label: str = "", duration_s: int = 0
@@ -143,9 +191,12 @@ class TimerScheduler:
         if self._thread is not None:
             return
         now = self.store.clock()
-        for timer in self.store.pending():
-            if timer.due_at <= now and self.store.finish(timer.id, "missed"):
-                self._announce(timer, True)
+        try:
+            for timer in self.store.pending():
+                if timer.due_at <= now and self.store.finish(timer.id, "missed"):
+                    self._announce(timer, True)
+        except HistoryError as e:  # the timers are unreadable; the rest of Parley is not
+            log.warning("timers: %s", e)
         self._thread = threading.Thread(target=self._loop, name="timers", daemon=True)
         self._thread.start()
 
@@ -176,17 +227,16 @@ class TimerScheduler:
         now = self.store.clock()
         wait = MAX_SLEEP_S
         try:
-            pending = self.store.pending()
-        except HistoryError as e:
+            for timer in self.store.pending():
+                if timer.due_at <= now:
+                    if self.store.finish(timer.id, "fired"):
+                        self._announce(timer, False)
+                else:
+                    wait = min(wait, timer.due_at - now)
+                    break
+        except HistoryError as e:  # logged; the thread must go on
             log.warning("timers: %s", e)
             return MAX_SLEEP_S
-        for timer in pending:
-            if timer.due_at <= now:
-                if self.store.finish(timer.id, "fired"):
-                    self._announce(timer, False)
-            else:
-                wait = min(wait, timer.due_at - now)
-                break
         return max(0.01, wait)
 
     def _loop(self) -> None:

@@ -132,9 +132,11 @@ def test_broken_database_file(capsys: pytest.CaptureFixture[str]) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     db.write_bytes(b"not sqlite at all " * 100)
     code, out, err = parley(["history", "list"], capsys)
-    assert (code, out) == (1, "")
-    assert err.startswith(f"parley history: Parley cannot read its history at {db}: ")
+    assert (code, out) == (0, "")  # set aside; the new history is empty
+    assert err.startswith(f"parley history: The history file {db} is damaged")
     assert "Traceback" not in err
+    (aside,) = db.parent.glob(db.name + ".damaged-*[0-9]")
+    assert aside.read_bytes() == b"not sqlite at all " * 100
 
 
 def test_empty_history(capsys: pytest.CaptureFixture[str]) -> None:

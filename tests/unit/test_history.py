@@ -255,12 +255,13 @@ def test_not_a_database(tmp_path: Path) -> None:
     junk = tmp_path / "history.db"
     content = b"these are my holiday photos, not a database\n" * 200
     junk.write_bytes(content)
-    with pytest.raises(HistoryError) as err:
-        History(junk)
-    message = str(err.value)
-    assert message.startswith(f"Parley cannot read its history at {junk}: ")
-    assert "not a Parley history database" in message
-    assert junk.read_bytes() == content  # the user's file is left untouched
+    with History(junk) as h:  # set aside, not refused: Parley must go on
+        assert h.damage is not None
+        assert h.damage.startswith(f"The history file {junk} is damaged (file is not a database)")
+        assert h.conversations() == []
+    (aside,) = tmp_path.glob("history.db.damaged-*[0-9]")
+    assert f"set aside as {aside}" in h.damage
+    assert aside.read_bytes() == content  # the user's file is kept, byte for byte
 
 
 def test_newer_schema_is_refused(db: Path) -> None:

@@ -55,10 +55,14 @@ def test_empty_note_is_refused(db: Path) -> None:
 
 def test_not_a_database(tmp_path: Path) -> None:
     junk = tmp_path / "history.db"
-    junk.write_bytes(b"\x00\x01 definitely not sqlite " * 300)
-    with pytest.raises(HistoryError, match="not a Parley history database") as err:
-        NoteStore(junk)
-    assert str(err.value).startswith(f"Parley cannot read its history at {junk}: ")
+    content = b"\x00\x01 definitely not sqlite " * 300
+    junk.write_bytes(content)
+    with NoteStore(junk) as notes:  # set aside, not refused: Parley must go on
+        assert notes.damage is not None
+        assert notes.damage.startswith(f"The history file {junk} is damaged")
+        assert notes.list() == []
+    (aside,) = tmp_path.glob("history.db.damaged-*[0-9]")
+    assert aside.read_bytes() == content
 
 
 def test_unwritable_location(tmp_path: Path) -> None:
