@@ -66,6 +66,7 @@ class Session:
             if recovered:
                 log.info("marked %d reply(s) cut off by a crash as interrupted", recovered)
             notes = NoteStore(history)
+            notes.on_damage = lambda message: sink(Error("history_damaged", message))
         except (HistoryError, OSError) as e:
             sink(Error("history_unwritable", f"{e} The conversation will not be saved."))
             history = None

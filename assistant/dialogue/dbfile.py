@@ -227,10 +227,20 @@ def _replace(path: Path, kind: Kind, reason: str, error: Callable[[str], Excepti
     return message
 
 
+_reported: set[Path] = set()
+"""Files whose mid-session damage this process has already told the user of
+(the history and the notes share a file, each with its own connection)."""
+
+
+def was_reported(path: Path) -> bool:
+    return Path(path).absolute() in _reported
+
+
 def mark_damaged(path: Path, kind: Kind, exc: BaseException) -> str:
     """Damage met mid-session: leave the marker for the next start; returns the
     message for the user (the store carries on in memory)."""
     path = Path(path)
+    _reported.add(path.absolute())
     reason = str(exc)
     try:
         marker_path(path).write_text(reason + "\n", encoding="utf-8")

@@ -6,9 +6,12 @@ conversations share one file, one schema version and one backup.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from assistant.dialogue import dbfile
 from assistant.dialogue.history import (
@@ -21,6 +24,8 @@ from assistant.dialogue.history import (
     open_checked,
     open_database,
 )
+
+log = logging.getLogger(__name__)
 
 
 class NoteStore:
@@ -40,6 +45,9 @@ class NoteStore:
             self._conn, self.damage = open_checked(self.path)
         self.in_memory = False
         """True once damage met mid-session moved the notes into memory."""
+        self.on_damage: Callable[[str], None] | None = None
+        """Told once when damage is met mid-session (the operation then succeeds,
+        in memory); without it the operation raises DamagedDatabase."""
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -57,43 +65,48 @@ class NoteStore:
         text = text.strip()
         if not text:
             raise ValueError("a note needs some text")
-        with self._lock:
-            try:
-                cur = self._conn.execute(
-                    "INSERT INTO notes (text, created_at) VALUES (?, ?)", (text, now_utc())
-                )
-            except sqlite3.Error as exc:
-                raise self._error("write", exc) from exc
+        cur, _ = self._run(
+            "write", "INSERT INTO notes (text, created_at) VALUES (?, ?)", (text, now_utc())
+        )
         return int(cur.lastrowid or 0)
 
     def list(self) -> list[tuple[int, str, str]]:
         """All notes as (id, text, created_at), oldest first."""
-        with self._lock:
-            try:
-                rows = self._conn.execute(
-                    "SELECT id, text, created_at FROM notes ORDER BY id"
-                ).fetchall()
-            except sqlite3.Error as exc:
-                raise self._error("read", exc) from exc
+        _, rows = self._run("read", "SELECT id, text, created_at FROM notes ORDER BY id")
         return [(int(i), str(t), str(c)) for i, t, c in rows]
 
     def delete(self, note_id: int) -> bool:
         """Remove a note; False when there was no such note."""
-        with self._lock:
-            try:
-                cur = self._conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
-            except sqlite3.Error as exc:
-                raise self._error("write", exc) from exc
+        cur, _ = self._run("write", "DELETE FROM notes WHERE id = ?", (note_id,))
         return cur.rowcount > 0
 
-    def _error(self, verb: str, exc: sqlite3.Error) -> HistoryError:
-        """The error to raise for `exc` (called holding the lock). Damage moves
-        the notes into memory: this operation fails, the next ones work."""
-        if dbfile.is_damage(exc) and not self.in_memory:
-            message = dbfile.mark_damaged(self.path, dbfile.HISTORY, exc)
-            self._conn.close()
-            self._conn, self.in_memory = memory_database(), True
-            return DamagedDatabase(message)
-        return HistoryError(
-            f"Parley cannot {verb} its notes at {self.path}: {describe_error(self.path, exc)}"
-        )
+    def _run(
+        self, verb: str, sql: str, params: tuple[object, ...] = ()
+    ) -> tuple[sqlite3.Cursor, list[Any]]:
+        """Run one statement: (cursor, its rows). Damage moves the notes into
+        memory and runs the statement again there; `on_damage` is told (without
+        a listener the operation raises DamagedDatabase instead)."""
+        with self._lock:
+            try:
+                cur = self._conn.execute(sql, params)
+                return cur, cur.fetchall()  # rows are read here, where errors are caught
+            except sqlite3.Error as exc:
+                if self.in_memory or not dbfile.is_damage(exc):
+                    raise HistoryError(
+                        f"Parley cannot {verb} its notes at {self.path}: "
+                        f"{describe_error(self.path, exc)}"
+                    ) from exc
+                told = dbfile.was_reported(self.path)
+                message = dbfile.mark_damaged(self.path, dbfile.HISTORY, exc)
+                self._conn.close()
+                self._conn, self.in_memory = memory_database(), True
+                if self.on_damage is None:
+                    raise DamagedDatabase(message) from exc
+                cur = self._conn.execute(sql, params)
+                rows = cur.fetchall()
+        if not told:  # the history's own connection may have said it already
+            try:
+                self.on_damage(message)
+            except Exception:  # a broken listener must not lose the note
+                log.exception("notes: on_damage failed")
+        return cur, rows

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.dialogue import dbfile
 from assistant.dialogue.history import HistoryError, describe_error
@@ -113,10 +114,12 @@ class TimerStore:
         with self._lock:
             self._conn.close()
 
-    def _run(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: tuple = ()) -> tuple[sqlite3.Cursor, list[Any]]:
+        """Run one statement: (cursor, its rows)."""
         with self._lock:
             try:
-                return self._conn.execute(sql, params)
+                cur = self._conn.execute(sql, params)
+                return cur, cur.fetchall()  # rows are read here, where errors are caught
             except sqlite3.Error as e:
                 if self.in_memory or not dbfile.is_damage(e):
                     raise HistoryError(
@@ -127,8 +130,9 @@ class TimerStore:
                 self._conn.close()
                 self._conn, self.in_memory = self._connect(":memory:"), True
                 cur = self._conn.execute(sql, params)  # this statement, in memory
+                rows = cur.fetchall()
         self._report(message)
-        return cur
+        return cur, rows
 
     def _report(self, message: str) -> None:
         if self.on_damage is None:
@@ -143,7 +147,7 @@ class TimerStore:
         self, due_at: float, *, kind: str = "timer", label: str = "", duration_s: int = 0
     ) -> Timer:
         now = self.clock()
-        cur = self._run(
+        cur, _ = self._run(
             "INSERT INTO timers (kind, label, duration_s, due_at, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (kind, label, duration_s, due_at, now),
@@ -154,17 +158,17 @@ class TimerStore:
 
     def pending(self) -> list[Timer]:
         """Timers still to fire, soonest first."""
-        rows = self._run(self._SELECT + " WHERE state = 'pending' ORDER BY due_at, id").fetchall()
+        _, rows = self._run(self._SELECT + " WHERE state = 'pending' ORDER BY due_at, id")
         return [Timer(*r) for r in rows]
 
     def get(self, timer_id: int) -> Timer | None:
-        row = self._run(self._SELECT + " WHERE id = ?", (timer_id,)).fetchone()
-        return Timer(*row) if row else None
+        _, rows = self._run(self._SELECT + " WHERE id = ?", (timer_id,))
+        return Timer(*rows[0]) if rows else None
 
     def finish(self, timer_id: int, state: str) -> bool:
         """Move a pending timer to `state`; False when it was not pending (already
         fired, cancelled, or taken by another process)."""
-        cur = self._run(
+        cur, _ = self._run(
             "UPDATE timers SET state = ?, done_at = ? WHERE id = ? AND state = 'pending'",
             (state, self.clock(), timer_id),
         )

@@ -264,6 +264,47 @@ def test_notes_damaged_mid_session_fail_once_then_work(parley_home: Path) -> Non
     notes.close()
 
 
+def test_notes_with_a_listener_are_kept_in_memory_and_it_is_told_once(parley_home: Path) -> None:
+    fill(parley_home)
+    db = parley_home / "history.sqlite3"
+    notes = NoteStore(db)
+    told: list[str] = []
+    notes.on_damage = told.append
+    overwrite_pages(db, notes_root_page(db))
+    assert notes.add("buy milk") >= 1  # the note is taken, in memory
+    notes.add("call mum")
+    assert [t for _i, t, _c in notes.list()] == ["buy milk", "call mum"]
+    assert len(told) == 1 and f"The history file {db} is damaged" in told[0]
+    notes.close()
+
+
+def test_session_damaged_mid_turn_answers_and_says_so_once(parley_home: Path) -> None:
+    from assistant.events import Error
+    from assistant.session import Session
+
+    fill(parley_home)
+    db = parley_home / "history.sqlite3"
+    events: list[object] = []
+    session = Session.open(events.append, use_llm=False)
+    try:
+        overwrite_pages(db, 2)  # everything but the header, under the open session
+        replies = [
+            session.manager.handle(text).reply
+            for text in ("take a note buy milk", "what is 2 plus 2", "read my notes")
+        ]
+        if session.history is not None:
+            session.history.conversations()  # the UI's list reads the damaged pages too
+            session.history.conversations()
+    finally:
+        session.close()
+    assert "buy milk" in replies[0] and "4" in replies[1] and "buy milk" in replies[2]
+    errors = [e for e in events if isinstance(e, Error)]
+    assert len(errors) <= 2, errors  # the notes' and the history's connection at most
+    assert all(f"The history file {db} is damaged" in e.message for e in errors)
+    assert errors, "the damage was not reported"
+    assert dbfile.marker_path(db).exists()
+
+
 def test_timers_damaged_mid_session_still_set_and_say_so_once(parley_home: Path) -> None:
     fill(parley_home)
     db = parley_home / "timers.sqlite3"
