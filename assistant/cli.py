@@ -52,7 +52,18 @@ def setup_logging(verbose: bool) -> None:
         pass  # an unwritable logs folder is reported by the command that needs it
 
 
+def robust_stdio() -> None:
+    """Output never raises on a character the terminal's encoding lacks (nor on
+    a stray surrogate from undecodable input): it is replaced, the line still
+    goes out. Typed input is decoded with replacement by `parley chat`."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    robust_stdio()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

@@ -35,7 +35,6 @@ import math
 import queue
 import threading
 import time
-import wave
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,7 +42,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from assistant.audio import devices
+from assistant.audio import devices, wavfile
 
 log = logging.getLogger(__name__)
 
@@ -432,7 +431,8 @@ class MicSource:
 
 
 class WavSource:
-    """A WAV file (any rate, any channels, 8/16/24/32-bit PCM) as 16 kHz mono frames,
+    """A WAV file (any rate, any channels, 8/16/24/32-bit PCM or 32/64-bit float;
+    `wavfile.WavError` says why another file cannot be read) as 16 kHz mono frames,
     at real-time pace (`realtime=True`: each frame is released when its last sample
     would have been spoken) or as fast as it is read. The last frame is padded with
     silence; then `read()` raises `EndOfStream`."""
@@ -446,8 +446,7 @@ class WavSource:
         self.last_frame_time = 0.0
         self._samples = np.zeros(0, dtype=np.int16)
         if path is not None:
-            samples, rate = read_wav(Path(path))
-            self._samples = resample_to_16k(samples, rate)
+            self._samples = wavfile.read_16k_mono(Path(path))
         self._pos = 0
         self._t0: float | None = None
         self._stopped = False
@@ -501,23 +500,9 @@ class WavSource:
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """PCM WAV -> (int16 samples, rate); shape (n,) or (n, channels)."""
-    with wave.open(str(path), "rb") as w:
-        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-        raw = w.readframes(w.getnframes())
-    if width == 1:
-        x = ((np.frombuffer(raw, np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
-    elif width == 2:
-        x = np.frombuffer(raw, "<i2").astype(np.int16)
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3)
-        x = (b[:, 2].astype(np.int8).astype(np.int16) << 8) | b[:, 1].astype(np.int16)
-        x = x.astype(np.int16)
-    elif width == 4:
-        x = (np.frombuffer(raw, "<i4") >> 16).astype(np.int16)
-    else:
-        raise ValueError(f"{path}: unsupported sample width {width}")
-    return (x if channels == 1 else x.reshape(-1, channels)), rate
+    """A WAV file -> (int16 samples, rate); shape (n,) or (n, channels).
+    `wavfile.WavError` (a ValueError) says why a file cannot be read."""
+    return wavfile.read_pcm16(path)
 
 
 def resample_to_16k(samples: np.ndarray, rate: int) -> np.ndarray:

@@ -109,6 +109,58 @@ def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+BAD_BYTES = "Some typed bytes were not valid text and were replaced."
+
+
+class LineReader:
+    """Lines from stdin as text, whatever bytes arrive: bytes that are not valid
+    in the input's encoding become U+FFFD, and the user is told once. (Text
+    mode would raise UnicodeDecodeError, or under a C locale pass surrogates
+    on that fail later, when the turn is stored or printed.)"""
+
+    def __init__(self, stream: TextIO, printer: Printer) -> None:
+        self.stream = stream
+        self.printer = printer
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.warned = False
+
+    def readline(self) -> str:
+        raw = getattr(self.stream, "buffer", None)
+        if raw is None:  # a text-only stream (tests, embedding): already text
+            return clean_text(self.stream.readline(), self)
+        data = raw.readline()
+        try:
+            return data.decode(self.encoding)
+        except (UnicodeDecodeError, LookupError):
+            self.bad_bytes()
+            return data.decode(self.encoding if _known(self.encoding) else "utf-8", "replace")
+
+    def bad_bytes(self) -> None:
+        if not self.warned:
+            self.warned = True
+            self.printer(Notice(BAD_BYTES, "bad_input"))
+
+
+def _known(encoding: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True
+
+
+def clean_text(text: str, reader: LineReader | None = None) -> str:
+    """`text` with lone surrogates (undecodable bytes smuggled in by the C
+    locale's surrogateescape, e.g. in argv) replaced by U+FFFD."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    if reader is not None:
+        reader.bad_bytes()
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
 def run(args: argparse.Namespace) -> int:
     from assistant.session import Session
 
@@ -118,7 +170,10 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         if args.once is not None:
-            result = _turn(session, args.once)
+            once = clean_text(args.once)
+            if once != args.once:
+                printer(Notice(BAD_BYTES, "bad_input"))
+            result = _turn(session, once)
             return 0 if result is not None else 1
         session.start_llm()  # load in the background while the user types
         return _repl(session, printer)
@@ -144,13 +199,14 @@ def _repl(session: Any, printer: Printer) -> int:
         )
     prompt = "> " if interactive and not printer.json_mode else ""
     printer.prompt = prompt
+    reader = LineReader(sys.stdin, printer)
     while True:
         try:
             if prompt:
                 sys.stderr.write(prompt)
                 sys.stderr.flush()
             printer.at_prompt = True
-            line = sys.stdin.readline()
+            line = reader.readline()
         except KeyboardInterrupt:
             print("\n(Ctrl-D or 'exit' to quit)", file=sys.stderr)
             continue

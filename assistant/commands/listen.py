@@ -58,15 +58,22 @@ class VoicePrinter(Printer):
 
 
 def run(args: argparse.Namespace) -> int:
+    from assistant.audio.wavfile import TARGET_RATE, WavError, read_16k_mono
+
+    samples = None
+    if args.wav is not None:
+        try:  # before anything loads: a file that is not audio is refused at once
+            samples = read_16k_mono(args.wav)
+        except WavError as e:
+            print(f"parley: {e}", file=sys.stderr)
+            return 1
+
     from assistant.audio.capture import MicSource, NoInputDevice, WavSource
     from assistant.control import AlreadyRunning, ControlServer
     from assistant.session import Session
     from assistant.voice import VoiceUnavailable, build_voice
 
     printer = VoicePrinter(args.json)
-    if args.wav is not None and not args.wav.is_file():
-        print(f"parley: no such file: {args.wav}", file=sys.stderr)
-        return 1
     session = Session.open(
         printer, model=args.model, use_llm=not args.no_llm, new_conversation=args.new
     )
@@ -75,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     control = None
     try:
         source = (
-            WavSource(args.wav, realtime=not args.fast)
-            if args.wav
+            WavSource.from_samples(samples, TARGET_RATE, realtime=not args.fast)
+            if samples is not None
             else MicSource(session.settings.input_device)
         )
         try:

@@ -20,15 +20,15 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant.config import load_settings
-    from assistant.speech.stt import SttError, open_engine, transcribe_file
+    from assistant.speech.stt import SttError, open_engine, read_wav, transcribe
 
     settings = load_settings().settings
-    if not args.wav.is_file():
-        print(f"parley: no such file: {args.wav}", file=sys.stderr)
-        return 1
     try:
+        # The file first: a file that is not audio is refused before the
+        # speech model takes seconds to load.
+        audio = read_wav(args.wav)
         engine = open_engine(args.language or settings.language, settings.stt_model)
-        result = transcribe_file(args.wav, engine)
+        result = transcribe(audio, engine.recognizer())
     except SttError as e:
         print(f"parley: {e}", file=sys.stderr)
         return 1
@@ -36,4 +36,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(result), ensure_ascii=False))
     else:
         print(result.text)
+        if not result.text:  # an empty line alone reads like a failure
+            print(f"parley: no speech was recognised in {args.wav}", file=sys.stderr)
     return 0

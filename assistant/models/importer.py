@@ -61,14 +61,21 @@ def validate(path: Path) -> Validated:
         raise InvalidModel(f"There is no file or folder at {path}.")
     if path.is_dir():
         return validate_vosk(path)
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic == b"GGUF":
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise InvalidModel(f"Cannot read {path}: {e.strerror or e}.") from e
+    if head[:4] == b"GGUF":
         return validate_gguf(path)
-    if magic[:2] == b"PK":
+    if head[:2] == b"PK":
         raise InvalidModel(
             f"{path.name} is a zip archive: unpack it first and import the model folder."
         )
+    from assistant.audio.wavfile import describe_start
+
+    what = "it is empty" if not head else f"it starts with {describe_start(head)}"
     raise InvalidModel(
-        f"{path.name} is neither a GGUF language model (.gguf) nor a Vosk model folder."
+        f"{path.name} is neither a GGUF language model (.gguf) nor a Vosk model folder "
+        f"({what})."
     )

@@ -22,7 +22,6 @@ import logging
 import re
 import threading
 import time
-import wave
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import util as importlib_util
@@ -378,7 +377,8 @@ class PocketsphinxRecognizer:
             decoder.end_utt()
             # The next live pass starts from this utterance's mean.
             decoder.set_cmn(decoder.get_cmn(False))
-        words = list(self._words(decoder.seg()))
+        # seg() is None when the decoder found no hypothesis at all (noise).
+        words = list(self._words(decoder.seg() or ()))
         self._in_utt = False
         self._chunks = []
         return _transcript(words, "pocketsphinx")
@@ -507,29 +507,14 @@ def open_engine(
 
 
 def read_wav(path: Path) -> np.ndarray:
-    """A PCM WAV file as 16 kHz mono int16: channels averaged, resampled with soxr."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
-            raw = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as exc:
-        raise SttError(f"Cannot read {path} as a WAV file: {exc}", "bad_audio") from exc
-    if width == 2:
-        audio = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 1:
-        audio = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 4:
-        audio = np.frombuffer(raw, "<i4").astype(np.float32) / 2.0**31
-    else:
-        raise SttError(
-            f"{path}: {8 * width}-bit WAV is not supported; use 16-bit PCM.", "bad_audio"
-        )
-    audio = audio.reshape(-1, channels).mean(axis=1)
-    if rate != SAMPLE_RATE:
-        import soxr
+    """A WAV file (PCM or float, any rate and channels) as 16 kHz mono int16;
+    SttError ("bad_audio") saying why a file cannot be read (`audio.wavfile`)."""
+    from assistant.audio.wavfile import WavError, read_16k_mono
 
-        audio = soxr.resample(audio, rate, SAMPLE_RATE)
-    return (np.clip(audio, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+    try:
+        return read_16k_mono(path)
+    except WavError as exc:
+        raise SttError(str(exc), "bad_audio") from exc
 
 
 def transcribe(

@@ -385,7 +385,7 @@ def test_transcribe_file_resamples_and_downmixes(
 def test_read_wav_rejects_non_wav(tmp_path: Path) -> None:
     bad = tmp_path / "x.wav"
     bad.write_bytes(b"not a wav file at all")
-    with pytest.raises(stt.SttError, match="Cannot read") as err:
+    with pytest.raises(stt.SttError, match="is not a WAV file") as err:
         stt.read_wav(bad)
     assert err.value.code == "bad_audio"
 
