@@ -62,7 +62,15 @@ def robust_stdio() -> None:
             reconfigure(errors="replace")
 
 
+def start_private() -> None:
+    """First thing at every entry point: what Parley writes from here on is the
+    user's alone (0600 files, 0700 folders), and an older install is made so."""
+    paths.private_umask()
+    paths.tighten_existing()  # best effort: it skips what it cannot read or change
+
+
 def main(argv: list[str] | None = None) -> int:
+    start_private()
     robust_stdio()
     parser = build_parser()
     args = parser.parse_args(argv)

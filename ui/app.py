@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         from assistant.cli import main as cli_main
 
         return cli_main(argv)
-    from assistant.cli import setup_logging
+    from assistant.cli import setup_logging, start_private
 
+    start_private()  # before anything is written: history and notes are private
     setup_logging(verbose=len(rest) != len(argv))
     if hand_over():
         print("Parley is already running; its window is now in front.")
@@ -52,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def hand_over() -> bool:
     """True when another Parley answered and raised its window."""
-    from assistant.control import NotRunning, send_command
+    from assistant.control import NotRunning, UnsafeAddress, send_command
 
     try:
         send_command("show", timeout=2.0)
     except NotRunning:
+        return False
+    except UnsafeAddress as e:  # another user's socket: start without the control socket
+        print(f"parley: {e}", file=sys.stderr)
         return False
     return True
 

@@ -133,7 +133,7 @@ class Bridge(QObject):
                 if name is not None:
                     getattr(self, name).emit(item)
             except Exception:  # one bad handler must not stop the others
-                log.exception("handling %r failed", item)
+                log.exception("handling %s failed", type(item).__name__)  # not its text
 
     def close(self) -> None:
         self._notifier.setEnabled(False)

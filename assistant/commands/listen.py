@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 )
                 control = None
                 return 1
+            except OSError as e:  # no socket (another user's?): the voice loop still works
+                print(f"parley: {e} `parley toggle` cannot reach this Parley.", file=sys.stderr)
+                control = None
         if session.llm is not None:  # ready to hear = the model is loaded too
             session.llm.get(timeout=300)
         try:

@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from assistant.control import COMMANDS, NotRunning, send_command
+from assistant.control import COMMANDS, NotRunning, UnsafeAddress, request
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,11 +25,18 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        print(send_command(args.command))
+        answer = request(args.command)
     except NotRunning:
         print(
             "parley: Parley is not running. Start it with `parley` or `parley listen`.",
             file=sys.stderr,
         )
         return 1
+    except UnsafeAddress as e:
+        print(f"parley: {e}", file=sys.stderr)
+        return 1
+    if not answer.ok:
+        print(f"parley: {answer.text}", file=sys.stderr)
+        return 1
+    print(answer.text)
     return 0

@@ -759,16 +759,18 @@ class DialogueManager:
                 )
                 call = tool_grammar.parse_call(generated)
             except (LlmError, tool_grammar.CallError) as e:
-                log.warning("tool call step %d failed: %s", step, e)
+                # The error quotes the call written so far: user content, not logged.
+                log.warning("tool call step %d failed: %s", step, type(e).__name__)
                 break
             timings[f"tool_call_{step + 1}"] = round(stats.total_ms, 1)
             log.info(
-                "tool call %d in %.0f ms (%d tokens, %d evaluated): %s",
+                "tool call %d in %.0f ms (%d tokens, %d evaluated): %s, %d argument(s)",
                 step + 1,
                 stats.total_ms,
                 stats.generated_tokens,
                 stats.evaluated_tokens,
-                call.text,
+                call.tool,  # the name only: the arguments are the user's words
+                len(call.args),
             )
             if call.tool == tool_grammar.NONE or call.text in seen or cancel.cancelled:
                 break

@@ -188,7 +188,7 @@ class Speaker:
             try:
                 syn = self._synth.synthesize(msg.text)
             except (TtsError, ValueError) as e:
-                log.warning("TTS failed for %r: %s", msg.text, e)
+                log.warning("TTS failed for a %d-character clause: %s", len(msg.text), e)
                 continue
             if not reply.timing.tts_ready:
                 reply.timing.tts_ready = time.monotonic()

@@ -225,7 +225,10 @@ class Synthesizer:
                         # pyttsx3's file drivers now and then finish without
                         # writing (a known pyttsx3 failure): ask once more rather
                         # than drop the clause.
-                        log.info("TTS wrote nothing for %r (%s); asking again", text, e)
+                        log.info(
+                            "TTS wrote nothing for a %d-character clause (%s); asking again",
+                            len(text), e,
+                        )
                         self._request(_SynthReq(text, str(path)), timeout)
                         samples, rate = _read_audio(path)
             finally:

@@ -33,7 +33,7 @@ def test_parley_home_holds_everything(parley_home: Path) -> None:
     assert paths.models_dir() == parley_home / "models"
     assert paths.logs_dir() == parley_home / "logs"
     assert paths.history_db() == parley_home / "history.sqlite3"
-    assert paths.runtime_socket() == parley_home / "parley.sock"
+    assert paths.runtime_socket() == parley_home / "run" / "parley.sock"
 
 
 def test_parley_home_is_read_at_call_time(
@@ -97,6 +97,8 @@ def test_socket_path_is_bindable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("PARLEY_HOME", str(tmp_path / ("x" * 90)))
     path = paths.runtime_socket()
+    assert path.parent == paths.shared_runtime_dir()  # per-user, never straight in /tmp
+    paths.ensure_private_dir(path.parent, strict=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(str(path))
         try:
