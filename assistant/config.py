@@ -103,6 +103,9 @@ class Settings:
     follow_up_s: float = _setting(
         6.0, "seconds Parley keeps listening after a reply without the wake phrase",
         minimum=0, maximum=60)
+    turn_wait_s: float = _setting(
+        1.2, "seconds Parley waits through a pause when your request is not finished yet "
+        "(\"set a timer for ...\")", minimum=0.3, maximum=5)
     headphones: bool = _setting(
         False, "true = Parley cannot hear itself, so it need not gate its own voice")
 

@@ -27,6 +27,7 @@ class EventType(StrEnum):
     FLAGGED = "flagged"
     ERROR = "error"
     NOTICE = "notice"
+    TURN_RETRACTED = "turn_retracted"
 
 
 class State(StrEnum):
@@ -199,6 +200,17 @@ class Notice(Event):
     off while Parley was closed: the voice loop speaks it), confirm_timeout (no
     answer to a tool request, so it was not run), tool_denied (the user said
     something else instead of yes)."""
+
+
+@dataclass(frozen=True)
+class TurnRetracted(Event):
+    """Parley ended a turn too early and the user went on speaking: the turn
+    and its reply are taken back (gone from history); the whole request
+    follows as one new turn. Clients remove both from the transcript."""
+
+    type: ClassVar[EventType] = EventType.TURN_RETRACTED
+    user_turn_id: int
+    reply_turn_id: int = 0
 
 
 EventSink = Callable[[Event], None]

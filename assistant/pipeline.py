@@ -8,6 +8,16 @@
 States: idle (waiting for the wake word) -> listening -> thinking -> speaking
 -> follow-up (listening without the wake word for `follow_up_s`) -> idle.
 
+Turn-taking (docs/ARCHITECTURE.md, "Turn-taking"): at each pause the
+completeness judge (dialogue/turn_end.py) sets the hangover, short for a
+finished request and up to `turn_wait_s` for one still half said. A finished
+request that changes nothing outside the conversation is answered during the
+hangover: a *tentative* turn runs with its events and its audio held, and is
+committed (the first sample written at once) when the turn ends with the same
+words, or dropped when the user goes on. Speech that resumes within
+`resume_window_s` after a turn ended takes that turn back (the sound stops,
+its rows leave the history) and the new words join it as one turn.
+
 Barge-in: speech while Parley speaks or thinks stops the output, cancels the
 generation (the reply stays in history, marked interrupted) and the new
 utterance becomes the next turn. Self-hearing: while Parley speaks, the ear's
@@ -31,9 +41,8 @@ from typing import Protocol
 import numpy as np
 
 from assistant.audio.capture import DeviceLost, EndOfStream
-from assistant.dialogue import intents
-from assistant.dialogue.intents import RULE_CONFIDENCE
 from assistant.dialogue.manager import DialogueManager, TurnResult
+from assistant.dialogue.turn_end import judge_turn, words_of
 from assistant.events import (
     Error,
     Event,
@@ -45,6 +54,7 @@ from assistant.events import (
     ReplyDone,
     State,
     StateChanged,
+    TurnRetracted,
 )
 from assistant.llm.cancel import CancelToken
 from assistant.speech.chunking import ClauseChunker
@@ -53,12 +63,14 @@ from assistant.speech.ear import (
     EarMessage,
     PartialHeard,
     PauseHeard,
+    PauseJudgement,
+    SpeechResumed,
     SpeechStarted,
+    TurnEnding,
     UtteranceHeard,
     WakeHeard,
 )
 from assistant.speech.speaker import ReplyTiming, Speaker
-from assistant.speech.vad import looks_complete
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +81,15 @@ SPOKEN_NOTICES = frozenset({"timer", "confirm_timeout"})
 """Notices the voice loop says aloud when they happen: a timer going off, and a
 question about a consequential action that got no answer ("No answer, so I didn't…")."""
 RULE_HANGOVER_S = 0.12
-"""Silence that ends a turn a rule will answer (a complete request)."""
+"""Silence that ends a finished request a rule answers: its reply is ready at once."""
+FINISHED_HANGOVER_S = 0.2
+"""Silence that ends any other finished request."""
+UNSURE_WAIT_SHARE = 0.7
+"""Share of `turn_wait_s` that ends a request that does not open the way
+requests do (often a misheard fragment, see `TurnVerdict.sure`)."""
+DECIDE_TIMEOUT_S = 30.0
+"""A tentative turn waits at most this long to be committed or dropped (the
+ear always decides far sooner; this only guards against a lost message)."""
 
 
 class FrameSource(Protocol):
@@ -90,6 +110,10 @@ class VoiceOptions:
     """After a reply, seconds during which the user may speak without the wake word."""
     headphones: bool = False
     """No echo to guard against: barge-in on any speech."""
+    turn_wait_s: float = 1.2
+    """Silence that ends a request still half said ("set a timer for ...")."""
+    resume_window_s: float = 0.5
+    """Speech this soon after the end of a turn continues that turn."""
 
 
 # Commands for the ear thread: typed messages, never string sentinels.
@@ -120,6 +144,28 @@ class _Turn:
     timings: dict[str, float] = field(default_factory=dict)
     confirm: tuple[str, bool] | None = None
     """A click on a tool request: (request_id, approved) instead of words."""
+    tentative: bool = False
+    """Started during the user's pause: its events and audio are held until
+    the ear confirms the turn is over with these words (`Pipeline._commit`)."""
+    committed: bool = False
+    released: bool = False
+    """Its audio was let out at the end of the turn, before the final transcript."""
+    dropped: bool = False
+    """Taken back: the user went on speaking (before or after the end)."""
+    decided: threading.Event = field(default_factory=threading.Event)
+    """Set when a tentative turn is committed or dropped."""
+    held: list[Event] = field(default_factory=list)
+    epoch: int = 0
+    result: TurnResult | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Guards `committed`, `dropped` and `held` (the ear and brain threads)."""
+
+
+@dataclass(frozen=True)
+class _Retract:
+    """Take a turn back on the brain thread (its rows, context and actions)."""
+
+    turn: _Turn
 
 
 class Pipeline:
@@ -139,7 +185,7 @@ class Pipeline:
         self.sink = sink
         self.options = options or VoiceOptions()
         self._commands: queue.Queue[_Listen | _Stop] = queue.Queue()
-        self._turns: queue.Queue[_Turn | _Speculate | _Stop] = queue.Queue()
+        self._turns: queue.Queue[_Turn | _Speculate | _Retract | _Stop] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._current: _Turn | None = None
         self._lock = threading.Lock()
@@ -152,10 +198,18 @@ class Pipeline:
         self._source_done = False
         self.on_turn_done: Callable[[TurnResult], None] | None = None
         self._reply_epoch = 0  # the speaker epoch of the reply being given
+        # Turn-taking state, owned by the ear thread (on_ear):
+        self._tentative: _Turn | None = None  # answering during the pause
+        self._last_turn: _Turn | None = None  # the turn speech may still continue
+        self._resume_until = 0.0  # monotonic; speech before this continues _last_turn
+        self._merge_prefix = ""  # the words of a turn taken back, to join the next
         ear.emit = self.on_ear
         ear.judge = self._judge
         if speaker is not None:
             speaker.on_first_sample = lambda _t: self._set_state(State.SPEAKING)
+            # The output rests only while Parley waits for its wake phrase (the
+            # phrase itself gives the stream time to open again).
+            speaker.may_rest = lambda: self.ear.wake_required
         if self.options.open_mic:
             ear.wake_required = False
 
@@ -312,6 +366,8 @@ class Pipeline:
             self._follow_up_until = 0.0
             if self.speaker is not None:
                 self.speaker.warm()  # a resting output opens while the user talks
+            if self._resumes_last_turn():
+                return
             if self._busy() and not self.ear.wake_required:
                 log.info("barge-in")
                 self.interrupt("barge-in")
@@ -322,25 +378,132 @@ class Pipeline:
         elif isinstance(msg, PartialHeard):
             self._emit(Partial(msg.text))
         elif isinstance(msg, PauseHeard):
-            if msg.complete and msg.text and self._current is None:
-                self._turns.put(_Speculate(msg.text))
+            self._on_pause(msg)
+        elif isinstance(msg, SpeechResumed):
+            self._drop_tentative()  # the user went on: what was prepared is not the answer
+        elif isinstance(msg, TurnEnding):
+            # The recogniser's final costs tens of ms and nearly always reads
+            # like the last partial: a reply prepared for that partial is let
+            # out now, and taken back if the final says otherwise.
+            tentative = self._tentative
+            if tentative is not None and _same_words(tentative.text, msg.text):
+                tentative.released = True
+                if self.speaker is not None:
+                    self.speaker.release(tentative.epoch)
         elif isinstance(msg, UtteranceHeard):
-            t = msg.transcript
-            turn = _Turn(msg, t.text, t.confidence, msg.speech_end)
-            turn.timings = {
-                "endpoint": _ms(msg.speech_end, msg.endpoint),
-                "stt_final": _ms(msg.speech_end, msg.stt_final),
-            }
-            self._enqueue(turn)
+            self._on_utterance(msg)
 
-    def _judge(self, text: str) -> float | None:
-        """At a pause: a complete request that a rule answers ends the turn after
-        RULE_HANGOVER_S of silence; the reply is ready at once, so waiting longer
-        is pure gap. Otherwise the Endpointer's own hangovers apply."""
-        intent = intents.parse(text)
-        if intent is not None and intent.confidence >= RULE_CONFIDENCE and looks_complete(text):
-            return RULE_HANGOVER_S
-        return None
+    def _judge(self, text: str) -> PauseJudgement:
+        """At a pause: how long a silence ends the turn. A finished request a
+        rule answers ends after RULE_HANGOVER_S (its reply is ready at once, so
+        waiting is pure gap), another finished one after FINISHED_HANGOVER_S,
+        and one still half said only after `turn_wait_s`."""
+        verdict = judge_turn(text)
+        if not verdict.complete:
+            return PauseJudgement(self.options.turn_wait_s, False)
+        if not verdict.sure:  # perhaps a misheard fragment: wait longer, prepare nothing
+            return PauseJudgement(self.options.turn_wait_s * UNSURE_WAIT_SHARE, False)
+        return PauseJudgement(RULE_HANGOVER_S if verdict.rule else FINISHED_HANGOVER_S, True)
+
+    def _on_pause(self, msg: PauseHeard) -> None:
+        """Answer a finished request during the pause, held until the turn ends."""
+        tentative = self._tentative
+        if tentative is not None and _same_words(tentative.text, msg.text) and msg.complete:
+            return  # already being prepared
+        self._drop_tentative()
+        if not msg.complete or not msg.text or self._busy() or self._merge_prefix:
+            return
+        if not self.manager.can_prepare(msg.text):
+            self._turns.put(_Speculate(msg.text))  # warm the model up, change nothing
+            return
+        turn = _Turn(None, msg.text, 1.0, msg.speech_end or time.monotonic(), tentative=True)
+        self._tentative = turn
+        self._turns.put(turn)
+        log.info("answering during the pause (%d words)", len(msg.text.split()))
+
+    def _on_utterance(self, msg: UtteranceHeard) -> None:
+        t = msg.transcript
+        text = t.text
+        if self._merge_prefix:  # the turn taken back and these words are one request
+            text = f"{self._merge_prefix} {text}".strip()
+            self._merge_prefix = ""
+        tentative, self._tentative = self._tentative, None
+        if (
+            tentative is not None
+            and _same_words(tentative.text, text)
+            and t.confidence >= self.manager.settings.min_confidence
+            and self._commit(tentative, msg, _ear_timings(msg, tentative.started))
+        ):
+            turn = tentative
+        else:
+            if tentative is not None:
+                self._drop(tentative)
+            turn = _Turn(msg, text, t.confidence, msg.speech_end)
+            turn.timings = _ear_timings(msg, msg.speech_end)
+            self._enqueue(turn)
+        self._last_turn = turn
+        self._resume_until = msg.endpoint + self.options.resume_window_s
+
+    def _commit(self, turn: _Turn, heard: UtteranceHeard, timings: dict[str, float]) -> bool:
+        """The turn is over with the words a tentative turn answers: let it be
+        heard. Its held events go out in order, then its audio. False when the
+        turn was dropped meanwhile."""
+        with turn.lock:
+            if turn.dropped:
+                return False
+            turn.heard = heard
+            turn.timings.update(timings)
+            turn.committed = True
+            held, turn.held = turn.held, []
+            with self._lock:
+                self._pending_replies += 1
+            if self.speaker is None or not self.speaker.speaking.is_set():
+                self._set_state(State.THINKING)
+            for event in held:
+                self._emit(event)
+        if self.speaker is not None:
+            self.speaker.release(turn.epoch)
+        turn.decided.set()
+        return True
+
+    def _drop_tentative(self) -> None:
+        tentative, self._tentative = self._tentative, None
+        if tentative is not None:
+            self._drop(tentative)
+
+    def _drop(self, turn: _Turn) -> None:
+        """A tentative turn that will not be heard: stop it, drop its audio;
+        the brain takes its rows back once it has stopped."""
+        log.info("the reply prepared during the pause is dropped (released: %s)", turn.released)
+        with turn.lock:
+            turn.dropped = True
+            turn.held.clear()
+        turn.cancel.cancel("resumed")
+        if self.speaker is not None and turn.epoch:
+            if turn.released:
+                self.speaker.stop()  # it may be sounding already
+            else:
+                self.speaker.discard(turn.epoch)
+        turn.decided.set()
+
+    def _resumes_last_turn(self) -> bool:
+        """Speech began within `resume_window_s` of the end of the last turn:
+        the user had not finished. That turn is taken back (its sound stops
+        now) and its words join the ones coming (`_on_utterance`)."""
+        turn = self._last_turn
+        if turn is None or turn.confirm is not None or time.monotonic() > self._resume_until:
+            return False
+        self._last_turn = None
+        with turn.lock:
+            turn.dropped = True
+        log.info("speech resumed %.0f ms after the end of the turn: taking it back",
+                 (time.monotonic() - self._resume_until + self.options.resume_window_s) * 1000)
+        turn.cancel.cancel("resumed")
+        if self.speaker is not None:
+            self.speaker.stop()
+        self._merge_prefix = turn.text
+        self._turns.put(_Retract(turn))
+        return True
 
     def _busy(self) -> bool:
         speaking = self.speaker is not None and self.speaker.speaking.is_set()
@@ -357,20 +520,28 @@ class Pipeline:
                 if self._turns.empty():  # a real turn waiting beats a guess
                     self.manager.speculate(turn.text, self._turn_waiting)
                 continue
+            if isinstance(turn, _Retract):
+                self._retract(turn.turn)
+                continue
             try:
                 self._run_turn(turn)
             except Exception as e:  # a turn must never kill the loop
                 log.exception("turn failed")
                 self._emit(Error("turn_failed", f"Something went wrong with that turn: {e}"))
-                self._reply_finished()
+                if not turn.tentative or turn.committed:
+                    self._reply_finished()
 
     def _run_turn(self, turn: _Turn) -> None:
+        if turn.dropped and not turn.tentative:
+            return  # taken back before it started: `_Retract` has nothing to undo
         with self._lock:
             self._current = turn
-        self._set_state(State.THINKING)
+        if not turn.tentative:
+            self._set_state(State.THINKING)
         chunker = ClauseChunker(first_max_words=FIRST_CLAUSE_MAX_WORDS)
         speaker = self.speaker
-        epoch = speaker.new_reply() if speaker is not None else 0
+        epoch = speaker.new_reply(held=turn.tentative) if speaker is not None else 0
+        turn.epoch = epoch
         self._reply_epoch = epoch
         reply_id = 0
 
@@ -389,6 +560,11 @@ class Pipeline:
                 turn.timings["evaluated"] = event.prompt_tokens_evaluated
                 turn.timings["ahead"] = event.ahead_tokens
                 return  # re-emitted with the speech stages once the reply is heard
+            with turn.lock:  # a tentative turn's events wait for its commit
+                if turn.tentative and not turn.committed:
+                    if not turn.dropped:
+                        turn.held.append(event)
+                    return
             self._emit(event)
 
         self.manager.sink = sink
@@ -401,13 +577,44 @@ class Pipeline:
                 )
         finally:
             self.manager.sink = self._emit
+        turn.result = result
         if speaker is not None:
             for clause in chunker.flush():
                 speaker.say(clause, epoch)
+        if turn.tentative and not self._await_decision(turn):
+            self._retract(turn)
+            return
+        if speaker is not None:
             speaker.end_reply(epoch, lambda timing: self._spoken(turn, result, timing))
         else:
             self._spoken(turn, result, ReplyTiming())
         self.manager.prepare_next_turn(self._turn_waiting)
+
+    def _await_decision(self, turn: _Turn) -> bool:
+        """A tentative turn is ready: wait for the ear to commit it (True) or
+        drop it (False)."""
+        deadline = time.monotonic() + DECIDE_TIMEOUT_S
+        while not turn.decided.wait(0.05):
+            if self._stopping.is_set() or time.monotonic() > deadline:
+                with turn.lock:
+                    if not turn.committed:
+                        turn.dropped = True
+                break
+        with turn.lock:
+            return turn.committed and not turn.dropped
+
+    def _retract(self, turn: _Turn) -> None:
+        """Take a turn back (brain thread): its rows, its context, its actions.
+        A turn the user had already seen is announced as taken back."""
+        with self._lock:
+            if self._current is turn:
+                self._current = None
+        result = turn.result
+        if result is None:
+            return  # it never ran
+        self.manager.retract(result)
+        if turn.committed or not turn.tentative:  # the user saw it: take it off the screen
+            self._emit(TurnRetracted(result.user_turn_id, result.reply_turn_id))
 
     def _turn_waiting(self) -> bool:
         """A turn (or a click) is queued: background prefills give way to it."""
@@ -416,6 +623,12 @@ class Pipeline:
     def _spoken(self, turn: _Turn, result: TurnResult, timing: ReplyTiming) -> None:
         """The reply has been heard (or cut off): emit its full latency and
         move to the follow-up window."""
+        if turn.dropped:  # taken back: `_retract` does the rest
+            with self._lock:
+                if self._current is turn:
+                    self._current = None
+            self._reply_finished()
+            return
         for name, t in (
             ("first_clause", timing.first_clause),
             ("tts_ready", timing.tts_ready),
@@ -490,3 +703,21 @@ class Pipeline:
 
 def _ms(t0: float, t: float) -> float:
     return round((t - t0) * 1000, 1)
+
+
+def _ear_timings(msg: UtteranceHeard, started: float) -> dict[str, float]:
+    """The ear's stages, in ms after `started` (the turn's end of speech: for a
+    tentative turn the one seen at the pause, so every stage shares its clock)."""
+    return {"endpoint": _ms(started, msg.endpoint), "stt_final": _ms(started, msg.stt_final)}
+
+
+_LIGHT_WORDS = frozenset(["a", "an", "the", "um", "uh", "er", "erm", "hmm", "please"])
+
+
+def _same_words(a: str, b: str) -> bool:
+    """The same request: the same words, but for articles and fillers (the
+    recogniser's final often swaps "a" and "the" against its last partial)."""
+    def content(text: str) -> list[str]:
+        return [w for w in words_of(text) if w not in _LIGHT_WORDS]
+
+    return content(a) == content(b)

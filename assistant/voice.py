@@ -112,7 +112,12 @@ def build_voice(
         make_listening_vad(), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
     )
     ear.tail_trim = TailTrim()
-    options = VoiceOptions(open_mic=open_mic, follow_up_s=s.follow_up_s, headphones=s.headphones)
+    options = VoiceOptions(
+        open_mic=open_mic,
+        follow_up_s=s.follow_up_s,
+        headphones=s.headphones,
+        turn_wait_s=s.turn_wait_s,
+    )
     pipeline = Pipeline(session.manager, source, ear, speaker, sink, options)
     if speaker is not None and hasattr(out, "on_first_sample"):
         out.on_first_sample = speaker.mark_first_sample  # type: ignore[union-attr]

@@ -36,6 +36,7 @@ from assistant.events import (
     StateChanged,
     ToolRequest,
     ToolResult,
+    TurnRetracted,
     UserTurn,
 )
 
@@ -57,6 +58,7 @@ class Bridge(QObject):
     flagged = Signal(object)  # Flagged
     error = Signal(object)  # Error
     notice = Signal(object)  # Notice
+    turn_retracted = Signal(object)  # TurnRetracted
 
     _ROUTES: dict[type, str] = {
         StateChanged: "state",
@@ -70,6 +72,7 @@ class Bridge(QObject):
         Flagged: "flagged",
         Error: "error",
         Notice: "notice",
+        TurnRetracted: "turn_retracted",
     }
 
     def __init__(self, parent: QObject | None = None) -> None:

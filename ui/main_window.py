@@ -41,6 +41,7 @@ from assistant.events import (
     StateChanged,
     ToolRequest,
     ToolResult,
+    TurnRetracted,
     UserTurn,
 )
 from ui import theme
@@ -324,6 +325,7 @@ class MainWindow(QMainWindow):
         b.user_turn.connect(self.on_user_turn)
         b.reply_delta.connect(self.on_reply_delta)
         b.reply_done.connect(self.on_reply_done)
+        b.turn_retracted.connect(self.on_turn_retracted)
         b.tool_request.connect(self.on_tool_request)
         b.tool_result.connect(self.on_tool_result)
         b.latency.connect(self.on_latency)
@@ -381,6 +383,9 @@ class MainWindow(QMainWindow):
     def on_reply_done(self, e: ReplyDone) -> None:
         self.transcript.finish_reply(e.text, e.turn_id, e.interrupted)
         self.refresh_conversations()
+
+    def on_turn_retracted(self, e: TurnRetracted) -> None:
+        self.transcript.remove_turn(e.user_turn_id, e.reply_turn_id)
 
     def on_tool_request(self, e: ToolRequest) -> None:
         self.confirm.request(e)

@@ -40,7 +40,7 @@ from assistant.config import validate_value as _validate
 
 TABS: list[tuple[str, list[str]]] = [
     ("Hearing", ["input_device", "wake_word_enabled", "wake_phrase", "follow_up_s",
-                 "headphones", "stt_model", "language", "min_confidence"]),
+                 "turn_wait_s", "headphones", "stt_model", "language", "min_confidence"]),
     ("Voice", ["output_device", "tts_voice", "tts_rate", "tts_volume"]),
     ("Language model", ["llm_model", "system_prompt", "n_ctx", "n_threads", "n_gpu_layers",
                         "max_tokens", "temperature", "chat_template", "use_llm"]),
@@ -50,7 +50,8 @@ TABS: list[tuple[str, list[str]]] = [
 LABELS = {
     "input_device": "Microphone", "output_device": "Speaker",
     "wake_word_enabled": "Wake word", "wake_phrase": "Wake phrase",
-    "follow_up_s": "Follow-up window (s)", "headphones": "Headphones mode",
+    "follow_up_s": "Follow-up window (s)",
+    "turn_wait_s": "Wait for unfinished requests (s)", "headphones": "Headphones mode",
     "stt_model": "Speech model", "language": "Language",
     "min_confidence": "Minimum confidence", "tts_voice": "Voice", "tts_rate": "Rate (wpm)",
     "tts_volume": "Volume", "llm_model": "Language model", "system_prompt": "System prompt",

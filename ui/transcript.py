@@ -190,6 +190,29 @@ class Transcript(QScrollArea):
         bubble = reply.bubble
         return bubble
 
+    def remove_turn(self, user_turn_id: int, reply_turn_id: int = 0) -> None:
+        """Take a turn and its reply off the screen: Parley ended it too early
+        and the user went on (the whole request follows as a new turn)."""
+        gone = [self._users.pop(user_turn_id, None)]
+        reply = self._replies.pop(reply_turn_id, None) if reply_turn_id else None
+        if reply is not None:
+            gone.append(reply.bubble)
+            if self._open is reply:
+                self._open = None
+        for bubble in gone:
+            if bubble is None:
+                continue
+            self.bubbles.remove(bubble)
+            for i in range(1, self._column.count()):  # index 0 is the stretch
+                row = self._column.itemAt(i).layout()
+                if row is not None and row.indexOf(bubble) >= 0:
+                    self._column.takeAt(i)
+                    while row.count():
+                        w = row.takeAt(0).widget()
+                        if w is not None:
+                            w.deleteLater()
+                    break
+
     def add_tool(self, tool: str, text: str, ok: bool) -> Bubble:
         b = self._add(Bubble("tool", text), Qt.AlignmentFlag.AlignHCenter)
         b.set_tag(f"⚙ {tool}" + ("" if ok else " · not done"))

@@ -11,6 +11,12 @@ recorded in stereo, so the left channel holds the question and the right
 channel only the reply. The gap is the reply's first sample on the right minus
 the true end of speech on the left (found from the question file itself).
 
+Two sets of requests: fluent ones, and hesitant ones (the same kinds of
+request with one 0.3-0.7 s pause at a natural point, in three voices). For the
+hesitant set it counts cut-offs (a reply sound before the true end of speech,
+or a fragment answered and not taken back) and whether the turn holds the
+words after the pause.
+
 Also: start-up to ready, the per-stage breakdown Parley reports for each turn,
 and the CPU of wake-word listening while nobody speaks.
 """
@@ -55,6 +61,24 @@ LLM_QUESTIONS = (
 )
 
 
+# Requests spoken with one pause at a natural point: (kind, before, after).
+HESITANT_REQUESTS = (
+    # Timers long enough not to go off while the bench runs (their
+    # announcement would read as a reply sound in a later turn).
+    ("rule", "set a timer", "for fifty minutes"),
+    ("rule", "what is eight", "times six"),
+    ("rule", "what is twenty", "plus nine"),
+    ("rule", "set a timer for", "forty minutes"),
+    ("rule", "what is ten percent", "of ninety"),
+    ("llm", "tell me something", "about the moon"),
+    ("llm", "what is the capital", "of italy"),
+    ("llm", "who painted", "the mona lisa"),
+    ("llm", "give me", "a name for a dog"),
+    ("llm", "can you explain", "how rainbows form"),
+)
+HESITATION_PAUSES_S = (0.3, 0.45, 0.6, 0.7)
+
+
 @dataclass
 class TurnGap:
     question: str
@@ -66,6 +90,29 @@ class TurnGap:
     stages_ms: dict[str, float] = field(default_factory=dict)
     ahead_tokens: int = 0
     """Reply tokens generated during the user's pause and used (speculation hit)."""
+    pause_s: float = 0.0
+    """Hesitant requests: the pause inside the request (0 = fluent)."""
+    after: str = ""
+    """Hesitant requests: the words after the pause."""
+    turns: int = 1
+    """User turns that stood (answered and not taken back)."""
+    retracted: int = 0
+    """Turns Parley ended too early and took back when the user went on."""
+
+    @property
+    def hesitant(self) -> bool:
+        return self.pause_s > 0
+
+    @property
+    def cut_off(self) -> bool:
+        """A reply sound before the true end of speech, or a fragment answered."""
+        return (self.gap_ms == self.gap_ms and self.gap_ms < 0) or self.turns > 1
+
+    @property
+    def whole(self) -> bool:
+        """The one turn that stood holds words from after the pause."""
+        heard = set(self.heard.lower().split())
+        return self.turns == 1 and bool(heard & set(self.after.lower().split()))
 
 
 @dataclass
@@ -81,20 +128,28 @@ class TurnGapReport:
             "startup_ms": round(self.startup_ms),
             "idle_cpu_percent": round(self.idle_cpu_percent, 2),
         }
+        fluent = [t for t in self.turns if not t.hesitant]
         for kind in ("rule", "llm"):
-            gaps = [t.gap_ms for t in self.turns if t.kind == kind and t.gap_ms == t.gap_ms]
+            gaps = [t.gap_ms for t in fluent if t.kind == kind and t.gap_ms == t.gap_ms]
             out[f"{kind}_n"] = len(gaps)
-            out[f"{kind}_p50_ms"] = round(median(gaps), 1)
-            out[f"{kind}_p95_ms"] = round(percentile(gaps, 95), 1)
+            out[f"{kind}_p50_ms"] = round(median(gaps), 1) if gaps else None
+            out[f"{kind}_p95_ms"] = round(percentile(gaps, 95), 1) if gaps else None
             stages: dict[str, list[float]] = {}
-            for t in self.turns:
+            for t in fluent:
                 if t.kind == kind:
                     for k, v in t.stages_ms.items():
                         stages.setdefault(k, []).append(v)
             out[f"{kind}_stages_p50_ms"] = {k: round(median(v), 1) for k, v in stages.items()}
+        hesitant = [t for t in self.turns if t.hesitant]
+        out["hesitant_n"] = len(hesitant)
+        out["hesitant_cut_offs"] = sum(t.cut_off for t in hesitant)
+        out["hesitant_whole"] = sum(t.whole for t in hesitant)
+        out["hesitant_taken_back"] = sum(t.retracted for t in hesitant)
+        gaps = [t.gap_ms for t in hesitant if t.gap_ms == t.gap_ms]
+        out["hesitant_gap_p50_ms"] = round(median(gaps), 1) if gaps else None
         # Rule questions pocketsphinx misheard reach the LLM: the rule figure alone
         # mixes recognition with latency.
-        answered = [t.gap_ms for t in self.turns if t.kind == "rule" and t.source == "rule"]
+        answered = [t.gap_ms for t in fluent if t.kind == "rule" and t.source == "rule"]
         out["rule_answered_by_rule_n"] = len(answered)
         out["rule_answered_by_rule_p50_ms"] = round(median(answered), 1) if answered else None
         # Time the stages cannot see, as they count from the VAD's speech end:
@@ -106,7 +161,7 @@ class TurnGapReport:
             if "first_sample" in t.stages_ms and t.gap_ms == t.gap_ms
         ]
         out["unclocked_p50_ms"] = round(median(unclocked), 1) if unclocked else None
-        llm = [t for t in self.turns if t.kind == "llm" and t.source == "llm"]
+        llm = [t for t in fluent if t.kind == "llm" and t.source == "llm"]
         out["llm_speculation_hits"] = sum(1 for t in llm if t.ahead_tokens)
         out["llm_replies"] = len(llm)
         return out
@@ -146,8 +201,22 @@ class TurnGapReport:
             f"LLM replies started during the pause (speculation used): "
             f"{s['llm_speculation_hits']} of {s['llm_replies']}"
         )
+        if s["hesitant_n"]:
+            lines.append(
+                f"hesitant requests (n={s['hesitant_n']}): cut-offs {s['hesitant_cut_offs']} "
+                f"(goal 0), heard whole {s['hesitant_whole']} (goal {s['hesitant_n']}), "
+                f"turns taken back {s['hesitant_taken_back']}, "
+                f"gap p50 {s['hesitant_gap_p50_ms']} ms"
+            )
         for t in self.turns:
-            lines.append(f"  {t.kind:4} {t.gap_ms:7.1f} ms  {t.question!r} -> heard {t.heard!r}")
+            mark = f" pause {t.pause_s:.2f} s" if t.hesitant else ""
+            flags = (" CUT-OFF" if t.cut_off else "") + (
+                " not-whole" if t.hesitant and not t.whole else ""
+            )
+            lines.append(
+                f"  {t.kind:4} {t.gap_ms:7.1f} ms  {t.question!r}{mark} -> heard {t.heard!r}"
+                f"{flags}"
+            )
         return "\n".join(lines)
 
 
@@ -158,6 +227,29 @@ def render_question(text: str, voice: str, out: Path) -> Path:
     subprocess.run(
         ["sox", str(raw), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
     )
+    return out
+
+
+def render_hesitant(
+    parts: tuple[str, ...], voice: str, pause_s: float, out: Path, tail_s: float = 0.3
+) -> Path:
+    """A request spoken in pieces with `pause_s` of silence between them (flite
+    at 16 kHz mono), and `tail_s` of silence after it: a speaker who hesitates."""
+    silence = np.zeros(round(pause_s * RATE), np.int16)
+    pieces: list[np.ndarray] = []
+    for i, text in enumerate(parts):
+        clip = render_question(text, voice, out.with_suffix(f".part{i}.wav"))
+        data, _rate, _channels = read_wav(clip)
+        start, end = speech_bounds(data)
+        pieces.append(data[start:end])
+        if i < len(parts) - 1:
+            pieces.append(silence)
+    pieces.append(np.zeros(round(tail_s * RATE), np.int16))
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(np.concatenate(pieces).tobytes())
     return out
 
 
@@ -244,6 +336,7 @@ def run_turn_gap(
     idle_seconds: float = 30.0,
     librivox: list[Path] | None = None,
     workdir: Path | None = None,
+    hesitant: bool = True,
 ) -> TurnGapReport:
     from assistant.audio.virtual import PulseServer
 
@@ -254,17 +347,24 @@ def run_turn_gap(
         f'llm_model = "{model}"\nmax_tokens = 40\ntemperature = 0.3\nfollow_up_s = 0.0\n'
     )
     voices = ("slt", "rms", "awb")
-    questions: list[tuple[str, str, Path]] = []
+    questions: list[_Question] = []
     for i, text in enumerate(RULE_QUESTIONS):
-        questions.append(("rule", text, render_question(text, voices[i % 3], work / f"r{i}.wav")))
+        questions.append(_Question("rule", text, render_question(text, voices[i % 3],
+                                                                 work / f"r{i}.wav")))
     for i, text in enumerate(LLM_QUESTIONS):
-        questions.append(("llm", text, render_question(text, voices[i % 3], work / f"l{i}.wav")))
+        questions.append(_Question("llm", text, render_question(text, voices[i % 3],
+                                                                work / f"l{i}.wav")))
     for i, clip in enumerate(librivox or []):
         out = work / f"lv{i}.wav"
         subprocess.run(
             ["sox", str(clip), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
         )
-        questions.append(("llm", clip.stem, out))
+        questions.append(_Question("llm", clip.stem, out))
+    if hesitant:
+        for i, (kind, before, after) in enumerate(HESITANT_REQUESTS):
+            pause = HESITATION_PAUSES_S[i % len(HESITATION_PAUSES_S)]
+            wav = render_hesitant((before, after), voices[i % 3], pause, work / f"h{i}.wav")
+            questions.append(_Question(kind, f"{before} ... {after}", wav, pause, after))
 
     turns: list[TurnGap] = []
     with PulseServer() as pulse:
@@ -277,48 +377,70 @@ def run_turn_gap(
             startup_ms = (time.monotonic() - t0) * 1000
             time.sleep(1.0)
             for _ in range(rounds):
-                for kind, text, wav in questions:
-                    turns.append(_one_turn(pulse, events, kind, text, wav, work))
+                for question in questions:
+                    turns.append(_one_turn(pulse, events, question, work))
         finally:
             _stop(proc)
         idle = _idle_cpu(pulse, home, idle_seconds)
     return TurnGapReport(turns, startup_ms, idle, idle_seconds)
 
 
-def _one_turn(pulse: Any, events: _Events, kind: str, text: str, wav: Path, work: Path) -> TurnGap:
+@dataclass(frozen=True)
+class _Question:
+    kind: str
+    text: str
+    wav: Path
+    pause_s: float = 0.0
+    after: str = ""
+
+
+def _one_turn(pulse: Any, events: _Events, q: _Question, work: Path) -> TurnGap:
     rec_path = work / f"rec-{time.monotonic_ns()}.wav"
     rec = pulse.record_speaker(rec_path, channels=2)
     time.sleep(0.3)
-    pulse.play_question(wav, wait=False)
-    got: dict[str, Any] = {}
+    pulse.play_question(q.wav, wait=False)
+    got: dict[str, Any] = {"turns": 0, "retracted": 0, "latencies": 0}
 
-    def done(e: dict[str, Any], _seen: list[dict[str, Any]]) -> bool:
+    def see(e: dict[str, Any]) -> None:
         if e["type"] == "user_turn":
             got["heard"] = e["text"]
+            got["turns"] += 1
+        elif e["type"] == "turn_retracted":
+            got["retracted"] += 1
         elif e["type"] == "reply_done":
             got["source"] = e["source"]
         elif e["type"] == "latency":
-            got["stages"] = e["stages_ms"]
-            got["ahead"] = e.get("ahead_tokens", 0)
-            return True
-        return False
+            got["latencies"] += 1
+            got.setdefault("stages", e["stages_ms"])
+            got.setdefault("ahead", e.get("ahead_tokens", 0))
+
+    def done(e: dict[str, Any], _seen: list[dict[str, Any]]) -> bool:
+        see(e)
+        return e["type"] == "latency"
 
     try:
         events.until(done, timeout=120)
+        # A fragment answered too early is followed by the rest as another turn:
+        # keep reading until Parley has been quiet for a while.
+        while True:
+            events.until(lambda e, _s: see(e) or True, timeout=2.5)
     except TimeoutError:
         got.setdefault("heard", "")
-    time.sleep(0.2)
     rec.stop()
-    gap = measure_gap(rec_path, wav) if got.get("stages") else float("nan")
+    gap = measure_gap(rec_path, q.wav) if got.get("stages") else float("nan")
     rec_path.unlink(missing_ok=True)
     return TurnGap(
-        text,
-        kind,
+        q.text,
+        q.kind,
         round(gap, 1),
         got.get("source", ""),
         got.get("heard", ""),
         got.get("stages", {}),
         got.get("ahead", 0),
+        pause_s=q.pause_s,
+        after=q.after,
+        turns=got["turns"] - got["retracted"],
+        retracted=got["retracted"],
     )
 
 

@@ -25,6 +25,9 @@ def add_parser(subparsers: Any) -> None:
     gap.add_argument("--rounds", type=int, default=1, help="times each question is asked")
     gap.add_argument("--idle-seconds", type=float, default=30.0)
     gap.add_argument("--no-librivox", action="store_true", help="flite questions only")
+    gap.add_argument(
+        "--no-hesitant", action="store_true", help="fluent requests only (no pause inside)"
+    )
     gap.add_argument("--model", metavar="PATH")
     gap.add_argument("--json", action="store_true")
     gap.set_defaults(func=run_turn_gap)
@@ -76,6 +79,7 @@ def run_turn_gap(args: argparse.Namespace) -> int:
             rounds=args.rounds,
             idle_seconds=args.idle_seconds,
             librivox=[] if args.no_librivox else librivox_clips(),
+            hesitant=not args.no_hesitant,
         )
     except (LlmError, PulseError) as e:
         print(f"parley: {e}")

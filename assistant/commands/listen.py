@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.commands.chat import Printer
-from assistant.events import Error, Event, Notice, StateChanged, UserTurn
+from assistant.events import Error, Event, Notice, StateChanged, TurnRetracted, UserTurn
 
 
 def add_parser(subparsers: Any) -> None:
@@ -53,6 +53,8 @@ class VoicePrinter(Printer):
             self._line(f"you: {event.text}")
         elif isinstance(event, StateChanged):
             self._line(f"({event.state.value})")
+        elif isinstance(event, TurnRetracted):
+            self._line("(you went on: that turn and its reply are taken back)")
         else:
             super()._human(event)
 

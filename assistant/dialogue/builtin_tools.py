@@ -153,6 +153,9 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
             text = f"Cancelled all {len(pending)} timers and alarms."
         return ToolOutcome(text, {"cancelled": [t.id for t in pending]})
 
+    def undo_timer(outcome: ToolOutcome) -> None:
+        _need_timers(env).cancel(int(outcome.data["timer_id"]))
+
     label = _str("what it is for", 40)
     return [
         Tool(
@@ -167,6 +170,7 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
             ),
             set_timer,
             keywords=("timer", "countdown", "remind", "reminder"),
+            undo=undo_timer,
         ),
         Tool(
             "set_alarm",
@@ -174,6 +178,7 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
             _obj({"time": _str("HH:MM, 24-hour or with am/pm", 8, 3), "label": label}, ("time",)),
             set_alarm,
             keywords=("alarm", "wake"),
+            undo=undo_timer,
         ),
         Tool(
             "list_timers",
@@ -336,6 +341,9 @@ def _note_tools(env: ToolEnv) -> list[Tool]:
             f"Deleted {len(gone)} note{'s' if len(gone) != 1 else ''}.", {"deleted": gone}
         )
 
+    def undo_add(outcome: ToolOutcome) -> None:
+        _need_notes(env).delete(int(outcome.data["note_id"]))
+
     return [
         Tool(
             "add_note",
@@ -343,6 +351,7 @@ def _note_tools(env: ToolEnv) -> list[Tool]:
             _obj({"text": _str("the note", 200)}, ("text",)),
             add,
             keywords=("note", "jot"),
+            undo=undo_add,
         ),
         Tool(
             "list_notes",

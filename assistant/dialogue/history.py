@@ -445,6 +445,27 @@ class History:
         if cur.rowcount == 0 and not self.in_memory:  # in memory: it was in the damaged file
             raise HistoryError(f"There is no turn {turn_id} in the history.")
 
+    def retract_turns(self, conversation_id: int, first_turn_id: int) -> int:
+        """Delete the turns of a conversation from `first_turn_id` on: a turn
+        Parley ended too early is taken back when the user goes on speaking,
+        so the history holds the whole request once. A title that came from
+        a deleted turn is cleared. Returns the number of rows deleted."""
+
+        def body() -> int:
+            cur = conn.execute(
+                "DELETE FROM turns WHERE conversation_id = ? AND id >= ?",
+                (conversation_id, first_turn_id),
+            )
+            conn.execute(
+                "UPDATE conversations SET title = '' WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM turns WHERE conversation_id = ? AND role = 'user')",
+                (conversation_id, conversation_id),
+            )
+            return int(cur.rowcount)
+
+        with self._locked() as conn:
+            return int(self._transaction(conn, body))
+
     _TURN_SELECT = (
         "SELECT id, conversation_id, role, text, status, source, intent, flagged,"
         " confidence, timings, created_at, data FROM turns"

@@ -34,6 +34,7 @@ from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.replies import RuleContext, rule_reply
 from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
 from assistant.dialogue.tools import Plan, Registry, Tool, ToolOutcome
+from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
 from assistant.events import (
     Error,
     EventSink,
@@ -127,6 +128,10 @@ class TurnResult:
     intent: str = ""
     flagged: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    messages_from: int = -1
+    """Length of the LLM context before this turn (`retract` cuts it back)."""
+    actions: list[tuple[str, ToolOutcome]] = field(default_factory=list)
+    """The tools this turn ran, in order (`retract` undoes them)."""
 
 
 def system_messages(
@@ -190,6 +195,10 @@ class DialogueManager:
         self._started = False
         self.complete_call = tool_grammar.complete
         """Writes one grammar-constrained call (replaceable in logic tests)."""
+        self._actions: list[tuple[str, ToolOutcome]] = []
+        self._continuation = ""
+        """A request Parley asked the rest of ("set a timer" -> "For how long?"):
+        the next turn completes it."""
 
     def _make_timers(self) -> TimerScheduler | None:
         """Timers live beside the history (so they survive a restart); when
@@ -260,14 +269,63 @@ class DialogueManager:
         t0 = started if started is not None else time.monotonic()
         cancel = cancel or CancelToken()
         text = " ".join(text.split())
+        mark = len(self.messages)
+        continuation, self._continuation = self._continuation, ""
+        self._actions = []
         self._emit(StateChanged(State.THINKING))
         try:
-            result = self._route(text, confidence, cancel, t0)
+            result = self._route(text, confidence, cancel, t0, continuation)
         finally:
             self._emit(StateChanged(State.IDLE))
+        result.messages_from = mark
+        result.actions = self._actions
         return result
 
-    def _route(self, text: str, confidence: float, cancel: CancelToken, t0: float) -> TurnResult:
+    def can_prepare(self, text: str) -> bool:
+        """Whether `text` may be answered before the user's turn is confirmed
+        over (during the pause): only when answering changes nothing outside
+        the conversation (a read-only rule, or an LLM reply with no tool), so
+        taking it back (`retract`) loses nothing. Pure; any thread."""
+        text = " ".join(text.split())
+        if not text or self._pending is not None or self._continuation:
+            return False
+        intent = intents.parse(text)
+        if intent is not None and intent.confidence >= RULE_CONFIDENCE:
+            to_tool = _RULE_TOOLS.get(intent.name)
+            call = to_tool(intent.entities) if to_tool is not None else None
+            if call is None:
+                return intent.name not in (IntentName.STOP, IntentName.REPEAT)
+            tool = self.tools.get(call[0])
+            return tool is not None and tool.read_only
+        return not (len(self.tools) and self.tools.might_need(text))
+
+    def retract(self, result: TurnResult) -> None:
+        """Take a turn back: Parley ended it too early and the user went on
+        speaking. Its rows leave the history, its messages the LLM context,
+        and what its tools did is undone, so the whole request is one turn."""
+        if result.user_turn_id and self.history is not None and self.conversation_id:
+            self._safely(self.history.retract_turns, self.conversation_id, result.user_turn_id)
+        if result.messages_from >= 0:
+            del self.messages[result.messages_from :]
+        self.last_reply = next(
+            (m.content for m in reversed(self.messages) if m.role == "assistant"), ""
+        )
+        self._continuation = ""
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+        for name, outcome in reversed(result.actions):
+            tool = self.tools.get(name)
+            if tool is not None and tool.undo is not None and outcome.ok:
+                try:
+                    tool.undo(outcome)
+                except Exception:  # undoing is best effort; the turn is gone either way
+                    log.exception("undoing %s failed", name)
+
+    def _route(
+        self, text: str, confidence: float, cancel: CancelToken, t0: float, continuation: str
+    ) -> TurnResult:
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None:
@@ -276,6 +334,16 @@ class DialogueManager:
                 return answered
         if not any(c.isalnum() for c in text):
             return self._clarify(text, confidence, "empty" if not text else "unintelligible", t0)
+        if continuation:
+            text = _continue(continuation, text)
+        verdict = judge_turn(text)
+        if verdict.asks:
+            # Half said ("set a timer", "what is nine plus"): ask for the rest
+            # rather than answer a fragment; the next turn completes it.
+            user_id = self._user_turn(text, confidence)
+            self._continuation = text
+            question = continuation_question(text, verdict)
+            return self._finish_fixed(question, Source.SYSTEM, user_id, t0, intent="continue")
         if confidence < self.settings.min_confidence:
             return self._clarify(text, confidence, "low_confidence", t0)
 
@@ -555,6 +623,7 @@ class DialogueManager:
         self, name: str, plan: Plan, audit: bool = True, request_id: str = ""
     ) -> ToolOutcome:
         outcome = self.tools.execute(name, plan.args)
+        self._actions.append((name, outcome))
         if audit:
             data = {"tool": name, "request_id": request_id, "ok": outcome.ok, "data": outcome.data}
             self._audit("tool_result", outcome.text, data)
@@ -889,3 +958,21 @@ class DialogueManager:
 
 def _ms(t0: float) -> float:
     return round((time.monotonic() - t0) * 1000, 1)
+
+
+def _continue(asked: str, answer: str) -> str:
+    """The request a reply to a continuation question makes: "set a timer" +
+    "ten minutes" is "set a timer for ten minutes". A reply that is a whole
+    request of its own ("what time is it") starts over instead."""
+    alone = intents.parse(answer)
+    if alone is not None and alone.confidence >= RULE_CONFIDENCE and judge_turn(answer).complete:
+        return answer
+    missing = judge_turn(asked).missing
+    if missing in (Missing.DURATION, Missing.CLOCK_TIME) and not asked.endswith(
+        (" for", " in", " at")
+    ):
+        joiner = "at" if missing is Missing.CLOCK_TIME else "for"
+        with_joiner = f"{asked} {joiner} {answer}"
+        if intents.parse(with_joiner) is not None:
+            return with_joiner
+    return f"{asked} {answer}"

@@ -72,6 +72,9 @@ class Tool:
     """Resolves and describes a call (raises ToolError when it cannot be done)."""
     keywords: tuple[str, ...] = ()
     """Words that suggest a turn may need this tool (see `Registry.might_need`)."""
+    undo: Callable[[ToolOutcome], None] | None = None
+    """Reverses a successful run, given its outcome: a turn Parley ended too
+    early is taken back when the user goes on speaking (`DialogueManager.retract`)."""
 
     def __post_init__(self) -> None:
         check_schema(self.name, self.parameters)

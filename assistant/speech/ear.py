@@ -1,15 +1,16 @@
 """The ear: audio frames -> VAD -> endpointing -> wake word -> STT -> user turns.
 
-Runs on its own thread (`Ear.run`), reading 30 ms frames from a source. The
+Fed on the pipeline's ear thread (`Ear.feed`), in 30 ms frames. The
 recognisers only see audio inside VAD speech segments (plus a short pre-roll,
 so the first syllable is not cut), which keeps idle listening cheap.
 
 The end of the user's turn is decided here by the Endpointer, not by the
-recogniser: when the pause begins, the partial transcript decides the hangover
-(short when it already reads as a complete request, judged again whenever the
-partial changes during the pause), then the recogniser is asked for its final
-result at once. The pause counts from where the voice stopped (`TailTrim`),
-not from where the VAD model let go of it.
+recogniser: when the pause begins, the dialogue side's `judge` reads the
+partial transcript and sets the hangover (short when it is a finished request,
+long when it is still half said; judged again whenever the partial changes
+during the pause), then the recogniser is asked for its final result at once.
+The pause counts from where the voice stopped (`TailTrim`), not from where the
+VAD model let go of it.
 """
 
 from __future__ import annotations
@@ -60,11 +61,31 @@ class PauseHeard:
     text: str
     complete: bool
     """The partial transcript reads as a complete request (short hangover)."""
+    speech_end: float = 0.0
+    """Monotonic time (s) the voice stopped."""
+
+
+@dataclass(frozen=True)
+class PauseJudgement:
+    """The dialogue side's reading of a pause (see `Ear.judge`)."""
+
+    hangover_s: float
+    """Silence that ends the turn: short when finished, long when half said."""
+    complete: bool
 
 
 @dataclass(frozen=True)
 class SpeechResumed:
     pass
+
+
+@dataclass(frozen=True)
+class TurnEnding:
+    """The pause ended the turn; the recogniser's final result comes next
+    (`UtteranceHeard`). `text` is the partial the pause was judged on: a reply
+    prepared for it may be let out now and checked against the final."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,7 @@ EarMessage = (
     | PartialHeard
     | PauseHeard
     | SpeechResumed
+    | TurnEnding
     | WakeHeard
     | UtteranceHeard
     | SpeechDiscarded
@@ -134,11 +156,10 @@ class Ear:
         """Ends speech where the voice stops, not where the VAD model lets go."""
         self.speech_gate: Callable[[np.ndarray, bool], bool] | None = None
         """Optional second opinion on each speech frame (the self-hearing guard)."""
-        self.judge: Callable[[str], float | None] | None = None
-        """The dialogue side's reading of the partial transcript at a pause: the
-        hangover (s) to end the turn with when it is a complete request, None
-        when it is not known to be (then `looks_complete` decides)."""
-        self._default_short = self.endpointer.short_hangover_s
+        self.judge: Callable[[str], PauseJudgement] | None = None
+        """The dialogue side's reading of the partial transcript at a pause:
+        the hangover to end the turn with, and whether it reads as finished.
+        Without a judge, `looks_complete` picks the Endpointer's own hangovers."""
         self._pre_roll: collections.deque[np.ndarray] = collections.deque(
             maxlen=max(1, round(PRE_ROLL_S / FRAME_SECONDS))
         )
@@ -170,7 +191,6 @@ class Ear:
                 self._finish(ev.speech_end_s, ev.complete_hint)
 
     def reset(self) -> None:
-        self.endpointer.short_hangover_s = self._default_short
         self.endpointer.reset()
         self.recognizer.reset()
         if self.spotter is not None:
@@ -215,11 +235,19 @@ class Ear:
 
     def _judge_pause(self, text: str) -> None:
         self._judged = text
-        hangover = self.judge(text) if self.judge is not None and text else None
-        complete = hangover is not None or looks_complete(text)
-        self.endpointer.short_hangover_s = self._default_short if hangover is None else hangover
+        judged = self.judge(text) if self.judge is not None and text else None
+        if judged is None:
+            complete = looks_complete(text)
+            self.endpointer.set_hangover(None)
+        else:
+            complete = judged.complete
+            self.endpointer.set_hangover(judged.hangover_s)
         self.endpointer.set_hint(complete)
-        self.emit(PauseHeard(text, complete))
+        self.emit(PauseHeard(text, complete, self._monotonic(self.endpointer.last_speech_end_s)))
+
+    def _monotonic(self, stream_s: float) -> float:
+        """Map a stream time to monotonic time (files may run faster than real time)."""
+        return self.clock() - max(0.0, self.endpointer.now_s - stream_s)
 
     @property
     def _listening(self) -> bool:
@@ -230,6 +258,7 @@ class Ear:
             self.tail_trim.start_utterance()
         self._in_speech = True
         self._woke = False
+        self._judged = ""
         self._utterance = list(self._pre_roll)
         self._pre_roll.clear()
         self.recognizer.reset()
@@ -271,15 +300,15 @@ class Ear:
         if not self._in_speech:
             return
         now = self.clock()
-        # The stream clock says how long ago speech ended; map it to monotonic time.
-        speech_end = now - max(0.0, self.endpointer.now_s - speech_end_s)
+        speech_end = self._monotonic(speech_end_s)
         self._in_speech = False
-        self.endpointer.short_hangover_s = self._default_short
         woke = self._woke
         if not self._listening:
             self.emit(SpeechDiscarded(self.recognizer.partial()))
             self.reset()
             return
+        if self._judged:
+            self.emit(TurnEnding(self._judged))
         transcript = self.recognizer.final()
         stt_final = self.clock()
         phrase = str(getattr(self.spotter, "phrase", ""))

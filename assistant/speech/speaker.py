@@ -5,6 +5,11 @@ synthesised and played while the LLM is still writing the rest. `stop()`
 silences the output at once and drops every clause still queued (barge-in,
 the stop button); clauses of a stopped reply that arrive late are ignored
 because each reply is an epoch.
+
+A reply can be prepared before it may be heard (`new_reply(held=True)`): its
+clauses are synthesised as usual but kept until `release` plays them, or
+`discard` drops them. The pipeline answers during the user's pause this way,
+so the first sample is written the moment the turn is over.
 """
 
 from __future__ import annotations
@@ -102,22 +107,60 @@ class Speaker:
         self._epoch = 0
         self._lock = threading.Lock()
         self._reply: _Reply | None = None
+        self._held: dict[int, list[tuple[np.ndarray, int]]] = {}
+        """Clips of held replies by epoch, in order, until `release` or `discard`."""
         self._thread: threading.Thread | None = None
         self.on_first_sample = on_first_sample
         """Called (from the audio thread) when a reply's first sample is played."""
         self.speaking = threading.Event()
         """Set from the first clause of a reply until its last sample is played."""
+        self.may_rest: Callable[[], bool] = lambda: True
+        """Whether the output may close after REST_AFTER_S of quiet. The voice
+        loop keeps it open whenever a turn can start without the wake word: a
+        stream opened at the end of the user's speech costs the first reply
+        sound ~100 ms, and its first blocks are not the device's steady latency."""
 
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="mouth", daemon=True)
             self._thread.start()
 
-    def new_reply(self) -> int:
-        """Begin a reply; returns its epoch (pass it to `say`/`end_reply`)."""
+    def new_reply(self, held: bool = False) -> int:
+        """Begin a reply; returns its epoch (pass it to `say`/`end_reply`).
+        `held`: synthesise its clauses but play nothing until `release`."""
         with self._lock:
             self._epoch += 1
+            if held:
+                self._held[self._epoch] = []
             return self._epoch
+
+    def release(self, epoch: int) -> None:
+        """Play a held reply: the clips ready so far at once, later ones as
+        they are synthesised. Any thread."""
+        with self._lock:
+            clips = self._held.pop(epoch, None)
+            if clips is None or epoch != self._epoch:
+                return
+            if clips:
+                if self._reply is not None and self._reply.epoch == epoch:
+                    self._reply.spoke = True
+                self.speaking.set()
+            for samples, rate in clips:
+                self._out.play(samples, rate)
+
+    def held(self, epoch: int) -> int | None:
+        """Clips of a held reply ready to play; None once released or dropped."""
+        with self._lock:
+            clips = self._held.get(epoch)
+            return None if clips is None else len(clips)
+
+    def discard(self, epoch: int) -> None:
+        """Drop a held reply and whatever of it is still to come, without
+        touching the output (nothing of it was heard). Any thread."""
+        with self._lock:
+            self._held.pop(epoch, None)
+            if epoch == self._epoch:
+                self._epoch += 1
 
     def say(self, text: str, epoch: int) -> None:
         text = speakable(text)
@@ -192,15 +235,21 @@ class Speaker:
                 continue
             if not reply.timing.tts_ready:
                 reply.timing.tts_ready = time.monotonic()
-            if not self._current(msg.epoch):
-                continue
+            samples = fit_pauses(syn.samples, syn.sample_rate, msg.text)
+            with self._lock:  # against `release`: clips keep their order
+                if msg.epoch != self._epoch:
+                    continue
+                held = self._held.get(msg.epoch)
+                if held is not None:
+                    held.append((samples, syn.sample_rate))
+                    continue
             self.speaking.set()
             reply.spoke = True
-            self._out.play(fit_pauses(syn.samples, syn.sample_rate, msg.text), syn.sample_rate)
+            self._out.play(samples, syn.sample_rate)
 
     def _rest(self) -> None:
         rest = getattr(self._out, "rest", None)
-        if rest is not None and not self.speaking.is_set() and rest():
+        if rest is not None and not self.speaking.is_set() and self.may_rest() and rest():
             log.debug("output resting")
 
     def _wake(self) -> None:

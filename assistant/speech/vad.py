@@ -12,10 +12,11 @@ Two layers, kept apart so each is testable on its own:
   that turns those decisions into utterance events. It does no I/O, in the style
   of Home Assistant's ``assist_pipeline/vad.py``.
 
-Endpointing is ours rather than the recogniser's (see DESIGN.md): the silence
-hangover is short when the dialogue side says the partial transcript already
-looks complete (``set_hint``, ``looks_complete``), and a PAUSE event lets the
-pipeline start a reply speculatively before the end is confirmed.
+Endpointing is ours rather than the recogniser's (docs/ARCHITECTURE.md,
+"Turn-taking"): the silence hangover is set by the dialogue side's reading of
+the partial transcript (``set_hangover``: short for a finished request, long
+for one still half said; ``set_hint`` and ``looks_complete`` without it), and a
+PAUSE event lets the pipeline prepare the reply before the end is confirmed.
 """
 
 from __future__ import annotations
@@ -356,6 +357,7 @@ class Endpointer:
     in_speech: bool = field(default=False, init=False)
     paused: bool = field(default=False, init=False)
     complete_hint: bool = field(default=False, init=False)
+    hangover_override_s: float | None = field(default=None, init=False)
     _speech_s: float = field(default=0.0, init=False)  # speech counted towards a start
     _gap_s: float = field(default=0.0, init=False)  # silence since that speech
     _candidate_start_s: float = field(default=0.0, init=False)
@@ -373,9 +375,22 @@ class Endpointer:
         hangover for the current utterance. Cleared by RESUME and at the end."""
         self.complete_hint = complete
 
+    def set_hangover(self, seconds: float | None) -> None:
+        """The dialogue side's hangover for the current pause (short for a
+        finished request, long for one still half said); None falls back to
+        the hint. Cleared by RESUME and at the end."""
+        self.hangover_override_s = seconds
+
     @property
     def current_hangover_s(self) -> float:
+        if self.hangover_override_s is not None:
+            return self.hangover_override_s
         return self.short_hangover_s if self.complete_hint else self.hangover_s
+
+    @property
+    def last_speech_end_s(self) -> float:
+        """Stream seconds at the end of the latest speech chunk."""
+        return self._last_speech_end_s
 
     def reset(self) -> None:
         """Drop any utterance in progress and the hint. The stream clock keeps running."""
@@ -438,6 +453,7 @@ class Endpointer:
                     events.append(self._event(EndpointEventType.RESUME))
                     self.paused = False
                     self.complete_hint = False  # the old partial is no longer the utterance
+                    self.hangover_override_s = None
                 self._last_speech_end_s = self.now_s
                 self._silence_s = self._resume_s = 0.0
                 return events
@@ -464,6 +480,7 @@ class Endpointer:
 
     def _end_utterance(self) -> None:
         self.in_speech = self.paused = self.complete_hint = False
+        self.hangover_override_s = None
         self._speech_s = self._gap_s = self._silence_s = self._resume_s = 0.0
 
 

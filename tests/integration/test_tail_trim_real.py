@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.speech import vad_compare as vc
-from assistant.speech.ear import Ear, UtteranceHeard
+from assistant.speech.ear import Ear, PauseJudgement, UtteranceHeard
 from assistant.speech.stt import PocketsphinxEngine
 from assistant.speech.tail import TailTrim
 from assistant.speech.vad import SAMPLE_RATE, Endpointer, make_listening_vad
@@ -86,7 +86,7 @@ def test_read_speech_is_not_cut_into_more_turns(engine: PocketsphinxEngine) -> N
             got += isinstance(m, UtteranceHeard)
 
         ear = Ear(make_listening_vad(), engine.recognizer(), count, endpointer=Endpointer())
-        ear.judge = lambda _text: 0.2  # every pause looks like a complete request
+        ear.judge = lambda _text: PauseJudgement(0.2, True)  # every pause looks complete
         ear.tail_trim = TailTrim() if trim else None
         ear.feed(np.concatenate([samples, np.zeros(SAMPLE_RATE, np.int16)]))
         return got

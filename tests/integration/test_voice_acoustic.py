@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from assistant.audio.virtual import PulseServer
+from assistant.bench.turn_gap import render_hesitant
 
 PARLEY = [sys.executable, "-m", "assistant.cli"]
 LOUD = 300
@@ -307,3 +308,140 @@ def test_microphone_unplugged_mid_sentence_keeps_what_was_heard_and_resumes(
     words = heard["text"].split()
     assert "paris" not in words and {"tell", "twelve", "times"} & set(words), heard
     assert nxt["text"] == "what is two plus two" and reply["text"] == "2 plus 2 is 4."
+
+
+# -- turn-taking -------------------------------------------------------------------------
+# A hesitant request is one turn and is never answered before its end; speech
+# that resumes just after Parley decided the turn was over takes that turn back
+# and joins it. Recorded with PulseServer.setup_turn_gap: the left channel is
+# the user's speech plus Parley's, the right Parley's alone.
+
+
+def history_turns(home: Path) -> list[dict]:
+    out = subprocess.run(
+        [*PARLEY, "history", "export", "1", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PARLEY_HOME": str(home)},
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["turns"]
+
+
+def user_and_reply(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Boolean sound masks: the user's speech (left minus right) and Parley's (right)."""
+    audio, rate = samples(path)
+    user = np.abs(audio[:, 0].astype(int) - audio[:, 1].astype(int)) > LOUD
+    reply = np.abs(audio[:, 1].astype(int)) > LOUD
+    return user, reply, rate
+
+
+def quiet_until_answered(parley: Listener, settle_s: float = 2.0) -> None:
+    """Wait for a reply to be heard, then for Parley to stay quiet."""
+    parley.wait_for(lambda e: e["type"] == "latency")
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def rules_home(parley_home: Path) -> Path:
+    (parley_home / "config.toml").write_text("follow_up_s = 0.0\n")
+    return parley_home
+
+
+@pytest.mark.parametrize(
+    ("parts", "voice", "pause_s", "expect"),
+    [
+        (("set a timer for", "forty minutes"), "slt", 0.7, "40 minutes"),
+        (("what is twenty", "plus nine"), "awb", 0.6, "29"),
+    ],
+    ids=["timer-0.7s", "sum-0.6s"],
+)
+def test_a_hesitant_request_is_one_turn_answered_after_its_end(
+    pulse_server: PulseServer,
+    rules_home: Path,
+    tmp_path: Path,
+    parts: tuple[str, str],
+    voice: str,
+    pause_s: float,
+    expect: str,
+) -> None:
+    pulse_server.setup_turn_gap()
+    question = render_hesitant(parts, voice, pause_s, tmp_path / "q.wav")
+    parley = Listener(rules_home, pulse_server.child_env(), "--open-mic", "--no-llm")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")
+        rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
+        time.sleep(0.3)
+        pulse_server.play_question(question)
+        quiet_until_answered(parley)
+        rec.stop()
+    finally:
+        parley.close()
+    turns = [e for e in parley.seen if e["type"] == "user_turn"]
+    taken_back = [e for e in parley.seen if e["type"] == "turn_retracted"]
+    replies = [e for e in parley.seen if e["type"] == "reply_done"]
+    assert len(turns) - len(taken_back) == 1, turns
+    assert parts[1].split()[-1] in turns[-1]["text"], turns[-1]  # the words after the pause
+    assert expect in replies[-1]["text"], replies[-1]
+    user, reply, rate = user_and_reply(tmp_path / "both.wav")
+    speech_end = int(np.flatnonzero(user)[-1])
+    first_reply = int(np.flatnonzero(reply)[0])
+    gap_ms = (first_reply - speech_end) * 1000 / rate
+    print(f"{parts}: first reply sound {gap_ms:.0f} ms after the true end of speech")
+    assert gap_ms > 0, "Parley spoke before the user had finished"
+    stored = [t["text"] for t in history_turns(rules_home) if t["role"] == "user"]
+    assert stored == [turns[-1]["text"]]
+
+
+def test_speech_resuming_after_the_end_takes_the_turn_back_and_joins_it(
+    pulse_server: PulseServer, rules_home: Path, tmp_path: Path
+) -> None:
+    """A finished-looking request, then more words ~150 ms after Parley
+    decided the turn was over (a 0.3 s pause: the VAD's ~30 ms, the 120 ms
+    hangover of a rule request, then 150 ms)."""
+    pulse_server.setup_turn_gap()
+    question = render_hesitant(
+        ("what is twelve times seven", "plus two"), "rms", 0.3, tmp_path / "q.wav"
+    )
+    parley = Listener(rules_home, pulse_server.child_env(), "--open-mic", "--no-llm")
+    try:
+        parley.wait_for(lambda e: e["type"] == "state")
+        rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
+        time.sleep(0.3)
+        pulse_server.play_question(question)
+        parley.wait_for(lambda e: e["type"] == "reply_done" and "86" in e["text"], timeout=60)
+        quiet_until_answered(parley, settle_s=1.0)
+        rec.stop()
+    finally:
+        parley.close()
+    kinds = [e["type"] for e in parley.seen]
+    assert "turn_retracted" in kinds, parley.seen  # the first answer was taken back
+    turns = [e for e in parley.seen if e["type"] == "user_turn"]
+    assert turns[-1]["text"] == "what is twelve times seven plus two"
+    # History holds one user turn with the whole text, and its one answer.
+    stored = history_turns(rules_home)
+    assert [(t["role"], t["text"]) for t in stored if t["role"] == "user"] == [
+        ("user", "what is twelve times seven plus two")
+    ]
+    assert [t["text"] for t in stored if t["role"] == "assistant"] == [
+        "12 times 7 plus 2 is 86."
+    ]
+    # Any reply sound that began before the user went on stopped soon after.
+    user, reply, rate = user_and_reply(tmp_path / "both.wav")
+    talking = np.flatnonzero(user)
+    gaps = np.flatnonzero(np.diff(talking) > rate // 5)  # the pause inside the request
+    resumed = int(talking[gaps[0] + 1]) if gaps.size else int(talking[0])
+    early = np.flatnonzero(reply[:resumed])
+    if early.size:
+        sound = np.flatnonzero(reply)
+        run_end = sound[np.searchsorted(sound, early[0]) :]
+        breaks = np.flatnonzero(np.diff(run_end) > rate // 10)
+        stopped = int(run_end[breaks[0]] if breaks.size else run_end[-1])
+        stop_ms = (stopped - resumed) * 1000 / rate
+        print(f"resumed speech: the early reply went quiet {stop_ms:.0f} ms after its onset")
+        # 60 ms of speech starts an utterance, ~30 ms of VAD and one 20 ms
+        # output block follow: ~110 ms from the onset, ~20 ms from the decision.
+        assert stop_ms < 250

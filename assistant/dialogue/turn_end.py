@@ -1,0 +1,322 @@
+"""Is the user's request finished? The end of the turn judged by meaning.
+
+While the user pauses, the ear asks `judge_turn` about the partial transcript.
+A finished request ends the turn after a short hangover; an unfinished one is
+waited for through a pause of up to `Settings.turn_wait_s` (docs/ARCHITECTURE.md,
+"Turn-taking"). People hesitate at predictable places, and English grammar
+says where a sentence cannot stop yet:
+
+- after a function word: an article, preposition, conjunction, auxiliary,
+  possessive, "and"/"or", a filler ("set a timer for", "what is the");
+- after an operator that needs its second operand ("nine plus", "fifteen
+  percent"), or a verb that needs its object ("tell me", "remind me to");
+- after a relational noun whose complement is still to come ("what is the
+  capital", "the population");
+- after an indefinite object of a verb of telling ("tell me something");
+- when an intent lacks a slot it cannot do without: a timer with no duration,
+  an alarm with no time, a note with no text, a sum with one number.
+
+A wrong "finished" cuts the user off; a wrong "unfinished" only waits longer.
+So the judge leans towards "unfinished" where English usually goes on.
+
+`continuation_question` words the question Parley asks when the wait ran out
+and a request is still only half said ("For how long?", "Nine plus what?").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from assistant.dialogue import intents
+from assistant.dialogue.intents import RULE_CONFIDENCE, IntentName
+
+
+class Missing(StrEnum):
+    """What an unfinished request still needs."""
+
+    NOTHING = ""
+    WORDS = "words"
+    """The sentence stops where English cannot (a function word, an operator)."""
+    DURATION = "duration"
+    CLOCK_TIME = "clock_time"
+    NOTE_TEXT = "note_text"
+    OPERAND = "operand"
+    OBJECT = "object"
+    """A verb that needs its object ("tell me", "remind me to")."""
+    COMPLEMENT = "complement"
+    """A relational noun or an indefinite object ("the capital", "something"):
+    usually followed by more, but a request as it stands."""
+    MORE = "more"
+    """An auxiliary or question word at the end ("what is", "can you", "tell
+    me what"): usually followed by more, but too vague to ask about."""
+
+
+_SOFT = frozenset({Missing.COMPLEMENT, Missing.MORE})
+
+
+@dataclass(frozen=True)
+class TurnVerdict:
+    complete: bool
+    missing: Missing = Missing.NOTHING
+    rule: bool = False
+    """A rule will answer it as it stands (the reply is ready at once)."""
+    sure: bool = True
+    """A finished request that opens the way requests do (a question word, an
+    auxiliary, a verb of asking or doing, a greeting). A transcript that opens
+    otherwise is often a mishearing of a fragment ("said a diner" for "set a
+    timer"): the turn then ends after a longer pause."""
+
+    @property
+    def asks(self) -> bool:
+        """Still half said at the end of the wait: Parley asks for the rest
+        rather than answering the fragment. A soft gap (COMPLEMENT, MORE) is
+        handled as it stands."""
+        return not self.complete and self.missing not in _SOFT
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ARTICLES = _words("a an the some any every each another no")
+# "this", "that", "these", "those" are left out: at the end they are pronouns ("repeat that").
+_POSSESSIVES = _words("my your his her its our their")
+_PREPOSITIONS = _words(
+    """
+    to of in on at for with from by about into onto over under after before between
+    through during without like as via per than until till around across against
+    towards toward upon within near behind beside besides beyond
+    """
+)
+_CONJUNCTIONS = _words("and or but nor so because if then when while whether unless although")
+_AUXILIARIES = _words(
+    "is are was were be been being am do does did have has had can could will would "
+    "shall should may might must"
+)
+_CONTRACTED = _words(
+    "what's it's there's that's i'm you're we're they're he's she's let's i'd i'll "
+    "you'll we'll i've you've who's where's how's when's why's"
+)
+_FILLERS = _words("um uh er erm ah hmm mm uhm hm eh")
+_INTENSIFIERS = _words("very really just also quite too so more most")
+_QUESTION_WORDS = _words("what who whom whose which where when why how")
+_OPERATORS = _words("plus minus times divided multiplied over percent add subtract")
+_OPERATOR_PHRASES = (("divided", "by"), ("multiplied", "by"), ("percent", "of"), ("to", "the"))
+_SUBJECT_PRONOUNS = _words("i you we they he she it")
+_MODALS = _words("do does did can could will would shall should may might must")
+# Verbs that take an object the request cannot do without: "tell me", "give me",
+# "remind me", "set", "play". At the end (alone or with "me"/"us") they promise more.
+_OBJECT_VERBS = _words(
+    """
+    tell give show remind set make play open call send add put bring find get search
+    write read take teach sing describe explain define name list spell translate
+    convert compare start create turn buy book let
+    """
+)
+_RECIPIENTS = _words("me us him her them")
+# Nouns that take an "of" complement: "what is the capital" is waiting for "of".
+_RELATIONAL = _words(
+    """
+    capital population meaning definition opposite author president currency
+    distance height length weight size area volume speed value price cost
+    temperature age name color colour capitol mayor founder inventor
+    """
+)
+# Verbs whose object a "who ..." question asks for next: "who painted" (the
+# Mona Lisa), "who invented" (the telephone).
+_TRANSITIVE_PAST = _words(
+    """
+    wrote painted invented discovered founded built designed directed composed
+    created made sang won killed played starred named owned owns invents
+    discovers writes paints sings directs
+    """
+)
+_INDEFINITE = _words("something anything someone anyone somewhere anywhere stuff")
+_TELLING = _words("tell say write sing read teach show give explain")
+_ONE_WORD_ANSWERS = _words(
+    """
+    yes yeah yep no nope stop cancel help thanks okay ok sure repeat pause resume
+    continue quit exit hello hi bye goodbye correct right wrong why really great
+    """
+)
+_NUMBER_WORDS = _words(
+    """
+    zero one two three four five six seven eight nine ten eleven twelve thirteen
+    fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty
+    sixty seventy eighty ninety hundred thousand million half quarter
+    """
+)
+_FUNCTION_WORDS = (
+    _ARTICLES | _POSSESSIVES | _PREPOSITIONS | _CONJUNCTIONS | _AUXILIARIES | _FILLERS
+)
+_NUMBER_TAKERS = _words("for in after")  # "a timer for five" awaits "minutes"
+_ASKING = _words("what whats how calculate compute")
+_WORD_RE = re.compile(r"[a-z0-9']+")
+_CLAUSE_BREAK = re.compile(r"[,;.!?]")
+# Nouns that name a thing to be made with content: "set a timer", "take a note".
+_SLOT_NOUNS = {
+    "timer": Missing.DURATION,
+    "timers": Missing.DURATION,
+    "countdown": Missing.DURATION,
+    "alarm": Missing.CLOCK_TIME,
+    "note": Missing.NOTE_TEXT,
+    "notes": Missing.NOTE_TEXT,
+    "reminder": Missing.NOTE_TEXT,
+    "memo": Missing.NOTE_TEXT,
+}
+_MAKING = _words("set start make take add create write jot put new")
+
+
+# How requests to an assistant open: a question, an auxiliary, a verb of
+# asking or doing, politeness, a greeting, the speaker themself.
+_OPENERS = (
+    _QUESTION_WORDS | _AUXILIARIES | _OBJECT_VERBS | _MAKING | _CONTRACTED
+    | _words(
+        """
+        please hey hi hello good thanks thank okay ok so and also now then i i'm my we
+        let's help stop cancel repeat pause resume continue check look calculate count
+        say recommend suggest wake delete remove clear jot note explain tell whats
+        whos hows wheres whens whys is are was were could would should might may
+        """
+    )
+)
+
+def words_of(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower().replace("\u2019", "'"))
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or word in _NUMBER_WORDS
+
+
+def judge_turn(text: str) -> TurnVerdict:
+    """Whether `text` (a partial transcript) reads as a finished request."""
+    words = words_of(text)
+    if words and words[-1] in _FILLERS:
+        # "set a timer um": a filler at the end says more is coming.
+        spoken = [w for w in words if w not in _FILLERS]
+        gap = (_lexical_gap(spoken) or _slot_gap(spoken)) if spoken else Missing.NOTHING
+        return TurnVerdict(False, gap or Missing.WORDS)
+    if not words:
+        return TurnVerdict(False, Missing.WORDS)
+    if len(words) == 1:
+        done = words[0] in _ONE_WORD_ANSWERS
+        return TurnVerdict(done, Missing.NOTHING if done else Missing.WORDS)
+    gap = _lexical_gap(words)
+    if gap in (Missing.NOTHING, Missing.WORDS, Missing.OBJECT):
+        # "set a timer for": the duration is what is missing (in the last clause).
+        clauses = [c for c in _CLAUSE_BREAK.split(text) if words_of(c)]
+        gap = _slot_gap(words_of(clauses[-1]) if clauses else words) or gap
+    if gap is not Missing.NOTHING:
+        return TurnVerdict(False, gap)
+    intent = intents.parse(text)
+    if intent is not None:
+        missing = _intent_gap(intent)
+        if missing is not Missing.NOTHING:
+            return TurnVerdict(False, missing)
+        return TurnVerdict(True, rule=intent.confidence >= RULE_CONFIDENCE)
+    return TurnVerdict(True, sure=words[0] in _OPENERS)
+
+
+def _lexical_gap(words: list[str]) -> Missing:
+    """What the sentence's last words say is still to come."""
+    last, before = words[-1], words[-2] if len(words) > 1 else ""
+    if last in _OPERATORS or (before, last) in _OPERATOR_PHRASES:
+        return Missing.OPERAND
+    if last in ("am", "pm") and _is_number(before):
+        return Missing.NOTHING  # "at seven am" (not the verb "am")
+    if last == "like" and words[0] in ("what", "what's", "whats"):
+        return Missing.NOTHING  # "what is the weather like"
+    if last == "please":  # "could you please" waits; "lights off please" is done
+        return Missing.MORE if before in _SUBJECT_PRONOUNS | _MODALS else Missing.NOTHING
+    if last in _ARTICLES | _POSSESSIVES | _PREPOSITIONS | _CONJUNCTIONS:
+        return Missing.WORDS
+    if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS | _words("there"):
+        return Missing.NOTHING  # "what do i have", "how old are you" ... "where is it"
+    if last in _AUXILIARIES | _CONTRACTED | _INTENSIFIERS:
+        return Missing.MORE  # "what is", "it's", "a very"
+    if last in _SUBJECT_PRONOUNS and before in _MODALS:
+        return Missing.MORE  # "can you", "how do i"
+    if last in _QUESTION_WORDS and len(words) > 1:
+        return Missing.MORE  # "tell me what", "do you know where"
+    if last in _OBJECT_VERBS and before not in _ARTICLES | _POSSESSIVES:
+        return Missing.OBJECT  # "please set", "can you tell" (not "the name")
+    if last in _RECIPIENTS and before in _OBJECT_VERBS:
+        return Missing.OBJECT  # "tell me", "remind me", "give us"
+    if _is_number(last) and before in _NUMBER_TAKERS:
+        return Missing.DURATION  # "a timer for five", "remind me in ten"
+    if _is_number(last) and before in _OPERATORS:
+        return Missing.NOTHING  # "nine plus four"
+    if last in _TRANSITIVE_PAST and words[0] in _words("who which what"):
+        return Missing.MORE  # "who painted", "who first discovered"
+    if last in _RELATIONAL and (_ARTICLES | _POSSESSIVES) & set(words[-3:-1]):
+        return Missing.COMPLEMENT  # "what is the capital", "the first president"
+    if last in _INDEFINITE and any(w in _TELLING for w in words[:-1]):
+        return Missing.COMPLEMENT  # "tell me something"
+    return Missing.NOTHING
+
+
+def _slot_gap(words: list[str]) -> Missing:
+    """A request whose content is still to come: "set a timer", "what is twelve"."""
+    # Only the last clause: "start a timer for five minutes and list my notes".
+    cut = max((i for i, w in enumerate(words) if w in _words("and then so")), default=-1)
+    if cut >= 0 and cut < len(words) - 1:
+        words = words[cut + 1 :]
+    for i, word in enumerate(words):
+        slot = _SLOT_NOUNS.get(word)
+        if slot is None or not any(w in _MAKING for w in words[:i]):
+            continue
+        rest = words[i + 1 :]
+        if slot is Missing.NOTE_TEXT:
+            content = [w for w in rest if w not in _FUNCTION_WORDS | _words("that saying says")]
+        else:
+            content = [w for w in rest if _is_number(w) or w in _words("noon midnight")]
+            if slot is Missing.DURATION and content and _is_number(rest[-1]):
+                return slot  # "for ten": ten what?
+        if not content:
+            return slot
+    last = words[-1]
+    # "what is twelve", "how much is seven": a sum with one number so far.
+    if _is_number(last) and words[0] in _ASKING:
+        body = [w for w in words if w not in _words("what whats how much is calculate compute")]
+        if body and all(_is_number(w) or w == "and" for w in body):
+            return Missing.OPERAND
+    return Missing.NOTHING
+
+
+def _intent_gap(intent: intents.Intent) -> Missing:
+    if intent.name is IntentName.TIMER and not intent.entities.get("seconds"):
+        return Missing.DURATION
+    if intent.name is IntentName.NOTE_ADD and not str(intent.entities.get("text", "")).strip():
+        return Missing.NOTE_TEXT
+    return Missing.NOTHING
+
+
+_QUESTIONS = {
+    Missing.DURATION: "For how long?",
+    Missing.CLOCK_TIME: "For what time?",
+    Missing.NOTE_TEXT: "What should the note say?",
+}
+_FLIP = {"me": "you", "my": "your", "i": "you", "myself": "yourself", "us": "you", "our": "your"}
+
+
+def continuation_question(text: str, verdict: TurnVerdict) -> str:
+    """What Parley asks when a request is still half said after the wait:
+    the slot it needs, or an echo question on the last words ("Nine plus what?")."""
+    fixed = _QUESTIONS.get(verdict.missing)
+    if fixed is not None:
+        return fixed
+    words = [w for w in words_of(text) if w not in _FILLERS]
+    tail = [_FLIP.get(w, w) for w in words[-3:]]
+    while tail and tail[0] in _QUESTION_WORDS | _AUXILIARIES | _words("much many"):
+        tail.pop(0)  # "what is nine plus" -> "nine plus"
+    if not tail:
+        return "Yes?"
+    if verdict.missing is Missing.OPERAND and _is_number(tail[-1]):
+        tail.append("and")  # "what is twelve" -> "Twelve and what?"
+    elif tail[-1] == "percent":
+        tail.append("of")
+    echo = " ".join(tail)
+    return f"{echo[0].upper()}{echo[1:]} what?"

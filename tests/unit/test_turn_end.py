@@ -1,0 +1,137 @@
+"""The completeness judge: partial transcripts labelled finished or unfinished."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
+
+FINISHED = [
+    "what time is it",
+    "what is the date",
+    "what is eight times nine",
+    "what is forty two divided by six",
+    "what is twenty percent of fifty",
+    "how much is three plus four",
+    "set a timer for three minutes",
+    "start a timer for ninety seconds",
+    "remind me in five minutes to check the oven",
+    "take a note call the dentist",
+    "read my notes",
+    "what is the capital of spain",
+    "who painted the mona lisa",
+    "why do cats purr",
+    "tell me a story",
+    "tell me something about volcanoes",
+    "what is the weather like",
+    "set an alarm for six thirty am",
+    "how far away is the sun",
+    "stop",
+    "thanks",
+    "yes",
+    "turn the lights off please",
+    "what is the square root of sixteen",
+    "translate hello into french",
+    "what timers do i have",
+    "how old are you",
+    "who composed the moonlight sonata",
+]
+UNFINISHED = [
+    # trailing function words
+    ("what is the", Missing.WORDS),
+    ("set a reminder for", Missing.NOTE_TEXT),
+    ("what is the distance between", Missing.WORDS),
+    ("tell me about", Missing.WORDS),
+    ("find a recipe with chicken and", Missing.WORDS),
+    ("could you please", Missing.MORE),
+    ("how do i", Missing.MORE),
+    ("what's", Missing.WORDS),
+    ("what is", Missing.MORE),
+    ("can you tell me where", Missing.MORE),
+    ("play some music by", Missing.WORDS),
+    ("um", Missing.WORDS),
+    # operators and numbers an expression still needs
+    ("what is six times", Missing.OPERAND),
+    ("what is eighty minus", Missing.OPERAND),
+    ("what is ten percent of", Missing.OPERAND),
+    ("what is thirty", Missing.OPERAND),
+    ("how much is a hundred divided by", Missing.OPERAND),
+    ("what's twenty five percent", Missing.OPERAND),
+    # verbs that need their object
+    ("tell me", Missing.OBJECT),
+    ("give me", Missing.OBJECT),
+    ("can you remind me", Missing.OBJECT),
+    ("please open", Missing.OBJECT),
+    ("remind me to", Missing.WORDS),
+    # intents missing a slot
+    ("set a timer", Missing.DURATION),
+    ("start a countdown", Missing.DURATION),
+    ("set a timer for twenty", Missing.DURATION),
+    ("put a timer on for", Missing.DURATION),
+    ("set an alarm", Missing.CLOCK_TIME),
+    ("take a note", Missing.NOTE_TEXT),
+    ("make a new note saying", Missing.NOTE_TEXT),
+    ("set a timer uh", Missing.DURATION),
+    # open questions still waiting for their complement
+    ("what is the population", Missing.COMPLEMENT),
+    ("who was the first president", Missing.COMPLEMENT),
+    ("tell me something", Missing.COMPLEMENT),
+    ("can you write me anything", Missing.COMPLEMENT),
+    ("who composed", Missing.MORE),
+    ("who first discovered", Missing.MORE),
+]
+
+
+@pytest.mark.parametrize("text", FINISHED)
+def test_finished_requests_end_the_turn(text: str) -> None:
+    verdict = judge_turn(text)
+    assert verdict.complete, verdict
+    assert verdict.missing is Missing.NOTHING
+
+
+@pytest.mark.parametrize(("text", "missing"), UNFINISHED)
+def test_unfinished_requests_are_waited_for(text: str, missing: Missing) -> None:
+    verdict = judge_turn(text)
+    assert not verdict.complete
+    assert verdict.missing is missing
+
+
+def test_the_table_is_large_and_balanced() -> None:
+    assert len(FINISHED) + len(UNFINISHED) >= 40
+    assert len(FINISHED) >= 20 and len(UNFINISHED) >= 20
+
+
+def test_rule_requests_are_marked_as_ready_at_once() -> None:
+    assert judge_turn("what is nine times four").rule
+    assert judge_turn("set a timer for one minute").rule
+    assert not judge_turn("who wrote hamlet").rule
+
+
+def test_empty_text_is_not_finished() -> None:
+    assert not judge_turn("").complete
+    assert not judge_turn("   ").complete
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("set a timer", "For how long?"),
+        ("set a timer for forty", "For how long?"),
+        ("set an alarm for", "For what time?"),
+        ("take a note", "What should the note say?"),
+        ("what is nine minus", "Nine minus what?"),
+        ("what is forty", "Forty and what?"),
+        ("remind me to", "Remind you to what?"),
+        ("what is fifty percent", "Fifty percent of what?"),
+    ],
+)
+def test_a_half_said_request_gets_a_question_for_the_rest(text: str, question: str) -> None:
+    verdict = judge_turn(text)
+    assert verdict.asks
+    assert continuation_question(text, verdict) == question
+
+
+@pytest.mark.parametrize("text", ["tell me something", "what is the capital", "can you"])
+def test_a_soft_gap_is_answered_not_asked_about(text: str) -> None:
+    verdict = judge_turn(text)
+    assert not verdict.complete and not verdict.asks
