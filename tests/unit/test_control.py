@@ -534,3 +534,20 @@ def test_the_lock_never_leaves_the_umask_changed() -> None:
         assert os.umask(0o022) == 0o022
     finally:
         os.umask(before)
+
+
+def test_the_runtime_folder_is_used_only_when_private(
+    tmp_path: Path, short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARLEY_HOME")
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    runtime.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert default_address() == str(runtime / "parley" / "parley.sock")
+    runtime.chmod(0o755)  # a runtime folder others can enter is not used
+    fallback = short_tmp / f"parley-{os.geteuid()}"
+    if not Path(f"/run/user/{os.geteuid()}").is_dir():
+        assert default_address() == str(fallback / "parley.sock")
+    else:
+        assert not default_address().startswith(str(runtime))
