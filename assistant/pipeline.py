@@ -403,6 +403,8 @@ class Pipeline:
             return PauseJudgement(self.options.turn_wait_s, False)
         if not verdict.sure:  # perhaps a misheard fragment: wait longer, prepare nothing
             return PauseJudgement(self.options.turn_wait_s * UNSURE_WAIT_SHARE, False)
+        if verdict.dictation:  # "take a note buy milk ... eggs": the list may go on
+            return PauseJudgement(self.options.turn_wait_s, True)
         return PauseJudgement(RULE_HANGOVER_S if verdict.rule else FINISHED_HANGOVER_S, True)
 
     def _on_pause(self, msg: PauseHeard) -> None:

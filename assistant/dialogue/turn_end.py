@@ -62,6 +62,10 @@ class TurnVerdict:
     missing: Missing = Missing.NOTHING
     rule: bool = False
     """A rule will answer it as it stands (the reply is ready at once)."""
+    dictation: bool = False
+    """Its content is the user's own words (a note's text): people pause
+    between items ("buy milk ... eggs ... bread"), so the turn ends only after
+    the long wait."""
     sure: bool = True
     """A finished request that opens the way requests do (a question word, an
     auxiliary, a verb of asking or doing, a greeting). A transcript that opens
@@ -216,7 +220,11 @@ def judge_turn(text: str) -> TurnVerdict:
         missing = _intent_gap(intent)
         if missing is not Missing.NOTHING:
             return TurnVerdict(False, missing)
-        return TurnVerdict(True, rule=intent.confidence >= RULE_CONFIDENCE)
+        return TurnVerdict(
+            True,
+            rule=intent.confidence >= RULE_CONFIDENCE,
+            dictation=intent.name is IntentName.NOTE_ADD,
+        )
     return TurnVerdict(True, sure=words[0] in _OPENERS)
 
 

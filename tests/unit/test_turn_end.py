@@ -107,6 +107,12 @@ def test_rule_requests_are_marked_as_ready_at_once() -> None:
     assert not judge_turn("who wrote hamlet").rule
 
 
+def test_dictated_content_is_finished_but_may_go_on() -> None:
+    verdict = judge_turn("take a note buy milk")
+    assert verdict.complete and verdict.dictation
+    assert not judge_turn("what time is it").dictation
+
+
 def test_empty_text_is_not_finished() -> None:
     assert not judge_turn("").complete
     assert not judge_turn("   ").complete

@@ -1,0 +1,216 @@
+"""The voice loop's turn-taking driven with scripted ear messages: the real
+Pipeline, DialogueManager (rules, SQLite history), Speaker and eSpeak NG worker;
+only the microphone and the sound device are replaced (a silent source, an
+output that records what it is asked to play).
+
+The test thread plays the ear thread: it calls `Pipeline.on_ear` directly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.dialogue.history import History
+from assistant.dialogue.manager import DialogueManager
+from assistant.dialogue.notes import NoteStore
+from assistant.events import Event, Latency, ReplyDone, TurnRetracted, UserTurn
+from assistant.pipeline import Pipeline, VoiceOptions
+from assistant.speech.ear import (
+    Ear,
+    PauseHeard,
+    SpeechResumed,
+    SpeechStarted,
+    TurnEnding,
+    UtteranceHeard,
+)
+from assistant.speech.speaker import Speaker
+from assistant.speech.stt import Transcript
+from assistant.speech.tts import Synthesizer, TtsError
+from assistant.speech.vad import EnergyVad
+
+
+class SilentSource:
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+    def read(self, timeout: float | None = None) -> np.ndarray | None:
+        time.sleep(timeout or 0.05)
+        return None
+
+
+class NoRecognizer:
+    sample_rate = 16_000
+
+    def accept(self, samples: np.ndarray) -> None: ...
+    def partial(self) -> str:
+        return ""
+
+    def final(self) -> Transcript:
+        return Transcript("", 0.0, (), "none")
+
+    def reset(self) -> None: ...
+
+
+class Out:
+    """Records the clips it is asked to play; `stop` counts."""
+
+    def __init__(self) -> None:
+        self.clips: list[float] = []  # monotonic time each clip was handed over
+        self.stops: list[float] = []
+
+    def play(self, samples: np.ndarray, rate: int) -> None:
+        self.clips.append(time.monotonic())
+
+    def stop(self) -> None:
+        self.stops.append(time.monotonic())
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        return True
+
+
+class Events(list):
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self.changed:
+            self.append(event)
+            self.changed.notify_all()
+
+    def of(self, kind: type) -> list:
+        return [e for e in self if isinstance(e, kind)]
+
+    def wait(self, pred: Callable[[], bool], timeout: float = 20.0) -> None:
+        with self.changed:
+            assert self.changed.wait_for(pred, timeout), list(self)
+
+
+@pytest.fixture(scope="module")
+def synth() -> Iterator[Synthesizer]:
+    s = Synthesizer()
+    try:
+        s.start()
+    except TtsError as e:
+        pytest.skip(f"no TTS engine here: {e}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def loop(tmp_path: Path, synth: Synthesizer) -> Iterator[tuple[Pipeline, Events, Out]]:
+    history = History(tmp_path / "history.sqlite3")
+    events = Events()
+    manager = DialogueManager(
+        Settings(), sink=events, history=history, llm=None, notes=NoteStore(history)
+    )
+    manager.open_conversation(new=True)
+    out = Out()
+    speaker = Speaker(synth, out)
+    ear = Ear(EnergyVad(), NoRecognizer(), lambda _m: None)
+    pipeline = Pipeline(manager, SilentSource(), ear, speaker, events,
+                        VoiceOptions(open_mic=True, follow_up_s=0.0))  # fmt: skip
+    pipeline.start()
+    yield pipeline, events, out
+    pipeline.close()
+    manager.close()
+    history.close()
+
+
+def heard(text: str, speech_end: float) -> UtteranceHeard:
+    now = time.monotonic()
+    return UtteranceHeard(Transcript(text, 0.9, (), "test"), speech_end, now, now, True)
+
+
+def user_rows(pipeline: Pipeline) -> list[str]:
+    history = pipeline.manager.history
+    assert history is not None
+    return [t.text for t in history.turns(pipeline.manager.conversation_id) if t.role == "user"]
+
+
+def test_a_reply_prepared_in_the_pause_plays_when_the_turn_ends(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    pipeline, events, out = loop
+    end = time.monotonic()
+    pipeline.on_ear(SpeechStarted(end - 1.0))
+    pipeline.on_ear(PauseHeard("what is six times seven", True, end))
+    speaker = pipeline.speaker
+    assert speaker is not None
+    tentative = pipeline._tentative
+    assert tentative is not None
+    deadline = time.monotonic() + 20
+    while not speaker.held(tentative.epoch):  # answered and synthesised, not played
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert out.clips == [] and not events.of(UserTurn)  # nothing seen or heard yet
+    released = time.monotonic()
+    pipeline.on_ear(TurnEnding("what is six times seven"))
+    assert out.clips and out.clips[0] - released < 0.05  # at once
+    pipeline.on_ear(heard("what is six times seven", end))
+    events.wait(lambda: bool(events.of(Latency)))
+    assert [e.text for e in events.of(UserTurn)] == ["what is six times seven"]
+    assert events.of(ReplyDone)[0].text == "6 times 7 is 42."
+    assert "intent" in events.of(Latency)[0].stages_ms
+    assert user_rows(pipeline) == ["what is six times seven"]
+
+
+def test_going_on_after_a_pause_drops_what_was_prepared(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    pipeline, events, out = loop
+    end = time.monotonic()
+    pipeline.on_ear(SpeechStarted(end - 1.0))
+    pipeline.on_ear(PauseHeard("what is six times seven", True, end))
+    time.sleep(0.3)  # the rule reply is ready and held by now
+    pipeline.on_ear(SpeechResumed())
+    pipeline.on_ear(TurnEnding("what is six times seven plus one"))
+    pipeline.on_ear(heard("what is six times seven plus one", end + 1.0))
+    events.wait(lambda: bool(events.of(Latency)))
+    assert [e.text for e in events.of(UserTurn)] == ["what is six times seven plus one"]
+    assert [e.text for e in events.of(ReplyDone)] == ["6 times 7 plus 1 is 43."]
+    assert len(out.clips) == 2  # "6 times 7 plus" "1 is 43.": the dropped answer never played
+    assert user_rows(pipeline) == ["what is six times seven plus one"]
+
+
+def test_speech_resuming_after_the_end_takes_the_turn_back(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    pipeline, events, out = loop
+    end = time.monotonic()
+    pipeline.on_ear(SpeechStarted(end - 1.0))
+    pipeline.on_ear(heard("what is two plus two", end))  # no pause seen: answered at once
+    events.wait(lambda: bool(out.clips))  # it is sounding
+    resumed = time.monotonic()
+    pipeline.on_ear(SpeechStarted(resumed))  # 150 ms-ish after the decision
+    assert out.stops and out.stops[0] - resumed < 0.05  # silenced at once
+    pipeline.on_ear(heard("plus three", time.monotonic()))
+    events.wait(lambda: any("7" in e.text for e in events.of(ReplyDone)))
+    events.wait(lambda: bool(events.of(TurnRetracted)))
+    taken_back = events.of(TurnRetracted)[0]
+    assert taken_back.user_turn_id == events.of(UserTurn)[0].turn_id
+    assert events.of(UserTurn)[-1].text == "what is two plus two plus three"
+    assert user_rows(pipeline) == ["what is two plus two plus three"]
+    assert [m.content for m in pipeline.manager.messages if m.role == "user"] == [
+        "what is two plus two plus three"
+    ]
+
+
+def test_speech_after_the_window_is_a_new_turn(loop: tuple[Pipeline, Events, Out]) -> None:
+    pipeline, events, _out = loop
+    pipeline.options.resume_window_s = 0.05
+    end = time.monotonic()
+    pipeline.on_ear(heard("what is two plus two", end))
+    events.wait(lambda: bool(events.of(Latency)))
+    time.sleep(0.1)
+    pipeline.on_ear(SpeechStarted(time.monotonic()))
+    pipeline.on_ear(heard("what is three plus three", time.monotonic()))
+    events.wait(lambda: len(events.of(Latency)) == 2)
+    assert not events.of(TurnRetracted)
+    assert user_rows(pipeline) == ["what is two plus two", "what is three plus three"]
