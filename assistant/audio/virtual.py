@@ -1,6 +1,6 @@
 """A PulseAudio server with virtual devices, for tests and benchmarks on headless machines.
 
-The layout (see DESIGN.md, "Virtual audio on a headless Linux machine"):
+The layout (docs/ARCHITECTURE.md, "Virtual audio"):
 
 - ``spk``: a null sink, the default output. ``parec -d spk.monitor`` records
   what Parley plays.
@@ -424,7 +424,7 @@ class PulseServer:
     # ------------------------------------------------------------------ turn gaps
 
     def setup_turn_gap(self) -> None:
-        """Put the question and the reply on one clock (DESIGN.md): a combine sink
+        """Put the question and the reply on one clock (docs/ARCHITECTURE.md, "Virtual audio"): a combine sink
         ``both`` (slaves ``micfeed`` and ``spk``), and ``mic`` remapped to the
         left channel only. Play the question with `play_question` (left channel
         into ``both``) and record ``spk.monitor`` in stereo: left holds the
