@@ -106,7 +106,7 @@ class TurnGap:
     @property
     def cut_off(self) -> bool:
         """A reply sound before the true end of speech, or a fragment answered."""
-        return (self.gap_ms == self.gap_ms and self.gap_ms < 0) or self.turns > 1
+        return bool(self.gap_ms == self.gap_ms and self.gap_ms < 0) or self.turns > 1
 
     @property
     def whole(self) -> bool:
@@ -142,8 +142,8 @@ class TurnGapReport:
             out[f"{kind}_stages_p50_ms"] = {k: round(median(v), 1) for k, v in stages.items()}
         hesitant = [t for t in self.turns if t.hesitant]
         out["hesitant_n"] = len(hesitant)
-        out["hesitant_cut_offs"] = sum(t.cut_off for t in hesitant)
-        out["hesitant_whole"] = sum(t.whole for t in hesitant)
+        out["hesitant_cut_offs"] = sum(1 for t in hesitant if t.cut_off)
+        out["hesitant_whole"] = sum(1 for t in hesitant if t.whole)
         out["hesitant_taken_back"] = sum(t.retracted for t in hesitant)
         gaps = [t.gap_ms for t in hesitant if t.gap_ms == t.gap_ms]
         out["hesitant_gap_p50_ms"] = round(median(gaps), 1) if gaps else None
@@ -427,7 +427,7 @@ def _one_turn(pulse: Any, events: _Events, q: _Question, work: Path) -> TurnGap:
     except TimeoutError:
         got.setdefault("heard", "")
     rec.stop()
-    gap = measure_gap(rec_path, q.wav) if got.get("stages") else float("nan")
+    gap = float(measure_gap(rec_path, q.wav)) if got.get("stages") else float("nan")
     rec_path.unlink(missing_ok=True)
     return TurnGap(
         q.text,

@@ -38,3 +38,29 @@ def test_table_names_every_figure() -> None:
     assert "answered by rule (heard right): n=2, gap p50 310.0 ms" in table
     assert "p50: 40.0 ms" in table
     assert "1 of 1" in table  # the unanswered LLM question is not a reply
+
+
+def test_hesitant_requests_count_cut_offs_and_whole_turns() -> None:
+    import json
+
+    fluent = report().turns
+    hesitant = [
+        # answered 300 ms after the true end, one turn holding the words after the pause
+        TurnGap("set a timer ... for ten minutes", "rule", 300.0, "rule",
+                "set a timer for ten minutes", {}, pause_s=0.5, after="for ten minutes"),
+        # a reply sound 400 ms before the end: a cut-off, though taken back
+        TurnGap("what is nine ... plus four", "rule", -400.0, "rule", "what is nine plus four",
+                {}, pause_s=0.45, after="plus four", retracted=1),
+        # the fragment was answered and stood: two turns, not whole
+        TurnGap("tell me something ... about owls", "llm", 900.0, "llm", "about owls", {},
+                pause_s=0.6, after="about owls", turns=2),
+    ]  # fmt: skip
+    r = TurnGapReport(fluent + hesitant, 2000.0, 2.0, 30.0)
+    s = r.summary()
+    assert s["hesitant_n"] == 3
+    assert s["hesitant_cut_offs"] == 2
+    assert s["hesitant_whole"] == 2  # the cut-off one was still heard whole
+    assert s["hesitant_taken_back"] == 1
+    assert s["rule_n"] == 3  # the fluent figures leave the hesitant set out
+    json.dumps(r.to_dict())  # numpy values would not serialise
+    assert "cut-offs 2 (goal 0), heard whole 2 (goal 3)" in r.table()
