@@ -93,7 +93,11 @@ class Settings:
     # Hearing.
     stt_model: str = _setting(
         "", "speech model: a Vosk model folder or a model id (parley models list); "
-        "empty = the best installed, else pocketsphinx for English")
+        "empty = the best installed, else the built-in English one (see stt_engine)")
+    stt_engine: str = _setting(
+        "auto", "speech recogniser: auto = a Vosk model for the language when installed, "
+        "else Moonshine for English (pocketsphinx where Moonshine is not available)",
+        choices=("auto", "moonshine", "pocketsphinx", "vosk"))
     input_device: str = _setting("", "microphone name or number; empty = the system default",
                                  index_ok=True)
     output_device: str = _setting("", "speaker name or number; empty = the system default",

@@ -3,7 +3,9 @@ speaker (TTS + output) and the pipeline around a session's dialogue manager.
 
 Every engine that can be missing degrades to something useful with one clear
 message: no TTS engine -> text only; no wake-word support -> open mic with a
-notice; no speech model for the language -> an error that says how to get one.
+notice; no speech model for the language -> an error that says how to get one;
+Moonshine unavailable -> pocketsphinx for English, with a notice when it was
+installed but would not load.
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from assistant.events import Error, EventSink, Notice
 from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
 from assistant.session import Session
 from assistant.speech.ear import Ear
+from assistant.speech.moonshine import MoonshineEngine
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
-from assistant.speech.stt import PocketsphinxEngine, SttError, VoskEngine, open_engine
+from assistant.speech.stt import (
+    PocketsphinxEngine,
+    Recognizer,
+    SttError,
+    VoskEngine,
+    open_engine,
+)
 from assistant.speech.stt_worker import RecognizerProcess
 from assistant.speech.tail import TailTrim
 from assistant.speech.tts import Synthesizer, TtsError
@@ -48,17 +57,8 @@ def build_voice(
 ) -> VoiceParts:
     s = session.settings
     try:
-        engine = open_engine(s.language, s.stt_model, load=False)
-        # pocketsphinx holds the GIL while it decodes: it runs in a worker
-        # process so the window and the audio callbacks never wait for it.
-        # Its second pass over the whole utterance matches its offline accuracy
-        # but costs ~0.45 s per second of speech at the end of every turn; the
-        # live decode is one word worse in 71 on LibriVox. The loop takes speed.
-        recognizer = (
-            RecognizerProcess(engine.extra_words, two_pass=False)
-            if isinstance(engine, PocketsphinxEngine)
-            else engine.recognizer()
-        )
+        engine = open_engine(s.language, s.stt_model, load=False, kind=s.stt_engine)
+        recognizer = _recognizer(engine)
     except SttError as e:
         raise VoiceUnavailable(str(e)) from e
 
@@ -101,7 +101,7 @@ def build_voice(
 
     if isinstance(recognizer, RecognizerProcess):
         try:  # the worker loaded its model while the rest started
-            recognizer.ready()
+            recognizer = _ready_or_fallback(recognizer, s.stt_engine, sink)
         except SttError as e:
             if synth is not None:
                 synth.close()
@@ -127,6 +127,39 @@ def build_voice(
         gate = EchoGate(out, speaker.speaking)  # type: ignore[arg-type]
         ear.speech_gate = gate
     return VoiceParts(pipeline, synth, out)
+
+
+def _recognizer(engine: VoskEngine | PocketsphinxEngine | MoonshineEngine) -> Recognizer:
+    """pocketsphinx holds the GIL while it decodes, and Moonshine's re-decodes
+    of the growing utterance keep a core busy: both run in a worker process so
+    the window and the audio callbacks never wait for them. (pocketsphinx's
+    second pass over the whole utterance matches its offline accuracy but costs
+    ~0.45 s per second of speech at the end of every turn; the live decode is one
+    word worse in 71 on LibriVox. The loop takes speed.) Vosk releases the GIL."""
+    if isinstance(engine, PocketsphinxEngine):
+        return RecognizerProcess(engine.extra_words, two_pass=False)
+    if isinstance(engine, MoonshineEngine):
+        return RecognizerProcess(engine="moonshine")
+    return engine.recognizer()
+
+
+def _ready_or_fallback(rec: RecognizerProcess, kind: str, sink: EventSink) -> RecognizerProcess:
+    """`rec` once its worker has loaded; when Moonshine was only the automatic
+    choice and cannot load here, pocketsphinx instead, with a notice. Raises
+    SttError when nothing loads."""
+    try:
+        rec.ready()
+        return rec
+    except SttError as e:
+        if rec.engine != "moonshine" or kind != "auto":
+            raise
+        rec.close()
+        log.warning("Moonshine could not start (%s); pocketsphinx hears instead", e)
+        sink(Notice(f"{e} Parley hears with pocketsphinx instead, which is less accurate.",
+                    "stt_fallback"))
+    fallback = RecognizerProcess(two_pass=False)
+    fallback.ready()
+    return fallback
 
 
 def _output(speak_to: Path | None, device: str) -> AudioOut:

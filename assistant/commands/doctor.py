@@ -261,6 +261,58 @@ def _speech() -> list[Check]:
     return out
 
 
+_ENGINE_NAMES = {
+    "vosk": "Vosk",
+    "moonshine": "Moonshine tiny English",
+    "pocketsphinx": "pocketsphinx (built-in English)",
+}
+
+
+def _hearing() -> list[Check]:
+    """Which speech recogniser the settings select, and why; Moonshine is loaded
+    to prove its model files (a fraction of a second)."""
+    from assistant.config import load_settings
+    from assistant.speech import moonshine
+    from assistant.speech.stt import SttError, choose_engine
+
+    s = load_settings().settings
+    name = "speech recogniser"
+    try:
+        choice = choose_engine(s.language, s.stt_model, s.stt_engine)
+    except SttError as e:
+        fix = "Or set stt_engine = auto." if s.stt_engine == "vosk" else ""
+        return [Check(name, "warn", str(e), fix or "Until then, type to Parley: parley chat.")]
+    what = _ENGINE_NAMES[choice.kind]
+    if choice.kind == "vosk":
+        return [Check(name, "ok", f"{what} {choice.model_dir}: {choice.reason}")]
+    if choice.kind == "pocketsphinx":
+        if not choice.fallback:
+            return [Check(name, "ok", f"{what}: {choice.reason}")]
+        fix = f"pip install moonshine-voice==0.1.0 (wheels: {moonshine.WHEEL_PLATFORMS})"
+        if moonshine.package_dir() is not None:  # installed but incomplete
+            fix = "pip install --force-reinstall moonshine-voice==0.1.0"
+        elif s.stt_engine == "auto":
+            fix = ""  # nothing is broken: this platform has no Moonshine
+        return [Check(name, "warn" if fix else "ok", f"{what}: {choice.reason}", fix)]
+    from importlib import metadata
+
+    try:
+        engine = moonshine.MoonshineEngine()
+    except SttError as e:
+        instead = " Parley hears with pocketsphinx instead." if s.stt_engine == "auto" else ""
+        return [Check(name, "warn", f"{what}: {e}{instead}", "Or set stt_engine = pocketsphinx.")]
+    version = metadata.version(moonshine.DISTRIBUTION)
+    engine.close()
+    return [
+        Check(
+            name,
+            "ok",
+            f"{what} (moonshine-voice {version}, loaded in {engine.load_seconds:.2f} s): "
+            f"{choice.reason}",
+        )
+    ]
+
+
 def _audio() -> list[Check]:
     try:
         import sounddevice as sd
@@ -288,7 +340,32 @@ def _audio() -> list[Check]:
                 "Plug in a microphone; until then Parley works by typing (parley chat).",
             )
         )
+    if outputs:
+        out.append(_output_latency())
     return out
+
+
+def _output_latency() -> Check:
+    """Open the speaker Parley would use and report PortAudio's real output
+    latency: it is part of every reply's first sound."""
+    from assistant.audio.playback import NoOutputDevice, Player
+    from assistant.config import load_settings
+
+    player = Player(device=load_settings().settings.output_device)
+    try:
+        player.start()
+    except (NoOutputDevice, OSError) as e:
+        return Check("speaker", "warn", f"the speaker would not open: {e}")
+    try:
+        ms = player.stream_latency * 1000
+        block = player.block_ms
+        return Check(
+            "speaker",
+            "ok",
+            f"{player.device_name}: output latency {ms:.0f} ms (PortAudio) + {block} ms blocks",
+        )
+    finally:
+        player.close()
 
 
 def _models() -> list[Check]:
@@ -324,6 +401,7 @@ PROBES: list[Callable[[], list[Check]]] = [
     _llm,
     _models,
     _speech,
+    _hearing,
     _audio,
     _qt,
 ]

@@ -1,4 +1,4 @@
-"""Speech to text: one streaming interface, two engines.
+"""Speech to text: one streaming interface, three engines.
 
 Audio contract: 16 kHz mono int16 samples as 1-D ``numpy.int16`` arrays, fed in
 chunks of any size (30 ms frames from capture, larger blocks from files).
@@ -6,8 +6,12 @@ chunks of any size (30 ms frames from capture, larger blocks from files).
 - ``VoskEngine``: Kaldi models, preferred whenever a model for the language is
   installed. One ``vosk.Model`` is loaded once and shared; each recogniser has its
   own ``KaldiRecognizer``.
+- ``MoonshineEngine`` (`speech.moonshine`): Moonshine tiny English, bundled in the
+  moonshine-voice wheel; English's default where that wheel exists.
 - ``PocketsphinxEngine``: the English model bundled in the pocketsphinx wheel, so
-  a fresh install hears English before any model is pulled.
+  a fresh install hears English before any model is pulled, on any platform.
+
+`choose_engine` says which one the settings select, and why.
 
 A ``Recognizer`` belongs to one thread. We endpoint ourselves (see DESIGN.md), so
 ``final()`` ends the utterance at once instead of waiting for the engine's own
@@ -26,11 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from assistant import paths
+
+if TYPE_CHECKING:
+    from assistant.speech.moonshine import MoonshineEngine
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +105,8 @@ class Transcript:
     """0..1: the mean of the word confidences; 0.0 when nothing was recognised."""
     words: tuple[Word, ...]
     engine: str
-    """"vosk" or "pocketsphinx"."""
+    """"vosk", "moonshine" or "pocketsphinx". Moonshine gives no word times (its
+    `words` is empty) and no scores (its confidence is 1.0 when it heard words)."""
 
 
 def _transcript(words: list[Word], engine: str, text: str | None = None) -> Transcript:
@@ -469,38 +477,115 @@ def find_vosk_model(language: str) -> Path | None:
     return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def open_engine(
-    language: str, model_dir: str = "", *, load: bool = True
-) -> VoskEngine | PocketsphinxEngine:
-    """The engine to hear `language` with: the model `model_dir` names (a Vosk
-    folder, or an installed/built-in model's id) when given, else an installed Vosk
-    model for the language, else (English only) pocketsphinx, loaded only when
-    `load` is set. Raises SttError telling the user how to get a model."""
+STT_ENGINES = ("auto", "moonshine", "pocketsphinx", "vosk")
+"""Values of the `stt_engine` setting."""
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine the settings select, before anything is loaded."""
+
+    kind: str
+    """"vosk", "moonshine" or "pocketsphinx"."""
+    reason: str
+    """Why, in words fit for `parley doctor` ("stt_engine is auto and ...")."""
+    model_dir: Path | None = None
+    """Vosk's model folder."""
+    fallback: bool = False
+    """Moonshine was wanted but is not available here, so pocketsphinx stands in."""
+
+
+def choose_engine(language: str, model_dir: str = "", kind: str = "auto") -> EngineChoice:
+    """The engine to hear `language` with, from the `stt_engine` (`kind`) and
+    `stt_model` (`model_dir`) settings. Nothing is loaded.
+
+    auto: the model `model_dir` names (a Vosk folder or an installed/built-in
+    model's id) when given, else an installed Vosk model for the language, else
+    for English Moonshine where its package is installed, else pocketsphinx.
+    An explicit kind wins over `model_dir` (which only Vosk reads). Raises
+    SttError telling the user how to get a model."""
+    from assistant.speech import moonshine
+
+    kind = (kind or "auto").strip().lower()
+    if kind not in STT_ENGINES:
+        raise SttError(
+            f"Unknown speech engine {kind!r}: choose one of {', '.join(STT_ENGINES)}.",
+            "bad_setting",
+        )
+    lang, _ = _lang_tag(language)
+    if kind == "pocketsphinx":
+        return EngineChoice("pocketsphinx", "stt_engine is pocketsphinx")
+    if kind == "moonshine":
+        why = moonshine.unavailable_reason()
+        if why is None:
+            return EngineChoice("moonshine", "stt_engine is moonshine")
+        return EngineChoice(
+            "pocketsphinx", f"stt_engine is moonshine, but {why}", fallback=True
+        )
     if model_dir:
         from assistant.models.resolve import POCKETSPHINX, stt_model_choice
 
         choice = stt_model_choice(model_dir)
         if choice == POCKETSPHINX:
-            return PocketsphinxEngine(load=load)
-        return VoskEngine(Path(choice))
+            return EngineChoice("pocketsphinx", f"stt_model is {model_dir}")
+        return EngineChoice("vosk", f"stt_model is {model_dir}", Path(choice))
     found = find_vosk_model(language)
     if found is not None:
-        return VoskEngine(found)
-    lang, _ = _lang_tag(language)
-    if lang == "en":
-        return PocketsphinxEngine(load=load)
-    name = _PULL_NAMES.get(lang)
-    if name:
+        why = f"a Vosk model for '{language}' is installed"
+        return EngineChoice("vosk", why if kind == "vosk" else f"stt_engine is auto and {why}",
+                            found)
+    if kind == "vosk" or lang != "en":
+        name = _PULL_NAMES.get(lang)
+        if name:
+            raise SttError(
+                f"No speech model for '{language}': download the Vosk model {name} and unpack "
+                f"it into {paths.models_dir()}.",
+                "model_missing",
+            )
         raise SttError(
-            f"No speech model for '{language}': download the Vosk model {name} and unpack "
-            f"it into {paths.models_dir()}.",
+            f"No speech model for '{language}': download a Vosk model for it "
+            f"and unpack it into {paths.models_dir()}.",
             "model_missing",
         )
-    raise SttError(
-        f"No speech model for '{language}': download a Vosk model for it "
-        f"and unpack it into {paths.models_dir()}.",
-        "model_missing",
+    why = moonshine.unavailable_reason()
+    if why is None:
+        return EngineChoice(
+            "moonshine", "stt_engine is auto and no Vosk model for English is installed"
+        )
+    return EngineChoice(
+        "pocketsphinx",
+        f"stt_engine is auto and no Vosk model for English is installed; Moonshine would "
+        f"hear better, but {why}",
+        fallback=True,
     )
+
+
+def configured_engine_kind() -> str:
+    """The `stt_engine` setting in the config file."""
+    from assistant.config import load_settings
+
+    return load_settings().settings.stt_engine
+
+
+def open_engine(
+    language: str, model_dir: str = "", *, load: bool = True, kind: str | None = None
+) -> VoskEngine | PocketsphinxEngine | MoonshineEngine:
+    """The engine `choose_engine` picks, loaded (pocketsphinx and Moonshine only
+    when `load` is set: False is for a caller that decodes in a worker process).
+    `kind`: the `stt_engine` setting; None reads it from the config file, so
+    every caller (`parley transcribe` too) hears with the same engine.
+    Raises SttError telling the user how to get a model."""
+    choice = choose_engine(language, model_dir, configured_engine_kind() if kind is None else kind)
+    if choice.fallback:
+        log.info("speech: pocketsphinx, because %s", choice.reason)
+    if choice.kind == "vosk":
+        assert choice.model_dir is not None
+        return VoskEngine(choice.model_dir)
+    if choice.kind == "moonshine":
+        from assistant.speech.moonshine import MoonshineEngine
+
+        return MoonshineEngine(load=load)
+    return PocketsphinxEngine(load=load)
 
 
 # --------------------------------------------------------------------------- files
@@ -526,6 +611,8 @@ def transcribe(
     return recognizer.final()
 
 
-def transcribe_file(path: Path, engine: VoskEngine | PocketsphinxEngine) -> Transcript:
+def transcribe_file(
+    path: Path, engine: VoskEngine | PocketsphinxEngine | MoonshineEngine
+) -> Transcript:
     """Transcribe a WAV file as one utterance, streamed through a new recogniser."""
     return transcribe(read_wav(Path(path)), engine.recognizer())

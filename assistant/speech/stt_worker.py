@@ -1,4 +1,4 @@
-"""pocketsphinx in a process of its own.
+"""A recogniser in a process of its own: pocketsphinx or Moonshine.
 
 pocketsphinx's Python binding holds the GIL while it works. Measured with a
 1 ms ticker thread: loading the decoder stops every other Python thread for
@@ -7,6 +7,12 @@ of a 7 s utterance for ~77 ms. In one process that froze the desktop app's
 window and could starve the audio callbacks. Here the ear only copies frames
 into a pipe (microseconds) and asks for partials and the final transcript; the
 decoding runs on its own interpreter. Vosk releases the GIL and stays in-process.
+
+Moonshine (`speech.moonshine`) re-decodes the growing utterance on a thread of
+the worker as audio arrives and pushes each new partial transcript up the pipe
+(`_Partial`, tagged with the utterance it belongs to): `partial()` here only
+reads what has arrived, never waits for a decode. `final()` waits for the
+worker, which reuses its last decode when no speech came after it.
 
 If the worker dies, the utterance in progress is lost (its transcript is empty),
 the failure is logged and a new worker starts on the next frame.
@@ -45,7 +51,24 @@ class _Failed:
     code: str
 
 
-def _worker_main(conn: Connection, extra_words: dict[str, str], two_pass: bool) -> None:
+@dataclass(frozen=True)
+class _Partial:
+    """A newer partial transcript, pushed by a Moonshine worker unasked."""
+
+    utterance: int
+    """Utterances the worker had finished or dropped before this one."""
+    text: str
+
+
+ENGINES = ("pocketsphinx", "moonshine")
+
+
+def _worker_main(
+    conn: Connection, extra_words: dict[str, str], two_pass: bool, engine: str = "pocketsphinx"
+) -> None:
+    if engine == "moonshine":
+        _moonshine_main(conn)
+        return
     from assistant.speech.stt import PocketsphinxEngine
 
     try:
@@ -75,15 +98,69 @@ def _worker_main(conn: Connection, extra_words: dict[str, str], two_pass: bool) 
             return
 
 
+def _moonshine_main(conn: Connection) -> None:
+    from assistant.speech.moonshine import BackgroundRecognizer, MoonshineEngine
+
+    try:
+        engine = MoonshineEngine()
+    except SttError as e:
+        conn.send(_Failed(str(e), e.code))
+        return
+    except Exception as e:  # the library itself does not load on this machine
+        conn.send(_Failed(f"The Moonshine speech model could not be loaded: {e}", "model_broken"))
+        return
+    sending = threading.Lock()  # the decode thread pushes partials, this one answers
+
+    def send(message: object) -> None:
+        with sending:
+            conn.send(message)
+
+    def push(utterance: int, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the parent went away
+            send(_Partial(utterance, text))
+
+    rec = BackgroundRecognizer(engine.recognizer(), on_partial=push)
+    send(_Ready(engine.load_seconds))
+    try:
+        while True:
+            try:
+                op, data = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent went away
+            if op == "accept":
+                rec.accept(np.frombuffer(data, dtype=np.int16))
+            elif op == "partial":
+                send(rec.partial())
+            elif op == "final":
+                send(rec.final())
+            elif op == "reset":
+                rec.reset()
+            elif op == "quit":
+                return
+    finally:
+        rec.close()
+
+
 class RecognizerProcess:
-    """A pocketsphinx `Recognizer` whose decoder lives in a worker process.
-    The worker starts loading at construction; `ready()` waits for it and raises
-    SttError when it cannot load the model. Not thread-safe: one thread (the
-    ear) uses it, as with any recogniser."""
+    """A `Recognizer` (pocketsphinx or Moonshine) whose decoder lives in a worker
+    process. The worker starts loading at construction; `ready()` waits for it
+    and raises SttError when it cannot load the model. Not thread-safe: one
+    thread (the ear) uses it, as with any recogniser."""
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, extra_words: dict[str, str] | None = None, two_pass: bool = False) -> None:
+    def __init__(
+        self,
+        extra_words: dict[str, str] | None = None,
+        two_pass: bool = False,
+        *,
+        engine: str = "pocketsphinx",
+    ) -> None:
+        """`extra_words` and `two_pass` are pocketsphinx's (see PocketsphinxEngine);
+        Moonshine has no dictionary to add words to."""
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        self.engine = engine
         self.extra_words = dict(extra_words or {})
         self.two_pass = two_pass
         self.load_seconds = 0.0
@@ -94,6 +171,9 @@ class RecognizerProcess:
         self._last_revive = 0.0
         self._spawned = 0.0
         self._ready = False
+        self._pushes = engine == "moonshine"  # partials arrive unasked
+        self._utterance = 0  # as the worker counts them (both start at 0)
+        self._latest = ""  # the newest partial pushed for this utterance
         self._spawn()
 
     def ready(self) -> None:
@@ -112,7 +192,7 @@ class RecognizerProcess:
         parent, child = ctx.Pipe()
         proc = ctx.Process(
             target=_worker_main,
-            args=(child, self.extra_words, self.two_pass),
+            args=(child, self.extra_words, self.two_pass, self.engine),
             name="parley-stt",
             daemon=True,
         )
@@ -120,6 +200,7 @@ class RecognizerProcess:
         child.close()
         self._spawned = time.monotonic()
         self._proc, self._conn, self._ready = proc, parent, False
+        self._utterance, self._latest = 0, ""
 
     def _await_ready(self) -> None:
         proc, conn = self._proc, self._conn
@@ -158,17 +239,47 @@ class RecognizerProcess:
             return False
 
     def _answer(self) -> Any:
+        """The worker's answer to the last request; pushed partials met on the
+        way are taken in."""
         assert self._conn is not None
+        deadline = time.monotonic() + ANSWER_TIMEOUT_S
         try:
-            if self._conn.poll(ANSWER_TIMEOUT_S):
-                return self._conn.recv()
+            while self._conn.poll(max(0.0, deadline - time.monotonic())):
+                reply = self._conn.recv()
+                if not isinstance(reply, _Partial):
+                    return reply
+                self._take(reply)
             self._lost(TimeoutError(f"no answer within {ANSWER_TIMEOUT_S:g} s"))
         except (EOFError, OSError) as e:
             self._lost(e)
         return None
 
+    def _take(self, pushed: _Partial) -> None:
+        if pushed.utterance == self._utterance:  # not a late one for a finished utterance
+            self._latest = pushed.text
+
+    def _drain(self) -> None:
+        """Take in the partials pushed so far, without waiting."""
+        conn = self._conn
+        if conn is None or not self._ready:
+            return
+        try:
+            while conn.poll(0):
+                reply = conn.recv()
+                if isinstance(reply, _Partial):
+                    self._take(reply)
+                else:
+                    log.warning("speech recogniser worker: unexpected %r", reply)
+        except (EOFError, OSError) as e:
+            self._lost(e)
+
+    def _next_utterance(self) -> None:
+        self._utterance += 1
+        self._latest = ""
+
     def _lost(self, why: Exception) -> None:
         log.error("speech recogniser worker lost (%s); the utterance is dropped", why)
+        self._latest = ""
         self._stop_worker()
 
     def _revive(self) -> bool:
@@ -207,6 +318,9 @@ class RecognizerProcess:
             self._send("accept", data)
 
     def partial(self) -> str:
+        if self._pushes:  # the newest pushed partial: no round trip, no wait
+            self._drain()
+            return self._latest
         if not self._send("partial"):
             return ""
         text = self._answer()
@@ -214,12 +328,14 @@ class RecognizerProcess:
 
     def final(self) -> Transcript:
         if not self._send("final"):
-            return _transcript([], "pocketsphinx")
+            return _transcript([], self.engine)
+        self._next_utterance()
         result = self._answer()
-        return result if isinstance(result, Transcript) else _transcript([], "pocketsphinx")
+        return result if isinstance(result, Transcript) else _transcript([], self.engine)
 
     def reset(self) -> None:
-        self._send("reset")
+        if self._send("reset"):
+            self._next_utterance()
 
     def close(self) -> None:
         self._stop_worker()
