@@ -128,13 +128,24 @@ class Player:
     """Plays mono clips on the output device named by `device` (the
     `output_device` setting). `block_ms`: audio block length, which bounds how
     late `stop()` takes effect in the callback. `history_s`: length of the
-    reference ring buffer."""
+    reference ring buffer.
+
+    The block starts small, because it sets the output latency: on PulseAudio
+    the stream buffers two blocks, and a clip's first sample reaches the
+    device ~35 ms after `play` with 10 ms blocks against ~60 ms with 20 ms.
+    A loaded machine cannot always feed 10 ms blocks in time (underflows are
+    clicks): after UNDERFLOWS_TO_GROW underflows the block doubles, up to
+    MAX_BLOCK_MS, the next time the output is quiet. The smallest block this
+    machine can feed is found, not assumed."""
+
+    UNDERFLOWS_TO_GROW = 3
+    MAX_BLOCK_MS = 40
 
     def __init__(
         self,
         device: str = "",
         *,
-        block_ms: int = 20,
+        block_ms: int = 10,
         history_s: float = 10.0,
         latency: str | float = "low",
         on_first_sample: Callable[[float], None] | None = None,
@@ -150,6 +161,7 @@ class Player:
         """Seconds, PortAudio's output latency for the open stream."""
         self.device_name = ""
         self.underflows = 0
+        self._underflows_at_open = 0
         self._stream: Any = None
         self._channels = 1
         self._pending: collections.deque[_Clip] = collections.deque()
@@ -223,6 +235,7 @@ class Player:
                 )  # fmt: skip
                 devices.register_stream(stream)
                 self.stream_latency = float(stream.latency)
+                self._underflows_at_open = self.underflows
                 stream.start()
             except sd.PortAudioError as e:
                 if stream is not None:
@@ -278,6 +291,11 @@ class Player:
         stream = self._stream
         if stream is None or stream.closed or not stream.active:
             self.start()
+        elif self._should_grow():
+            with self._lock:
+                self.block_ms = min(self.block_ms * 2, self.MAX_BLOCK_MS)
+                log.info("speaker underflows: audio blocks grow to %d ms", self.block_ms)
+                self._open()
         clip = resample_clip(samples, rate, self.rate)
         with self._lock:
             clip_id = self._next_id
@@ -285,6 +303,15 @@ class Player:
             self._pending.append(_Clip(clip_id, clip, self._generation, onset(clip)))
 
         return clip_id
+
+    def _should_grow(self) -> bool:
+        """Underflows since the stream opened, with nothing playing now (a
+        reopen would cut a clip)."""
+        return (
+            self.underflows - self._underflows_at_open >= self.UNDERFLOWS_TO_GROW
+            and self.block_ms < self.MAX_BLOCK_MS
+            and not self.playing
+        )
 
     def stop(self, *, flush: bool = True) -> None:
         """Silence output from the next audio block on: drop the current and queued

@@ -412,3 +412,27 @@ def test_wav_source_paces_in_real_time_or_runs_fast(tmp_path: Path) -> None:
     src.start()
     assert src.read(timeout=0.001) is None  # the first frame is not due for 30 ms
     assert src.read(timeout=0.1) is not None
+
+
+def test_player_starts_with_small_blocks_and_grows_them_after_underflows(
+    pulse_server: PulseServer, tmp_path: Path
+) -> None:
+    """10 ms blocks (first sample ~35 ms after play on PulseAudio); clicks on a
+    loaded machine make the block grow, never while a clip plays."""
+    rate = 16_000
+    with Player() as player:
+        assert player.block_ms == 10
+        small = player.stream_latency
+        player.play(tone(440, 0.3, rate), rate)
+        player.underflows += Player.UNDERFLOWS_TO_GROW  # as the callback counts them
+        player.play(tone(440, 0.1, rate), rate)  # a clip is playing: no reopen now
+        assert player.block_ms == 10
+        assert player.wait_done(timeout=5)
+        rec = pulse_server.record_speaker(tmp_path / "spk.wav")
+        time.sleep(0.2)
+        player.play(tone(880, 0.4, rate), rate)  # quiet: the stream reopens with 20 ms
+        assert player.block_ms == 20 and player.stream_latency > small
+        assert player.wait_done(timeout=5)
+        time.sleep(0.1)
+        heard = rec.samples()
+    assert abs(loud_span(heard, 16_000) - 0.4) < 0.03  # the clip played whole
