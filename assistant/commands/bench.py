@@ -28,6 +28,10 @@ def add_parser(subparsers: Any) -> None:
     gap.add_argument(
         "--no-hesitant", action="store_true", help="fluent requests only (no pause inside)"
     )
+    gap.add_argument(
+        "--voices", default="joe,slt,rms",
+        help="test voices, in turn: joe (natural, Piper), slt, rms, awb (flite)",
+    )
     gap.add_argument("--model", metavar="PATH")
     gap.add_argument("--json", action="store_true")
     gap.set_defaults(func=run_turn_gap)
@@ -68,6 +72,7 @@ def run_llm(args: argparse.Namespace) -> int:
 def run_turn_gap(args: argparse.Namespace) -> int:
     from assistant.audio.virtual import PulseError
     from assistant.bench.turn_gap import librivox_clips, run_turn_gap
+    from assistant.bench.voices import VoiceMissing
     from assistant.config import load_settings
     from assistant.llm.engine import LlmError
     from assistant.session import resolve_model
@@ -80,8 +85,9 @@ def run_turn_gap(args: argparse.Namespace) -> int:
             idle_seconds=args.idle_seconds,
             librivox=[] if args.no_librivox else librivox_clips(),
             hesitant=not args.no_hesitant,
+            voices=tuple(v.strip() for v in args.voices.split(",") if v.strip()),
         )
-    except (LlmError, PulseError) as e:
+    except (LlmError, PulseError, VoiceMissing) as e:
         print(f"parley: {e}")
         return 1
     print(json.dumps(report.to_dict()) if args.json else report.table())

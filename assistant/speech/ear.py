@@ -170,6 +170,11 @@ class Ear:
         self._partial = ""
         self._judged = ""
         """The partial transcript the current pause was judged on."""
+        self._judged_settled = True
+        self.settle_wait_s = 1.0
+        """While the recogniser's partial does not cover all the speech yet
+        (Moonshine re-decodes on a cadence), the turn cannot end sooner than
+        this: a pause is judged on the words actually said."""
         self._partial_now: str | None = None
         """The partial fetched while handling the current frame, if any."""
         self._pending = np.zeros(0, np.int16)
@@ -217,7 +222,10 @@ class Ear:
             if ev.type is EndpointEventType.SPEECH_START:
                 self._start()
             elif ev.type is EndpointEventType.PAUSE:
-                self._judge_pause(self.recognizer.partial() if self._listening else "")
+                if self._listening:
+                    self._judge_pause(self.recognizer.partial(), self._settled())
+                else:
+                    self._judge_pause("", True)
             elif ev.type is EndpointEventType.RESUME:
                 self.emit(SpeechResumed())
             elif ev.type in (EndpointEventType.SPEECH_END, EndpointEventType.TIMEOUT):
@@ -230,13 +238,24 @@ class Ear:
             text = self._partial_now
             if text is None:
                 text = self.recognizer.partial()
-            if text != self._judged:
-                self._judge_pause(text)
+            settled = self._settled()
+            if text != self._judged or settled != self._judged_settled:
+                self._judge_pause(text, settled)
 
-    def _judge_pause(self, text: str) -> None:
-        self._judged = text
+    def _settled(self) -> bool:
+        settled = getattr(self.recognizer, "settled", None)
+        return True if settled is None else bool(settled())
+
+    def _judge_pause(self, text: str, settled: bool) -> None:
+        self._judged, self._judged_settled = text, settled
         judged = self.judge(text) if self.judge is not None and text else None
-        if judged is None:
+        if not settled:
+            # The last words are still being decoded: wait for them (up to
+            # settle_wait_s), and prepare nothing for a partial that is stale.
+            complete = False
+            floor = judged.hangover_s if judged is not None else self.endpointer.hangover_s
+            self.endpointer.set_hangover(max(floor, self.settle_wait_s))
+        elif judged is None:
             complete = looks_complete(text)
             self.endpointer.set_hangover(None)
         else:
@@ -259,6 +278,7 @@ class Ear:
         self._in_speech = True
         self._woke = False
         self._judged = ""
+        self._judged_settled = True
         self._utterance = list(self._pre_roll)
         self._pre_roll.clear()
         self.recognizer.reset()

@@ -64,7 +64,7 @@ fragments of its own choosing (junk lines) and costs ~3x the decoding time."""
 
 PARTIAL_STEP_S = 0.25
 """New audio, with new speech in it, that earns a partial re-decode."""
-SETTLE_S = 0.1
+SETTLE_S = 0.05
 """Silence after the last speech that earns one more decode: it is ready before
 the endpointer's shortest hangover (0.2 s) ends the turn, so `final()` reuses it."""
 LEAD_S = 0.3
@@ -420,6 +420,14 @@ class MoonshineRecognizer:
             out += [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         return tuple(out)
 
+    def settled(self) -> bool:
+        """The latest decode covers all the speech heard so far: `text` is the
+        whole utterance. Moonshine re-decodes on a cadence, so at the start of
+        a pause the last words are often not in the partial yet; the end of
+        the turn must not be judged on it (see Ear.judge)."""
+        key = self.segments()
+        return not key or key == self._decoded_key
+
     def due(self) -> bool:
         """A re-decode would give a newer partial: speech arrived since the last one,
         and either PARTIAL_STEP_S of audio came or the speech has paused."""
@@ -535,6 +543,9 @@ class BackgroundRecognizer:
     ) -> None:
         self._rec = recognizer
         self.on_partial = on_partial
+        self.on_decoded: Callable[[], None] | None = None
+        """Called after a decode that left the text as it was (it may still
+        have settled the utterance: see `settled`)."""
         self._state = threading.Condition()  # guards the recogniser's state
         self._decoding = threading.Lock()  # one decode at a time
         self._final_wanted = False  # the decode thread steps aside for final()
@@ -559,6 +570,10 @@ class BackgroundRecognizer:
     def partial(self) -> str:
         with self._state:
             return self._rec.text
+
+    def settled(self) -> bool:
+        with self._state:
+            return self._rec.settled()
 
     def final(self) -> Transcript:
         with self._state:
@@ -604,3 +619,6 @@ class BackgroundRecognizer:
             if changed and self.on_partial is not None:
                 with contextlib.suppress(Exception):  # a listener's failure is not ours
                     self.on_partial(job.utterance, text)
+            elif self.on_decoded is not None:
+                with contextlib.suppress(Exception):
+                    self.on_decoded()

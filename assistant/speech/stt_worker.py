@@ -60,6 +60,15 @@ class _Partial:
     text: str
 
 
+@dataclass(frozen=True)
+class _Settled:
+    """A Moonshine worker's word on whether its latest partial covers all the
+    speech it has heard (pushed whenever that changes)."""
+
+    utterance: int
+    settled: bool
+
+
 ENGINES = ("pocketsphinx", "moonshine")
 
 
@@ -115,11 +124,22 @@ def _moonshine_main(conn: Connection) -> None:
         with sending:
             conn.send(message)
 
+    told = [True]  # the settledness the parent was last told
+
+    def tell_settled() -> None:
+        settled = rec.settled()
+        if settled != told[0]:
+            told[0] = settled
+            with contextlib.suppress(OSError, ValueError):
+                send(_Settled(rec.utterance, settled))
+
     def push(utterance: int, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # the parent went away
             send(_Partial(utterance, text))
+        tell_settled()
 
     rec = BackgroundRecognizer(engine.recognizer(), on_partial=push)
+    rec.on_decoded = tell_settled
     send(_Ready(engine.load_seconds))
     try:
         while True:
@@ -129,14 +149,18 @@ def _moonshine_main(conn: Connection) -> None:
                 return  # the parent went away
             if op == "accept":
                 rec.accept(np.frombuffer(data, dtype=np.int16))
+                tell_settled()
             elif op == "partial":
                 send(rec.partial())
             elif op == "final":
                 send(rec.final())
             elif op == "reset":
                 rec.reset()
+                told[0] = True  # a new utterance starts settled, on both sides
             elif op == "quit":
                 return
+            if op == "final":
+                told[0] = True
     finally:
         rec.close()
 
@@ -174,6 +198,7 @@ class RecognizerProcess:
         self._pushes = engine == "moonshine"  # partials arrive unasked
         self._utterance = 0  # as the worker counts them (both start at 0)
         self._latest = ""  # the newest partial pushed for this utterance
+        self._settled = True  # the newest partial covers all speech sent (see settled())
         self._spawn()
 
     def ready(self) -> None:
@@ -200,7 +225,7 @@ class RecognizerProcess:
         child.close()
         self._spawned = time.monotonic()
         self._proc, self._conn, self._ready = proc, parent, False
-        self._utterance, self._latest = 0, ""
+        self._utterance, self._latest, self._settled = 0, "", True
 
     def _await_ready(self) -> None:
         proc, conn = self._proc, self._conn
@@ -246,7 +271,7 @@ class RecognizerProcess:
         try:
             while self._conn.poll(max(0.0, deadline - time.monotonic())):
                 reply = self._conn.recv()
-                if not isinstance(reply, _Partial):
+                if not isinstance(reply, _Partial | _Settled):
                     return reply
                 self._take(reply)
             self._lost(TimeoutError(f"no answer within {ANSWER_TIMEOUT_S:g} s"))
@@ -254,8 +279,12 @@ class RecognizerProcess:
             self._lost(e)
         return None
 
-    def _take(self, pushed: _Partial) -> None:
-        if pushed.utterance == self._utterance:  # not a late one for a finished utterance
+    def _take(self, pushed: _Partial | _Settled) -> None:
+        if pushed.utterance != self._utterance:
+            return  # a late one for a finished utterance
+        if isinstance(pushed, _Settled):
+            self._settled = pushed.settled
+        else:
             self._latest = pushed.text
 
     def _drain(self) -> None:
@@ -266,7 +295,7 @@ class RecognizerProcess:
         try:
             while conn.poll(0):
                 reply = conn.recv()
-                if isinstance(reply, _Partial):
+                if isinstance(reply, _Partial | _Settled):
                     self._take(reply)
                 else:
                     log.warning("speech recogniser worker: unexpected %r", reply)
@@ -276,6 +305,7 @@ class RecognizerProcess:
     def _next_utterance(self) -> None:
         self._utterance += 1
         self._latest = ""
+        self._settled = True
 
     def _lost(self, why: Exception) -> None:
         log.error("speech recogniser worker lost (%s); the utterance is dropped", why)
@@ -325,6 +355,15 @@ class RecognizerProcess:
             return ""
         text = self._answer()
         return text if isinstance(text, str) else ""
+
+    def settled(self) -> bool:
+        """Whether the partial covers all the speech sent: a streaming decoder
+        (pocketsphinx) always; Moonshine once its re-decode after the latest
+        speech is in."""
+        if self._pushes:
+            self._drain()
+            return self._settled
+        return True
 
     def final(self) -> Transcript:
         if not self._send("final"):

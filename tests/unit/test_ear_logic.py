@@ -185,3 +185,49 @@ def test_a_pause_is_judged_again_when_the_last_word_arrives() -> None:
     ]
     utt = next(m for m in got if isinstance(m, UtteranceHeard))  # the short hangover, not 0.6 s
     assert utt.hinted and utt.transcript.text == "what time is it"
+
+
+class SettlingRecognizer(ScriptedRecognizer):
+    """Like a re-decoding recogniser: the partial covers the speech only after
+    `settle_frames` of silence; before that it says the last words are pending."""
+
+    def __init__(self, words: str, settle_frames: int) -> None:
+        super().__init__(words)
+        self.settle_frames = settle_frames
+        self.silent = 0
+
+    def accept(self, samples: np.ndarray) -> None:
+        super().accept(samples)
+        self.silent = 0 if np.count_nonzero(samples) else self.silent + 1
+
+    def settled(self) -> bool:
+        return self.silent >= self.settle_frames
+
+
+def test_a_turn_does_not_end_on_a_partial_still_being_decoded() -> None:
+    """A finished-looking partial ends the turn after 0.12 s, but not while the
+    recogniser still decodes the last words: here it settles after 0.3 s."""
+    from assistant.speech.ear import PauseJudgement
+
+    got: list = []
+    ear = Ear(LoudVad(), SettlingRecognizer("what time is it", 10), got.append,
+              endpointer=Endpointer())  # fmt: skip
+    ear.wake_required = False
+    ear.judge = lambda _text: PauseJudgement(0.12, True)
+    run(ear, (SPEECH, 0.9), (SILENCE, 1.5))
+    pauses = [(m.text, m.complete) for m in got if isinstance(m, PauseHeard)]
+    assert pauses == [("what time is it", False), ("what time is it", True)]
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    silence_s = utt.endpoint - utt.speech_end
+    assert 0.29 < silence_s < 0.4  # ended once settled (0.3 s), not at 0.12 s
+
+
+def test_a_recogniser_that_never_settles_still_ends_the_turn() -> None:
+    got: list = []
+    ear = Ear(LoudVad(), SettlingRecognizer("what time is it", 10_000), got.append,
+              endpointer=Endpointer())  # fmt: skip
+    ear.wake_required = False
+    ear.settle_wait_s = 0.8
+    run(ear, (SPEECH, 0.9), (SILENCE, 1.5))
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert 0.79 < utt.endpoint - utt.speech_end < 0.9
