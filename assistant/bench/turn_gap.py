@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import queue
 import subprocess
 import sys
@@ -311,14 +312,17 @@ def run_turn_gap(
     workdir: Path | None = None,
     hesitant: bool = True,
     voices: tuple[str, ...] = DEFAULT_VOICES,
+    settings: dict[str, str] | None = None,
 ) -> TurnGapReport:
     from assistant.audio.virtual import PulseServer
 
     work = workdir or Path(tempfile.mkdtemp(prefix="parley-turn-gap-"))
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
+    extra = "".join(f"{k} = {_toml_value(v)}\n" for k, v in (settings or {}).items())
     (home / "config.toml").write_text(
         f'llm_model = "{model}"\nmax_tokens = 40\ntemperature = 0.3\nfollow_up_s = 0.0\n'
+        + extra
     )
     voices = [v for v in voices if v in available_voices()]
     if not voices:
@@ -360,6 +364,12 @@ def run_turn_gap(
             _stop(proc)
         idle = _idle_cpu(pulse, home, idle_seconds)
     return TurnGapReport(turns, startup_ms, idle, idle_seconds)
+
+
+def _toml_value(text: str) -> str:
+    """A command-line value as TOML: numbers and booleans bare, the rest quoted."""
+    bare = re.fullmatch(r"-?\d+(\.\d+)?|true|false", text.strip())
+    return text.strip() if bare else json.dumps(text)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ def add_parser(subparsers: Any) -> None:
         "--no-hesitant", action="store_true", help="fluent requests only (no pause inside)"
     )
     gap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the Parley under test, e.g. stt_engine=pocketsphinx",
+    )
+    gap.add_argument(
         "--voices", default="joe,slt,rms",
         help="test voices, in turn: joe (natural, Piper), slt, rms, awb (flite)",
     )
@@ -86,6 +90,7 @@ def run_turn_gap(args: argparse.Namespace) -> int:
             librivox=[] if args.no_librivox else librivox_clips(),
             hesitant=not args.no_hesitant,
             voices=tuple(v.strip() for v in args.voices.split(",") if v.strip()),
+            settings=dict(kv.split("=", 1) for kv in args.set if "=" in kv),
         )
     except (LlmError, PulseError, VoiceMissing) as e:
         print(f"parley: {e}")
