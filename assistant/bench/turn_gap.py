@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import queue
+import re
 import subprocess
 import sys
 import tempfile
