@@ -8,8 +8,9 @@ the queue and emits the signals there.
 
 Why not `QCoreApplication.postEvent` or a signal emitted from the core thread:
 PySide6 can crash when Qt is entered from Python threads Qt did not create
-(docs/ARCHITECTURE.md, "The window and the core"). A socketpair wake-up costs nothing while idle (no polling
-timer) and works on Windows too, where QSocketNotifier needs a socket.
+(docs/ARCHITECTURE.md, "The window and the core"). A socketpair wake-up costs
+nothing while idle (no polling timer) and works on Windows too, where
+QSocketNotifier needs a socket.
 """
 
 from __future__ import annotations

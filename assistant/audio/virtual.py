@@ -424,8 +424,9 @@ class PulseServer:
     # ------------------------------------------------------------------ turn gaps
 
     def setup_turn_gap(self) -> None:
-        """Put the question and the reply on one clock (docs/ARCHITECTURE.md, "Virtual audio"): a combine sink
-        ``both`` (slaves ``micfeed`` and ``spk``), and ``mic`` remapped to the
+        """Put the question and the reply on one clock (docs/ARCHITECTURE.md,
+        "Virtual audio"): a combine sink ``both`` (slaves ``micfeed`` and
+        ``spk``), and ``mic`` remapped to the
         left channel only. Play the question with `play_question` (left channel
         into ``both``) and record ``spk.monitor`` in stereo: left holds the
         question and the reply, right only the reply."""
