@@ -13,9 +13,11 @@ chunks of any size (30 ms frames from capture, larger blocks from files).
 
 `choose_engine` says which one the settings select, and why.
 
-A ``Recognizer`` belongs to one thread. We endpoint ourselves (see DESIGN.md), so
-``final()`` ends the utterance at once instead of waiting for the engine's own
-end-of-speech rule. Word times in a ``Transcript`` are seconds from the start of
+A ``Recognizer`` belongs to one thread. We endpoint ourselves
+(docs/ARCHITECTURE.md, "Turn-taking"), so ``final()`` ends the utterance at
+once instead of waiting for the engine's own end-of-speech rule. An optional
+``settled()`` says whether ``partial()`` covers all the speech accepted (an
+engine that re-decodes on a cadence lags the speech). Word times in a ``Transcript`` are seconds from the start of
 that utterance.
 """
 
