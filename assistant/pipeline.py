@@ -409,6 +409,12 @@ class Pipeline:
 
     def _on_pause(self, msg: PauseHeard) -> None:
         """Answer a finished request during the pause, held until the turn ends."""
+        if not msg.settled:
+            # The recogniser is still decoding the last words: generate ahead
+            # for what it has (no history, no sound); the answer waits for them.
+            if msg.complete and msg.text and not self._busy() and self._tentative is None:
+                self._turns.put(_Speculate(msg.text))
+            return
         tentative = self._tentative
         if tentative is not None and _same_words(tentative.text, msg.text) and msg.complete:
             return  # already being prepared

@@ -63,6 +63,10 @@ class PauseHeard:
     """The partial transcript reads as a complete request (short hangover)."""
     speech_end: float = 0.0
     """Monotonic time (s) the voice stopped."""
+    settled: bool = True
+    """The partial covers all the speech so far. Unsettled, `complete` is only
+    the judge's reading of the words decoded yet: worth warming the model up
+    for, not worth answering."""
 
 
 @dataclass(frozen=True)
@@ -251,11 +255,15 @@ class Ear:
         judged = self.judge(text) if self.judge is not None and text else None
         if not settled:
             # The last words are still being decoded: wait for them (up to
-            # settle_wait_s), and prepare nothing for a partial that is stale.
-            complete = False
+            # settle_wait_s); the partial may only warm the model up.
             floor = judged.hangover_s if judged is not None else self.endpointer.hangover_s
             self.endpointer.set_hangover(max(floor, self.settle_wait_s))
-        elif judged is None:
+            self.endpointer.set_hint(False)
+            looks = judged.complete if judged is not None else False
+            speech_end = self._monotonic(self.endpointer.last_speech_end_s)
+            self.emit(PauseHeard(text, looks, speech_end, settled=False))
+            return
+        if judged is None:
             complete = looks_complete(text)
             self.endpointer.set_hangover(None)
         else:

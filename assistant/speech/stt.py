@@ -17,8 +17,8 @@ A ``Recognizer`` belongs to one thread. We endpoint ourselves
 (docs/ARCHITECTURE.md, "Turn-taking"), so ``final()`` ends the utterance at
 once instead of waiting for the engine's own end-of-speech rule. An optional
 ``settled()`` says whether ``partial()`` covers all the speech accepted (an
-engine that re-decodes on a cadence lags the speech). Word times in a ``Transcript`` are seconds from the start of
-that utterance.
+engine that re-decodes on a cadence lags the speech). Word times in a
+``Transcript`` are seconds from the start of that utterance.
 """
 
 from __future__ import annotations

@@ -215,8 +215,8 @@ def test_a_turn_does_not_end_on_a_partial_still_being_decoded() -> None:
     ear.wake_required = False
     ear.judge = lambda _text: PauseJudgement(0.12, True)
     run(ear, (SPEECH, 0.9), (SILENCE, 1.5))
-    pauses = [(m.text, m.complete) for m in got if isinstance(m, PauseHeard)]
-    assert pauses == [("what time is it", False), ("what time is it", True)]
+    pauses = [(m.text, m.complete, m.settled) for m in got if isinstance(m, PauseHeard)]
+    assert pauses == [("what time is it", True, False), ("what time is it", True, True)]
     utt = next(m for m in got if isinstance(m, UtteranceHeard))
     silence_s = utt.endpoint - utt.speech_end
     assert 0.29 < silence_s < 0.4  # ended once settled (0.3 s), not at 0.12 s
