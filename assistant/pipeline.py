@@ -387,9 +387,7 @@ class Pipeline:
             # out now, and taken back if the final says otherwise.
             tentative = self._tentative
             if tentative is not None and _same_words(tentative.text, msg.text):
-                tentative.released = True
-                if self.speaker is not None:
-                    self.speaker.release(tentative.epoch)
+                self._release(tentative)
         elif isinstance(msg, UtteranceHeard):
             self._on_utterance(msg)
 
@@ -469,10 +467,19 @@ class Pipeline:
                 self._set_state(State.THINKING)
             for event in held:
                 self._emit(event)
-        if self.speaker is not None:
-            self.speaker.release(turn.epoch)
+        self._release(turn)
         turn.decided.set()
         return True
+
+    def _release(self, turn: _Turn) -> None:
+        """Let a tentative turn's audio be heard. Under the turn's lock with the
+        brain's `new_reply`: a turn the brain has not started yet gets an
+        epoch that is not held at all."""
+        with turn.lock:
+            turn.released = True
+            epoch = turn.epoch
+        if self.speaker is not None and epoch:
+            self.speaker.release(epoch)
 
     def _drop_tentative(self) -> None:
         tentative, self._tentative = self._tentative, None
@@ -548,8 +555,10 @@ class Pipeline:
             self._set_state(State.THINKING)
         chunker = ClauseChunker(first_max_words=FIRST_CLAUSE_MAX_WORDS)
         speaker = self.speaker
-        epoch = speaker.new_reply(held=turn.tentative) if speaker is not None else 0
-        turn.epoch = epoch
+        with turn.lock:  # against `_release` on the ear thread
+            hold = turn.tentative and not (turn.released or turn.committed)
+            epoch = speaker.new_reply(held=hold) if speaker is not None else 0
+            turn.epoch = epoch
         self._reply_epoch = epoch
         reply_id = 0
 

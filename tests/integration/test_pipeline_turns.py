@@ -214,3 +214,26 @@ def test_speech_after_the_window_is_a_new_turn(loop: tuple[Pipeline, Events, Out
     events.wait(lambda: len(events.of(Latency)) == 2)
     assert not events.of(TurnRetracted)
     assert user_rows(pipeline) == ["what is two plus two", "what is three plus three"]
+
+
+def test_a_turn_committed_before_the_brain_reaches_it_is_heard(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    """The ear can commit a prepared turn while the brain still finishes earlier
+    work (a model warm-up): the reply must then not be held at all."""
+    from assistant.pipeline import _Speculate
+
+    pipeline, events, out = loop
+    busy = threading.Event()
+    pipeline.manager.speculate = lambda _text, _stop=None: int(busy.wait(10))  # type: ignore[method-assign]
+    pipeline._turns.put(_Speculate("warming up"))
+    end = time.monotonic()
+    pipeline.on_ear(SpeechStarted(end - 1.0))
+    pipeline.on_ear(PauseHeard("what is six times seven", True, end))
+    pipeline.on_ear(TurnEnding("what is six times seven"))
+    pipeline.on_ear(heard("what is six times seven", end))
+    assert out.clips == []  # the brain has not answered yet
+    busy.set()
+    events.wait(lambda: bool(events.of(Latency)))
+    assert out.clips, "the committed reply was never played"
+    assert events.of(ReplyDone)[0].text == "6 times 7 is 42."
