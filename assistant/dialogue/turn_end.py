@@ -187,8 +187,13 @@ _OPENERS = (
     )
 )
 
+_PER_CENT = re.compile(r"\bper cent\b")
+
+
 def words_of(text: str) -> list[str]:
-    return _WORD_RE.findall(text.lower().replace("\u2019", "'"))
+    """Lower-case words; "per cent" (a recogniser's British spelling) is one."""
+    text = _PER_CENT.sub("percent", text.lower().replace("\u2019", "'"))
+    return _WORD_RE.findall(text)
 
 
 def _is_number(word: str) -> bool:

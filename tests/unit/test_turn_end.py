@@ -57,6 +57,7 @@ UNFINISHED = [
     ("what is thirty", Missing.OPERAND),
     ("how much is a hundred divided by", Missing.OPERAND),
     ("what's twenty five percent", Missing.OPERAND),
+    ("what is ten per cent", Missing.OPERAND),
     # verbs that need their object
     ("tell me", Missing.OBJECT),
     ("give me", Missing.OBJECT),
