@@ -134,6 +134,16 @@ def user_rows(pipeline: Pipeline) -> list[str]:
     return [t.text for t in history.turns(pipeline.manager.conversation_id) if t.role == "user"]
 
 
+def wait_held(pipeline: Pipeline) -> None:
+    """Until the reply prepared during the pause is synthesised and held."""
+    speaker, tentative = pipeline.speaker, pipeline._tentative
+    assert speaker is not None and tentative is not None
+    deadline = time.monotonic() + 20
+    while not speaker.held(tentative.epoch):
+        assert time.monotonic() < deadline, "the prepared reply was never held"
+        time.sleep(0.005)
+
+
 def test_a_reply_prepared_in_the_pause_plays_when_the_turn_ends(
     loop: tuple[Pipeline, Events, Out],
 ) -> None:
@@ -141,14 +151,7 @@ def test_a_reply_prepared_in_the_pause_plays_when_the_turn_ends(
     end = time.monotonic()
     pipeline.on_ear(SpeechStarted(end - 1.0))
     pipeline.on_ear(PauseHeard("what is six times seven", True, end))
-    speaker = pipeline.speaker
-    assert speaker is not None
-    tentative = pipeline._tentative
-    assert tentative is not None
-    deadline = time.monotonic() + 20
-    while not speaker.held(tentative.epoch):  # answered and synthesised, not played
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    wait_held(pipeline)  # answered and synthesised, not played
     assert out.clips == [] and not events.of(UserTurn)  # nothing seen or heard yet
     released = time.monotonic()
     pipeline.on_ear(TurnEnding("what is six times seven"))
@@ -168,7 +171,7 @@ def test_going_on_after_a_pause_drops_what_was_prepared(
     end = time.monotonic()
     pipeline.on_ear(SpeechStarted(end - 1.0))
     pipeline.on_ear(PauseHeard("what is six times seven", True, end))
-    time.sleep(0.3)  # the rule reply is ready and held by now
+    wait_held(pipeline)
     pipeline.on_ear(SpeechResumed())
     pipeline.on_ear(TurnEnding("what is six times seven plus one"))
     pipeline.on_ear(heard("what is six times seven plus one", end + 1.0))
