@@ -5,16 +5,26 @@ import cost and the dependency list small. Each subcommand lives in
 `assistant/commands/<name>.py` with `add_parser(subparsers)`; heavy engines
 are imported inside the command that needs them, so `parley history list`
 starts fast.
+
+Ending a command: SIGTERM ends any command with exit code 0 (a requested
+stop, not a failure); Ctrl-C that ends a command exits with 130 (128 + SIGINT,
+the shell's convention). In `parley chat` Ctrl-C stops the reply being written,
+not the program. Either way a reply being written is stored, marked
+interrupted, and everything is closed before the process ends, even while the
+model is still loading (`assistant.shutdown`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from importlib import import_module
 
 from assistant import paths
+from assistant.shutdown import Terminated, finish
 
 COMMANDS = (
     "chat", "listen", "transcribe", "say", "devices", "toggle", "history", "doctor", "bench",
@@ -78,10 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     func = getattr(args, "func", None)
     if func is None:
         return _gui()
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    except Terminated:
+        code = 0
+    if argv is None:  # the process's entry point: end it safely (assistant/shutdown.py)
+        code = finish(code)
+    if on_main:  # main() also runs in-process (tests, the app's entry point)
+        signal.signal(signal.SIGTERM, previous)
+    return code
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    # Once: the cleanup the exception runs must not be cut short by a second one.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
 
 
 def _gui() -> int:

@@ -90,6 +90,8 @@ class Session:
             self.llm.start()
 
     def close(self) -> None:
+        if self.llm is not None:  # a load still running stops at its next step
+            self.llm.close()
         self.manager.close()
         if self.history is not None:
             self.history.close()

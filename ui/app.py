@@ -4,6 +4,13 @@ the desktop app.
     parley            open the window (or bring the running one to the front)
     parley chat ...   every subcommand is handed to assistant.cli.main
 
+Quitting: SIGTERM, Ctrl-C in the terminal, Ctrl-Q and closing the window all
+end the app with exit code 0, at any moment (even while the model loads): the
+core is closed (a reply being written is stored, marked interrupted), then
+`assistant.shutdown.finish` keeps a model load still inside llama.cpp from
+crashing the interpreter's teardown. Only a signal that arrives before Python
+has run the first line of `main` ends the process by the signal itself.
+
 The core never imports this module: the dependency runs from ui/ to assistant/.
 """
 
@@ -13,6 +20,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -27,12 +36,51 @@ NO_DISPLAY = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    from assistant.shutdown import finish
+
+    entry = argv is None  # the process's own entry point, not a call in a test
     argv = list(sys.argv[1:] if argv is None else argv)
     rest = [a for a in argv if a not in ("-v", "--verbose")]
     if rest:
         from assistant.cli import main as cli_main
 
-        return cli_main(argv)
+        code = cli_main(argv)
+        return finish(code) if entry else code
+    quit_asked = threading.Event()
+    # First of all: a quit can come at any moment, and until the window takes
+    # the signals over it is remembered, not the default death by signal.
+    restore = _catch_quit_signals(lambda *_: quit_asked.set())
+    try:
+        code = _start(argv, rest, quit_asked)
+    except BaseException:
+        restore()
+        raise
+    if code is not None:  # the app does not open (main() also runs in-process)
+        restore()
+        return code
+    try:
+        code = run_gui(quit_asked)
+    except ImportError as e:  # a broken Qt install: say so, no traceback
+        print(f"parley: the desktop app cannot start ({e}). Try `parley chat`.", file=sys.stderr)
+        code = 1
+    return finish(code) if entry else code
+
+
+def _catch_quit_signals(handler: Callable[..., None]) -> Callable[[], None]:
+    """SIGINT and SIGTERM call `handler`; returns what puts the old ones back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore
+
+
+def _start(argv: list[str], rest: list[str], quit_asked: threading.Event) -> int | None:
+    """Everything before the window: an exit code when the app does not open."""
     from assistant.cli import setup_logging, start_private
 
     start_private()  # before anything is written: history and notes are private
@@ -44,11 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(NO_DISPLAY.format(why=why), file=sys.stderr)
         return 2
-    try:
-        return run_gui()
-    except ImportError as e:  # a broken Qt install: say so, no traceback
-        print(f"parley: the desktop app cannot start ({e}). Try `parley chat`.", file=sys.stderr)
-        return 1
+    if quit_asked.is_set():
+        return 0
+    return None
 
 
 def hand_over() -> bool:
@@ -86,7 +132,8 @@ def display_missing() -> str | None:
     return None
 
 
-def run_gui() -> int:
+def run_gui(quit_asked: threading.Event | None = None) -> int:
+    quit_asked = quit_asked if quit_asked is not None else threading.Event()
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -101,12 +148,25 @@ def run_gui() -> int:
     app.setApplicationDisplayName("Parley")
     app.setDesktopFileName("parley")
     shell = Shell(app)  # type: ignore[arg-type]
-    if not shell.start():
-        return 1
+
+    def on_quit_signal(*_: object) -> None:
+        quit_asked.set()
+        # Posted, not called: quit() does nothing before exec() runs, and a
+        # signal can arrive between here and there.
+        QTimer.singleShot(0, app.quit)
+
     # Ctrl-C / SIGTERM quit cleanly. Python runs signal handlers only between
     # bytecodes, so a slow timer lets the interpreter look while Qt waits.
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    signal.signal(signal.SIGINT, on_quit_signal)
+    signal.signal(signal.SIGTERM, on_quit_signal)
+    if quit_asked.is_set():  # asked while the window was being built
+        shell.shutdown()
+        return 0
+    if not shell.start():
+        shell.shutdown()
+        return 1
+    if quit_asked.is_set():
+        QTimer.singleShot(0, app.quit)
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)

@@ -169,6 +169,8 @@ class Controller:
         from assistant.voice import VoiceUnavailable, build_voice
 
         self.session = Session.open(self.sink, new_conversation=self.options.new_conversation)
+        if self.closed:  # quit while the history opened: load nothing (close() ends it)
+            return
         self.session.start_llm()  # loads on its own thread; rule answers never wait
         settings = self.session.settings
         factory = self.options.source_factory
@@ -198,11 +200,18 @@ class Controller:
             self.loop.start()
 
     def close(self) -> None:
+        """Stop the core: a reply being written ends and is stored (interrupted),
+        then the loop, the voice and the session close. A model load still
+        running is left to `assistant.shutdown.finish`."""
         self.closed = True
+        if self.session is not None and self.session.llm is not None:
+            self.session.llm.close()  # the start-up below may wait on it otherwise
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self.loop is not None:
             self.loop.close()
+        elif self.parts is not None:  # built, never started: its recogniser may run
+            self.parts.pipeline.close()
         if self.parts is not None:
             if self.parts.synth is not None:
                 self.parts.synth.close()

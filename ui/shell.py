@@ -152,6 +152,10 @@ class Shell:
         if self.tray is not None:
             self.tray.hide()
         self.window.stall.stop()
+        wizard = getattr(self, "onboarding", None)
+        if wizard is not None:  # its microphone check and download run on their own threads
+            wizard.mic.stop_check()
+            wizard.models_page.cancel()  # the .partial stays: the next pull resumes it
         restart = getattr(self, "_restart", None)
         if restart is not None:
             restart.join(timeout=30)

@@ -2,8 +2,10 @@
 
 Reads lines from a terminal or a pipe. Replies stream to stdout. Ctrl-C stops
 the reply being written (it is kept, marked interrupted), not the program;
-Ctrl-D, `exit` or `quit` leave. With --json, stdout carries only events, one
-JSON object per line; everything for humans goes to stderr.
+Ctrl-D, `exit` or `quit` leave. SIGTERM leaves with exit code 0 at any moment:
+a reply being written is stopped and kept (interrupted) first. With --json,
+stdout carries only events, one JSON object per line; everything for humans
+goes to stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from assistant.events import (
     ToolResult,
 )
 from assistant.llm.cancel import CancelToken
+from assistant.shutdown import Terminated
 
 QUIT_WORDS = {"exit", "quit", "/exit", "/quit"}
 
@@ -98,15 +101,27 @@ class Printer:
 
 @contextmanager
 def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
-    """While a reply is written, Ctrl-C cancels it instead of raising."""
+    """While a reply is written, Ctrl-C cancels it instead of raising. SIGTERM
+    cancels it too, and once the turn has stored it, raises Terminated (the
+    program ends): raised mid-turn it would leave the reply half written."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    terminated: list[bool] = []
+
+    def on_term(*_: object) -> None:
+        terminated.append(True)
+        cancel.cancel("quit")
+
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel("ctrl-c"))
+    previous_term = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+    if terminated:
+        raise Terminated()
 
 
 BAD_BYTES = "Some typed bytes were not valid text and were replaced."
@@ -186,7 +201,7 @@ def _turn(session: Any, text: str, *, prepare_next: bool = False) -> Any:
     with ctrl_c_cancels(cancel):
         result = session.manager.handle(text, cancel=cancel)
         if prepare_next:  # while the user reads the reply
-            session.manager.prepare_next_turn()
+            session.manager.prepare_next_turn(lambda: cancel.cancelled)
     return result
 
 

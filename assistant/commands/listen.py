@@ -5,7 +5,8 @@
     parley listen --wav q.wav --speak-to a.wav --json   a file through the whole loop
 
 With --json, stdout carries the core's events one per line, starting with a
-`state` event once Parley is ready to hear.
+`state` event once Parley is ready to hear. Ctrl-C quits with exit code 130,
+SIGTERM with 0 (assistant/cli.py), at any moment, even while models load.
 """
 
 from __future__ import annotations
@@ -126,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         if not args.json and args.wav is None:
             printer(Notice("Listening. Ctrl-C quits.", "ready"))
-        _wait(pipeline, args.wav is not None)
-        return 0
+        return _wait(pipeline, args.wav is not None)
     finally:
         if parts is not None:
             parts.pipeline.close()
@@ -153,13 +153,20 @@ def _control(pipeline: Any, command: str) -> str:
     return "ok"
 
 
-def _wait(pipeline: Any, file_mode: bool) -> None:
-    """Until the file has been answered, or Ctrl-C."""
+def _wait(pipeline: Any, file_mode: bool) -> int:
+    """Until the file has been answered (0), SIGTERM (0) or Ctrl-C (130)."""
     stop = threading.Event()
+    code = [0]
+
+    def on_signal(signum: int, _frame: object) -> None:
+        code[0] = 130 if signum == signal.SIGINT else 0
+        stop.set()
+
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
     while not stop.is_set():
         if file_mode and pipeline.finished.wait(0.1):
-            return
+            return 0
         stop.wait(0.1)
+    return code[0]

@@ -361,7 +361,10 @@ class DialogueManager:
         if intent is not None and intent.confidence >= RULE_CONFIDENCE:
             return self._answer_rule(intent, user_id, t0, timings)
 
-        engine = self._engine()
+        engine = self._engine(cancel)
+        if engine is None and cancel.cancelled:  # stopped (or quit) while the model loaded
+            self._emit(ReplyDone("", Source.LLM, True, 0))
+            return TurnResult("", Source.LLM, user_id, interrupted=True, timings=timings)
         if engine is None:
             if intent is not None:  # a weaker rule match beats no answer at all
                 return self._answer_rule(intent, user_id, t0, timings)
@@ -881,13 +884,14 @@ class DialogueManager:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _engine(self) -> LlmEngine | None:
+    def _engine(self, cancel: CancelToken | None = None) -> LlmEngine | None:
         if self.llm is None or not self.settings.use_llm:
             return None
         self.llm.start()  # no-op when already loading or loaded
         if self.llm.state is LlmState.LOADING:
             self._emit(Notice("Loading the language model…", "llm_loading"))
-        engine = self.llm.get(LLM_WAIT_S)
+        stop = (lambda: cancel.cancelled) if cancel is not None else None
+        engine = self.llm.get(LLM_WAIT_S, cancel=stop)
         if engine is None and self.llm.error is not None:
             self._emit(Error(self.llm.error.code, self.llm.error.message))
         return engine

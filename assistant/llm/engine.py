@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -105,6 +106,32 @@ def _route_llama_logs() -> None:
 
     _log_callback = callback  # keep a reference: ctypes must not free it
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    _keep_stdio()
+
+
+class _NoRedirect:
+    """Stands in for llama-cpp-python's `suppress_stdout_stderr`."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _NoRedirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _keep_stdio() -> None:
+    """With verbose=False, llama-cpp-python points the process's stdout and
+    stderr (file descriptors 1 and 2, for every thread) at /dev/null while a
+    model loads: a chat reply printed meanwhile, and the last flush of a quit
+    during the load, were lost. Its native output already comes to our log
+    callback, so the redirect is switched off."""
+    for name in ("llama_cpp.llama", "llama_cpp._internals"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "suppress_stdout_stderr"):
+            module.suppress_stdout_stderr = _NoRedirect
 
 
 def physical_cores() -> int:
@@ -216,6 +243,12 @@ class LlmEngine:
             pass
         eos = llm.token_eos()
         return lambda t: t == eos
+
+    @property
+    def busy(self) -> bool:
+        """Whether a generation or prefill holds the model (llama.cpp code may
+        be running): the exit path must not tear the interpreter down then."""
+        return self._lock.locked()
 
     # -- tokens ------------------------------------------------------------------
 

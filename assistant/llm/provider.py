@@ -2,12 +2,20 @@
 
 Rule answers never wait for it: the dialogue manager asks `get()` only when a
 turn needs the model, and by then loading has usually finished.
+
+Quitting while it loads: llama.cpp's load cannot be interrupted, and a thread
+still inside it when the interpreter tears down crashes the process (signal
+11). `close()` stops what can be stopped (the system-prompt prefill, in
+chunks) and `native_busy()` tells the exit path (`assistant/shutdown.py`)
+whether llama.cpp code still runs on some thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +24,12 @@ from assistant.llm.engine import LlmEngine, LlmError, LlmOptions
 from assistant.llm.templates import Message
 
 log = logging.getLogger(__name__)
+
+LOAD_PREFILL_CHUNK = 128
+"""Tokens per llama.cpp call in the prefill at load: a quit waits at most one
+chunk for it, and chunks this big cost no speed."""
+
+_providers: weakref.WeakSet[LlmProvider] = weakref.WeakSet()
 
 
 class LlmState(StrEnum):
@@ -38,11 +52,13 @@ class LlmProvider:
         self._options = options
         self._prefill = prefill
         self._done = threading.Event()
+        self._closed = threading.Event()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.engine: LlmEngine | None = None
         self.error: LlmError | None = None
         self.state = LlmState.DISABLED
+        _providers.add(self)
 
     @classmethod
     def ready(cls, engine: LlmEngine) -> LlmProvider:
@@ -54,7 +70,7 @@ class LlmProvider:
 
     def start(self) -> None:
         with self._start_lock:
-            if self._thread is not None or self._done.is_set():
+            if self._thread is not None or self._done.is_set() or self._closed.is_set():
                 return
             self._start_locked()
 
@@ -66,8 +82,9 @@ class LlmProvider:
     def _load(self) -> None:
         try:
             engine = LlmEngine.load(self._resolve(), self._options)
-            if self._prefill is not None:
-                n = engine.prefill(self._prefill(engine))
+            if self._prefill is not None and not self._closed.is_set():
+                text = engine.render(self._prefill(engine), add_generation_prompt=False)
+                n = engine.prefill_text(text, self._closed.is_set, LOAD_PREFILL_CHUNK)
                 log.info("prefilled %d system-prompt tokens at load", n)
             self.engine, self.state = engine, LlmState.READY
         except LlmError as e:
@@ -79,10 +96,40 @@ class LlmProvider:
         finally:
             self._done.set()
 
-    def get(self, timeout: float | None = None) -> LlmEngine | None:
+    def get(
+        self, timeout: float | None = None, cancel: Callable[[], bool] | None = None
+    ) -> LlmEngine | None:
         """The engine, waiting up to `timeout` s for loading; None when it is
-        disabled, failed, or still loading after the timeout."""
+        disabled, failed, still loading after the timeout, or `cancel()` came
+        true while waiting (checked every 0.1 s: a quit must not wait for a load)."""
         if self.state is LlmState.DISABLED:
             return None
-        self._done.wait(timeout)
+        if cancel is None:
+            self._done.wait(timeout)
+            return self.engine
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._done.is_set() and not cancel():
+            left = 0.1 if end is None else min(0.1, end - time.monotonic())
+            if left <= 0:
+                break
+            self._done.wait(left)
         return self.engine
+
+    def close(self) -> None:
+        """No more loading: a load not started never starts, the prefill at
+        load stops after its current chunk. Returns at once; the llama.cpp
+        load itself cannot be stopped (see `native_busy`)."""
+        self._closed.set()
+
+    def busy(self) -> bool:
+        """Whether llama.cpp code may be running for this provider now: the
+        loader thread is alive, or the engine is generating or prefilling."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return True
+        return bool(getattr(self.engine, "busy", False))  # stand-ins in tests have none
+
+
+def native_busy() -> bool:
+    """Whether any provider's model is loading or working on some thread."""
+    return any(p.busy() for p in list(_providers))
