@@ -26,7 +26,7 @@ from typing import Any
 
 from assistant import paths
 from assistant.config import Settings
-from assistant.dialogue import intents, sentiment
+from assistant.dialogue import claims, intents, sentiment
 from assistant.dialogue.builtin_tools import ToolEnv, announcement, builtin_registry
 from assistant.dialogue.history import History, HistoryError
 from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
@@ -52,7 +52,7 @@ from assistant.events import (
 )
 from assistant.llm import grammar as tool_grammar
 from assistant.llm.cancel import CancelToken
-from assistant.llm.context import ContextOverflow, ContextWindow
+from assistant.llm.context import MIN_MESSAGE_ROOM, ContextOverflow, ContextWindow
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
 from assistant.llm.provider import LlmProvider, LlmState
 from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
@@ -146,6 +146,29 @@ def system_messages(
     if isinstance(engine.format, PlainFormat):
         return [system, *BASE_MODEL_EXAMPLES]
     return [system]
+
+
+def fixed_part_too_long(
+    settings: Settings, engine: LlmEngine, e: ContextOverflow
+) -> tuple[str, str]:
+    """(error code, words) naming the setting that leaves no room for any
+    message: the system prompt when the rest would fit without it, else the
+    context length and the reply reserve. Never the user's words."""
+    own = engine.count_tokens(settings.system_prompt) if settings.system_prompt.strip() else 0
+    rule_only = "Until then I can answer only by rule: the time, timers, sums and notes."
+    if own and e.fixed - own + MIN_MESSAGE_ROOM <= e.available:
+        return "system_prompt_too_long", (
+            f"Your system_prompt setting is too long for this model's context ({own} tokens "
+            f"of the {e.available} a prompt may use): shorten it in Settings > Language "
+            f"model or in config.toml. {rule_only}"
+        )
+    mine = f", {own} of them your system_prompt setting" if own >= MIN_MESSAGE_ROOM else ""
+    return "context_too_small", (
+        f"The model's context is too small for Parley's instructions: they take {e.fixed} "
+        f"tokens{mine}, and n_ctx {settings.n_ctx} minus max_tokens {settings.max_tokens} "
+        f"kept for the reply leaves {max(0, e.available)}. Raise n_ctx or lower max_tokens "
+        f"in Settings > Language model or in config.toml. {rule_only}"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -467,6 +490,10 @@ class DialogueManager:
             kept = self.window.fit(self.messages, prompt_tokens)
         except ContextOverflow as e:
             self.messages.pop()
+            if e.fixed_part:  # no message at all would fit: a setting is the cause
+                code, text = fixed_part_too_long(self.settings, engine, e)
+                self._emit(Error(code, text))
+                return self._finish_fixed(text, Source.SYSTEM, user_id, t0, remember=False)
             self._flag(user_id, "too_long", str(e))
             self._emit(Error("input_too_long", str(e)))
             return self._finish_fixed(
@@ -481,27 +508,48 @@ class DialogueManager:
         stats = GenerationStats()
         parts: list[str] = []
         saved = 0
+
+        def say(delta: str) -> None:
+            nonlocal saved
+            if not delta:
+                return
+            if not parts:
+                timings["first_token"] = _ms(t0)
+            parts.append(delta)
+            self._emit(ReplyDelta(delta, reply_id))
+            # Commit the first words and then every clause end: a crash loses at
+            # most the clause being written.
+            if len(parts) == 1 or CLAUSE_END.search(delta):
+                text_so_far = "".join(parts)
+                if len(text_so_far) > saved:
+                    self.update_turn(reply_id, text=text_so_far)
+                    saved = len(text_so_far)
+
+        # A clause claiming an action no tool of this turn did ("Opened …") is
+        # held back, checked and replaced by the truth (dialogue/claims.py).
+        gate = claims.ClaimGate(self._actions)
+        stream = engine.stream(
+            prompt,
+            max_tokens=self.settings.max_tokens,
+            cancel=cancel,
+            temperature=self.settings.temperature,
+            stats=stats,
+        )
         try:
-            for delta in engine.stream(
-                prompt,
-                max_tokens=self.settings.max_tokens,
-                cancel=cancel,
-                temperature=self.settings.temperature,
-                stats=stats,
-            ):
-                if not parts:
-                    timings["first_token"] = _ms(t0)
-                parts.append(delta)
-                self._emit(ReplyDelta(delta, reply_id))
-                # Commit the first words and then every clause end: a crash loses at
-                # most the clause being written.
-                if len(parts) == 1 or CLAUSE_END.search(delta):
-                    text_so_far = "".join(parts)
-                    if len(text_so_far) > saved:
-                        self.update_turn(reply_id, text=text_so_far)
-                        saved = len(text_so_far)
+            for delta in stream:
+                say(gate.feed(delta))
+                if gate.claim is not None:
+                    break  # what follows a false claim builds on it
         except LlmError as e:
             self._emit(Error(e.code, e.message))
+        finally:
+            stream.close()
+        if not cancel.cancelled:
+            say(gate.close())
+        if gate.claim is not None and not cancel.cancelled:
+            log.info("an LLM reply claimed a %s action no tool did: corrected", gate.claim.family)
+            gap = " " if parts and not parts[-1][-1:].isspace() else ""
+            say(gap + claims.correction(gate.claim))
         interrupted = cancel.cancelled
         reply = "".join(parts).strip()
         timings["done"] = _ms(t0)

@@ -21,16 +21,38 @@ from assistant.llm.templates import Message
 PromptCounter = Callable[[Sequence[Message]], int]
 
 
-class ContextOverflow(Exception):
-    """The newest user message alone does not fit the context window."""
+MIN_MESSAGE_ROOM = 48
+"""Tokens a prompt must leave for the user's message (a long spoken sentence):
+with less, no ordinary message fits, and a setting is to blame, not the words."""
 
-    def __init__(self, needed: int, available: int) -> None:
-        super().__init__(
-            f"That message is too long for the model: it needs {needed} tokens "
-            f"and only {available} fit. Please say it in fewer words."
-        )
+
+class ContextOverflow(Exception):
+    """The newest user message alone does not fit the context window.
+
+    `fixed` is the part every prompt starts with (system prompt and tool
+    descriptions). When it leaves no room for an ordinary message
+    (`fixed_part`), the user's words are not the cause: the caller names the
+    setting that is (dialogue/manager.py)."""
+
+    def __init__(self, needed: int, available: int, fixed: int = 0) -> None:
         self.needed = needed
         self.available = available
+        self.fixed = fixed
+        if self.fixed_part:
+            text = (
+                f"The start of every prompt (system prompt and tools) takes {fixed} of the "
+                f"{available} tokens a prompt may use: no message fits."
+            )
+        else:
+            text = (
+                f"That message is too long for the model: it needs {needed - fixed} tokens "
+                f"and only {available - fixed} fit. Please say it in fewer words."
+            )
+        super().__init__(text)
+
+    @property
+    def fixed_part(self) -> bool:
+        return self.available - self.fixed < MIN_MESSAGE_ROOM
 
 
 @dataclass
@@ -53,7 +75,8 @@ class ContextWindow:
         `turns` is the whole conversation (user/assistant), oldest first, ending
         with the new user message. `prompt_tokens(kept)` counts the tokens of the
         full prompt (system prompt, tools and `kept`) as it will be sent. Raises
-        ContextOverflow when even the new message alone exceeds the budget.
+        ContextOverflow when even the new message alone exceeds the budget
+        (with what the prompt's fixed start, `prompt_tokens([])`, takes).
         """
         if self.start > len(turns) - 1:
             self.start = max(0, len(turns) - 1)
@@ -62,7 +85,7 @@ class ContextWindow:
         last = len(turns) - 1
         alone = prompt_tokens(turns[last:])
         if alone > self.budget:
-            raise ContextOverflow(alone, self.budget)
+            raise ContextOverflow(alone, self.budget, prompt_tokens([]))
         target = int(self.budget * self.refill_fraction)
         # Smallest start (most history) whose prompt fits under the target; the
         # kept window must start with a user turn so roles still alternate.
