@@ -1,5 +1,6 @@
-"""The whole voice loop on files: flite speech -> VAD -> pocketsphinx -> rule/LLM
--> eSpeak NG -> a WAV file, through `parley listen --wav ... --speak-to ...`."""
+"""The whole voice loop on files: natural speech (the Piper voice joe, from
+`assistant.bench.voices`) -> VAD -> the default recogniser (Moonshine) ->
+rule/LLM -> eSpeak NG -> a WAV file, through `parley listen --wav ... --speak-to ...`."""
 
 from __future__ import annotations
 
@@ -12,23 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from assistant.bench.voices import render
+
 PARLEY = [sys.executable, "-m", "assistant.cli"]
 
 
-def flite(text: str, out: Path, voice: str = "slt", pad: tuple[float, float] = (0.5, 1.5)) -> Path:
-    raw = out.with_suffix(".raw.wav")
-    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", "16000", str(out), "pad", str(pad[0]), str(pad[1])], check=True
-    )
-    return out
+def speech(text: str, out: Path, voice: str = "joe", pad: tuple[float, float] = (0.5, 1.5)) -> Path:
+    """`text` spoken by `voice`, with `pad` seconds of silence before and after."""
+    return render(text, voice, out, lead_s=pad[0], pad_s=pad[1])
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("speech")
-    time_q = flite("what time is it", d / "time.wav")
-    capital = flite("what is the capital of france", d / "capital.wav", voice="rms")
+    time_q = speech("what time is it", d / "time.wav")
+    capital = speech("what is the capital of france", d / "capital.wav")
     both = d / "both.wav"
     subprocess.run(["sox", str(time_q), str(capital), str(both)], check=True)
     return {"time": time_q, "capital": capital, "both": both}
@@ -71,7 +70,11 @@ def test_two_spoken_turns_through_the_loop(
     for lat in latencies:
         stages = lat["stages_ms"]
         assert {"endpoint", "stt_final", "first_clause", "tts_ready", "first_sample"} <= set(stages)
-        assert stages["endpoint"] <= stages["stt_final"] <= stages["first_sample"]
+        # A reply prepared during the pause is let out when the turn ends, before
+        # the recogniser's final (docs/ARCHITECTURE.md, Turn-taking): both follow
+        # the end of the turn, in either order.
+        assert stages["endpoint"] <= stages["stt_final"]
+        assert stages["endpoint"] <= stages["first_sample"]
     # Both replies were spoken into the file.
     assert wav_seconds(answer) > 1.5
     # And stored, with the speech timings, in history.
@@ -104,10 +107,11 @@ def test_wake_word_and_follow_up_window(parley_home: Path, tmp_path: Path) -> No
     (parley_home / "config.toml").write_text("use_llm = false\nfollow_up_s = 4.0\n")
     d = tmp_path
     parts = [
-        flite("what is one plus one", d / "a.wav", voice="rms", pad=(0.3, 1.0)),  # no wake: ignored
-        flite("hey parley what time is it", d / "b.wav", voice="rms", pad=(0.3, 1.0)),
-        flite("what is two plus two", d / "c.wav", voice="rms", pad=(0.3, 6.0)),  # inside follow-up
-        flite("what is three plus three", d / "e.wav", voice="rms", pad=(0.3, 1.0)),  # after it
+        speech("what is one plus one", d / "a.wav", pad=(0.3, 1.0)),  # no wake: ignored
+        speech("hey parley what time is it", d / "b.wav", pad=(0.3, 1.0)),
+        # (Moonshine hears joe's "two plus two" as "too plus to" about half the time.)
+        speech("what is six plus two", d / "c.wav", pad=(0.3, 6.0)),  # inside follow-up
+        speech("what is three plus three", d / "e.wav", pad=(0.3, 1.0)),  # after it
     ]
     session = d / "session.wav"
     subprocess.run(["sox", *map(str, parts), str(session)], check=True)
@@ -115,9 +119,9 @@ def test_wake_word_and_follow_up_window(parley_home: Path, tmp_path: Path) -> No
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     heard = [e["text"] for e in events if e["type"] == "user_turn"]
-    assert heard == ["what time is it", "what is two plus two"]
+    assert heard == ["what time is it", "what is six plus two"]
     replies = [e["text"] for e in events if e["type"] == "reply_done"]
-    assert replies[1] == "2 plus 2 is 4."
+    assert replies[1] == "6 plus 2 is 8."
 
 
 def test_clauses_follow_each_other_without_holes(parley_home: Path, tmp_path: Path) -> None:
@@ -126,7 +130,7 @@ def test_clauses_follow_each_other_without_holes(parley_home: Path, tmp_path: Pa
     only a short pause may remain, after a sentence a natural one."""
     import numpy as np
 
-    question = flite("what can you do", tmp_path / "q.wav", voice="rms")
+    question = speech("what can you do", tmp_path / "q.wav")
     answer = tmp_path / "a.wav"
     out = run(["listen", "--open-mic", "--wav", str(question), "--speak-to", str(answer)],
               parley_home)  # fmt: skip

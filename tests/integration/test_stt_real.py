@@ -235,8 +235,22 @@ def test_model_dirs_and_languages(parley_home: Path) -> None:
     assert stt.find_vosk_model("de") is None
 
 
-def test_open_engine_english_falls_back_to_pocketsphinx() -> None:
+def test_open_engine_english_without_vosk_is_moonshine_or_the_set_engine(
+    parley_home: Path,
+) -> None:
+    from assistant.speech import moonshine
+    from assistant.speech.moonshine import MoonshineEngine
+
     assert stt.find_vosk_model("en") is None  # PARLEY_HOME is empty
+    # stt_engine = auto (no config file): Moonshine where its wheel is installed,
+    # else pocketsphinx.
+    default = stt.open_engine("en-US", load=False)
+    if moonshine.unavailable_reason() is None:
+        assert isinstance(default, MoonshineEngine)
+    else:
+        assert isinstance(default, stt.PocketsphinxEngine)
+    # The setting, read from the config file, chooses pocketsphinx.
+    (parley_home / "config.toml").write_text('stt_engine = "pocketsphinx"\n')
     assert isinstance(stt.open_engine("en-US"), stt.PocketsphinxEngine)
 
 

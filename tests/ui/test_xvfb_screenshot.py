@@ -28,11 +28,12 @@ def test_scripted_conversation_screenshot(
 ) -> None:
     out = tmp_path / "screenshot-main.png"
     cmd = [sys.executable, str(DEMO), "--out", str(out), "--gguf", str(gguf_path)]
-    flite = shutil.which("flite")
-    if flite:  # a spoken question first, through the microphone path (VAD, STT, endpoint)
-        wav = tmp_path / "question.wav"
-        subprocess.run([flite, "-voice", "slt", "-t", "what time is it", "-o", str(wav)],
-                       check=True, timeout=60)
+    from assistant.bench import voices
+
+    spoken = "joe" in voices.available_voices()
+    if spoken:  # a spoken question first, through the microphone path (VAD, STT, endpoint)
+        wav = voices.render("what time is it", "joe", tmp_path / "question.wav",
+                            lead_s=0.2, pad_s=0.5)
         cmd += ["--wav", str(wav)]
     env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PARLEY_HOME=str(parley_home))
     env.pop("WAYLAND_DISPLAY", None)
@@ -49,7 +50,7 @@ def test_scripted_conversation_screenshot(
     # Rules (or their tools) answer the first two; the model writes the third.
     assert all(src in ("rule", "tool") for src in report["sources"][-3:-1])
     assert report["sources"][-1] in ("llm", "tool")
-    if flite:
+    if spoken:
         assert "time" in (report["spoken"] or "")
         assert len(report["replies"]) == 4
     assert report["bubbles"] == 2 * len(report["replies"])
