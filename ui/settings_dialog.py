@@ -40,7 +40,8 @@ from assistant.config import validate_value as _validate
 
 TABS: list[tuple[str, list[str]]] = [
     ("Hearing", ["input_device", "wake_word_enabled", "wake_phrase", "follow_up_s",
-                 "turn_wait_s", "headphones", "stt_model", "language", "min_confidence"]),
+                 "turn_wait_s", "headphones", "stt_engine", "stt_model", "language",
+                 "min_confidence"]),
     ("Voice", ["output_device", "tts_voice", "tts_rate", "tts_volume"]),
     ("Language model", ["llm_model", "system_prompt", "n_ctx", "n_threads", "n_gpu_layers",
                         "max_tokens", "temperature", "chat_template", "use_llm"]),
@@ -52,7 +53,7 @@ LABELS = {
     "wake_word_enabled": "Wake word", "wake_phrase": "Wake phrase",
     "follow_up_s": "Follow-up window (s)",
     "turn_wait_s": "Wait for unfinished requests (s)", "headphones": "Headphones mode",
-    "stt_model": "Speech model", "language": "Language",
+    "stt_engine": "Speech engine", "stt_model": "Speech model", "language": "Language",
     "min_confidence": "Minimum confidence", "tts_voice": "Voice", "tts_rate": "Rate (wpm)",
     "tts_volume": "Volume", "llm_model": "Language model", "system_prompt": "System prompt",
     "n_ctx": "Context length", "n_threads": "Threads", "n_gpu_layers": "GPU layers",
@@ -351,11 +352,14 @@ class SettingsDialog(QDialog):
         if not job.done.is_set():
             return
         self._models_timer.stop()
+        from assistant.models.builtin import MOONSHINE_ID
+
         for key, kind in (("llm_model", "llm"), ("stt_model", "stt")):
             combo = self.fields[key].widget
             current = combo.currentText()
             for m in job.models:
-                if m.kind == kind and m.installed:
+                # Moonshine is an engine of its own: the Speech engine field picks it.
+                if m.kind == kind and m.installed and m.id != MOONSHINE_ID:
                     combo.addItem(f"{m.name} ({m.id})", m.id)
             combo.setEditText(current)
 

@@ -30,9 +30,9 @@ HOTKEY_NOTICE_FLAG = "hotkey-notice-shown"
 CORE_KEYS = {
     "llm_model", "chat_template", "n_ctx", "n_threads", "n_gpu_layers", "max_tokens",
     "temperature", "system_prompt", "use_llm", "min_confidence", "confirm_timeout_s",
-    "language", "stt_model", "input_device", "output_device", "wake_word_enabled",
-    "wake_phrase", "follow_up_s", "turn_wait_s", "headphones", "tts_voice", "tts_rate",
-    "tts_volume",
+    "language", "stt_engine", "stt_model", "input_device", "output_device",
+    "wake_word_enabled", "wake_phrase", "follow_up_s", "turn_wait_s", "headphones",
+    "tts_voice", "tts_rate", "tts_volume",
 }
 
 

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
         # The file first: a file that is not audio is refused before the
         # speech model takes seconds to load.
         audio = read_wav(args.wav)
-        engine = open_engine(args.language or settings.language, settings.stt_model)
+        engine = open_engine(
+            args.language or settings.language, settings.stt_model, kind=settings.stt_engine
+        )
         result = transcribe(audio, engine.recognizer())
     except SttError as e:
         print(f"parley: {e}", file=sys.stderr)

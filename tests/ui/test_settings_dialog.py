@@ -28,12 +28,15 @@ def test_round_trip(qtbot: Any) -> None:
     f["hotkey_mode"].widget.setCurrentIndex(f["hotkey_mode"].widget.findData("toggle"))
     f["system_prompt"].widget.setPlainText("Be brief.")
     f["input_device"].set_text("3")
+    assert f["stt_engine"].widget.accessibleName() == "Speech engine"
+    assert f["stt_engine"].widget.currentData() == "auto"
+    f["stt_engine"].widget.setCurrentIndex(f["stt_engine"].widget.findData("pocketsphinx"))
     assert d.save()
     s = load_settings().settings
     assert (s.n_ctx, s.temperature, s.wake_word_enabled, s.wake_phrase) == (
         4096, 0.2, False, "hello computer")
-    assert (s.theme, s.hotkey_mode, s.system_prompt, s.input_device) == (
-        "dark", "toggle", "Be brief.", "3")
+    assert (s.theme, s.hotkey_mode, s.system_prompt, s.input_device, s.stt_engine) == (
+        "dark", "toggle", "Be brief.", "3", "pocketsphinx")
     text = paths.config_file().read_text()
     assert "n_ctx = 4096" in text and "follow_up_s" not in text  # only what changed
     assert d.saved == s
@@ -43,6 +46,18 @@ def test_round_trip(qtbot: Any) -> None:
     assert again.fields["theme"].widget.currentData() == "dark"
     assert not again.fields["wake_word_enabled"].widget.isChecked()
     assert again.fields["input_device"].raw() == 3
+    assert again.fields["stt_engine"].widget.currentData() == "pocketsphinx"
+
+
+def test_hearing_and_voice_settings_restart_the_core() -> None:
+    # The core reads them only at start-up (the recogniser, the wake spotter,
+    # the voice): saving one of them must start a new core.
+    from ui.settings_dialog import TABS
+    from ui.shell import CORE_KEYS
+
+    tabs = dict(TABS)
+    assert "stt_engine" in tabs["Hearing"]
+    assert set(tabs["Hearing"]) | set(tabs["Voice"]) <= CORE_KEYS
 
 
 def test_invalid_values_are_refused_in_place(qtbot: Any) -> None:
@@ -97,6 +112,11 @@ def test_models_are_offered_and_a_path_still_works(qtbot: Any, gguf_path: Path) 
     d.fields["llm_model"].set_text(str(gguf_path))  # what Browse… does
     assert d.save()
     assert load_settings().settings.llm_model == str(gguf_path)
+    # Built-in speech models are offered as stt_model, but not Moonshine: it is an
+    # engine, chosen in the Speech engine field.
+    stt = d.fields["stt_model"].widget
+    stt_ids = [stt.itemData(i) for i in range(stt.count())]
+    assert "pocketsphinx-en-us" in stt_ids and "moonshine-tiny-en" not in stt_ids
 
 
 def test_recording_a_shortcut_writes_pynput_syntax(qtbot: Any) -> None:
