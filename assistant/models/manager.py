@@ -28,6 +28,7 @@ from assistant.models.archive import move_into_place, unpack_zip
 from assistant.models.builtin import (
     BUILTIN_IDS,
     EMBEDDED_ID,
+    MOONSHINE_ID,
     POCKETSPHINX_ID,
     builtin_location,
     verify_builtin,
@@ -192,11 +193,7 @@ def models_in_use(
     """(llm id, stt id) the settings select, when they name a known model."""
     installed = installed if installed is not None else store.installed_models()
     llm = EMBEDDED_ID if not settings.llm_model else _id_for(settings.llm_model, installed)
-    if settings.stt_model:
-        stt = _id_for(settings.stt_model, installed)
-    else:
-        stt = _automatic_stt(settings.language, installed)
-    return llm, stt
+    return llm, _stt_in_use(settings, installed)
 
 
 def _id_for(setting: str, installed: dict[str, store.Installed]) -> str | None:
@@ -216,15 +213,21 @@ def _id_for(setting: str, installed: dict[str, store.Installed]) -> str | None:
     return None
 
 
-def _automatic_stt(language: str, installed: dict[str, store.Installed]) -> str | None:
-    """What `stt_model = ""` picks: an installed Vosk model, else pocketsphinx (English)."""
-    from assistant.speech.stt import find_vosk_model
+def _stt_in_use(settings: Settings, installed: dict[str, store.Installed]) -> str | None:
+    """The speech model Parley hears with: what `choose_engine` picks from
+    `stt_engine`, `stt_model` and `language` (Moonshine for English unless a Vosk
+    model is installed or chosen), as a model id; None when no known model."""
+    from assistant.speech.stt import SttError, choose_engine
 
-    found = find_vosk_model(language)
-    if found is not None:
-        return _id_for(str(found), installed)
-    primary = language.strip().lower().replace("_", "-").split("-")[0]
-    return POCKETSPHINX_ID if primary == "en" else None
+    try:
+        choice = choose_engine(settings.language, settings.stt_model, settings.stt_engine)
+    except SttError:  # no model for the language, or the chosen one is not installed
+        return None
+    if choice.kind == "moonshine":
+        return MOONSHINE_ID
+    if choice.kind == "pocketsphinx":
+        return POCKETSPHINX_ID
+    return _id_for(str(choice.model_dir), installed) if choice.model_dir else None
 
 
 def _unknown(model_id: str, catalog: Catalog) -> UnknownModel:
@@ -574,8 +577,14 @@ def use(model_id: str) -> dict[str, object]:
     if info.kind == "llm":
         changes = {"llm_model": "" if model_id == EMBEDDED_ID else model_id}
     elif info.kind == "stt":
-        changes = {"stt_model": model_id}
-        current = load_settings().settings.language
+        settings = load_settings().settings
+        if model_id == MOONSHINE_ID:  # an engine of its own, not a model folder
+            changes = {"stt_engine": "moonshine"}
+        else:
+            changes = {"stt_model": model_id}
+            if settings.stt_engine in ("moonshine", "pocketsphinx"):
+                changes["stt_engine"] = "auto"  # else the engine setting overrides the model
+        current = settings.language
         primary = info.language.split("-")[0]
         if info.language and info.language != "multi" and current.split("-")[0] != primary:
             changes["language"] = primary
