@@ -30,7 +30,9 @@ canonical phrase, the same whether the user said "five minutes" or "5 min"),
 plus "label" for "... for the pasta" / "remind me in 10 minutes to ...". A bare
 "set a timer" is TIMER without "seconds" (the reply asks how long).
 CALCULATE {"expression": "12*7", "value": 84.0}, or {"expression": "7/0",
-"error": "I can't divide by zero."} when the sum has no answer. NOTE_ADD
+"error": "I can't divide by zero."} when the sum has no answer; a "to" or
+"too" where only an operand can stand is "two" there ("what is too plus to",
+as a recogniser may write it), every other "to" is kept. NOTE_ADD
 {"text": "buy milk"} (never empty; the user's own casing). DATE may carry
 {"part": "year" | "month"}, DAY_OF_WEEK {"day": "monday"} for "is it Monday?",
 GREETING {"greeting": "good morning", "how_are_you": bool}.
@@ -410,9 +412,43 @@ def _calc_intent(expression_text: str, confidence: float) -> Intent | None:
     return Intent(IntentName.CALCULATE, confidence, {"expression": expression, "value": value})
 
 
+# "two" as a recogniser may write it ("what is too plus to"): read as 2 only
+# where an operand must stand, between binary operators or the ends of the sum.
+_HEARD_FOR_TWO = frozenset({"to", "too"})
+_BINARY_WORDS = (
+    r"plus|minus|times|multiplied by|divided by|divide by|over|take away|mod|modulo|modulus"
+    r"|percent of|per cent of|(?:raised )?to the power(?: of)?|raised to|[-+*/^×÷−]"
+)
+_OPERATOR_BEFORE = re.compile(rf"(?:^|\s)(?:{_BINARY_WORDS})$")
+_OPERATOR_AFTER = re.compile(rf"(?:{_BINARY_WORDS})(?:\s|$)")
+
+
+def _two_heard_as_to(body: str) -> str:
+    """`body` with each "to"/"too" that stands where an operand must read as "2":
+    after a binary operator or at the start, and before one or at the end. "to
+    the power of" and every other "to" are kept."""
+    words = body.split()
+    out = list(words)
+    for i, word in enumerate(words):
+        if word not in _HEARD_FOR_TWO:
+            continue
+        before, after = " ".join(words[:i]), " ".join(words[i + 1 :])
+        if (not before or _OPERATOR_BEFORE.search(before)) and (
+            not after or _OPERATOR_AFTER.match(after)
+        ):
+            out[i] = "2"
+    return " ".join(out)
+
+
 def _calculate(core: str) -> Intent | None:
     body = _CALC_SUFFIX.sub("", _CALC_PREFIX.sub("", core))
-    return _calc_intent(body, HIGH)
+    intent = _calc_intent(body, HIGH)
+    if intent is None and _HEARD_FOR_TWO.intersection(body.split()):
+        # Only a body that is not a sum as it stands, and is one with the twos read.
+        fixed = _two_heard_as_to(body)
+        if fixed != body:
+            intent = _calc_intent(fixed, HIGH)
+    return intent
 
 
 # --- notes (on the original casing) -------------------------------------------

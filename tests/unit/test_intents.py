@@ -84,6 +84,11 @@ POSITIVES: list[tuple[str, IntentName, dict[str, Any]]] = [
     ("minus four times three", N.CALCULATE, {"value": -12.0}),
     ("what is 10 mod 3", N.CALCULATE, {"value": 1.0}),
     ("what is seven divided by zero", N.CALCULATE, {"error": "I can't divide by zero."}),
+    # "two" as a recogniser may write it, where only a number can stand
+    ("what is too plus to", N.CALCULATE, {"expression": "2+2", "value": 4.0}),
+    ("what is to plus two", N.CALCULATE, {"expression": "2+2", "value": 4.0}),
+    ("what is twelve divided by too", N.CALCULATE, {"expression": "12/2", "value": 6.0}),
+    ("what is 5 to the power of to", N.CALCULATE, {"expression": "5**2", "value": 25.0}),
     # notes
     ("take a note buy milk", N.NOTE_ADD, {"text": "buy milk"}),
     ("make a note to buy milk", N.NOTE_ADD, {"text": "buy milk"}),
@@ -182,6 +187,9 @@ NEAR_MISSES = [
     "tell me a joke",
     "what",
     "don't set a timer for five minutes",
+    "how to cook rice",
+    "what is to be done",
+    "what is too much salt",
 ]
 
 
@@ -261,6 +269,46 @@ def test_very_long_timer_is_doubted() -> None:
     assert intent is not None and intent.name is N.TIMER
     assert intent.entities["seconds"] == 360000
     assert intent.confidence < RULE_CONFIDENCE
+
+
+@pytest.mark.parametrize(
+    ("text", "expression"),
+    [
+        ("what is too to the power of 3", "2**3"),  # "to the power" stays an operator
+        ("what is 2 to the power of 10", "2**10"),
+        ("what is 5 minus to", "5-2"),
+        ("too times three equals", "2*3"),
+    ],
+)
+def test_to_or_too_is_two_only_where_a_number_must_stand(text: str, expression: str) -> None:
+    intent = parse(text)
+    assert intent is not None and intent.name is N.CALCULATE, _describe(intent)
+    assert intent.entities["expression"] == expression
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how to cook rice",
+        "what is to be done",
+        "what is too much salt",
+        "what is 10 to 5",  # a range, not a sum
+        "from 3 to 5",
+        "what is too",
+        "count from one to ten",
+        "what is the way to the station",
+    ],
+)
+def test_to_or_too_beside_no_operator_is_not_a_sum(text: str) -> None:
+    intent = parse(text)
+    assert intent is None or intent.name is not N.CALCULATE, _describe(intent)
+
+
+def test_to_after_a_whole_sum_is_not_an_operand() -> None:
+    # "4 to" is no operand: reading it as 2 would make "3 plus 42".
+    intent = parse("what is 3 plus 4 to")
+    assert intent is None or intent.entities.get("expression") != "3+42", _describe(intent)
+    assert intent is None or intent.confidence < RULE_CONFIDENCE, _describe(intent)
 
 
 def test_huge_power_is_an_answered_error_not_a_crash() -> None:
