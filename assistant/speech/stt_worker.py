@@ -89,7 +89,10 @@ def _worker_main(
     except Exception as e:  # the model files are missing or unreadable
         conn.send(_Failed(f"The English speech model could not be loaded: {e}", "model_broken"))
         return
-    conn.send(_Ready(engine.load_seconds))
+    try:
+        conn.send(_Ready(engine.load_seconds))
+    except OSError:  # the parent quit while the model loaded: nothing to tell
+        return
     while True:
         try:
             op, data = conn.recv()
@@ -140,7 +143,11 @@ def _moonshine_main(conn: Connection) -> None:
 
     rec = BackgroundRecognizer(engine.recognizer(), on_partial=push)
     rec.on_decoded = tell_settled
-    send(_Ready(engine.load_seconds))
+    try:
+        send(_Ready(engine.load_seconds))
+    except OSError:  # the parent quit while the model loaded: nothing to tell
+        rec.close()
+        return
     try:
         while True:
             try:

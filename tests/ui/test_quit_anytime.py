@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -265,3 +266,41 @@ def test_chat_sigterm_mid_reply_stores_it_interrupted(tmp_path: Path, gguf_path:
     assert "Traceback" not in err, err[-2000:]
     assert [r for r, _s, _n in rows] == ["user", "assistant"], rows
     assert rows[1][1] == "interrupted" and rows[1][2] > 0, rows
+
+
+# -- parley listen ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sig", "after", "code"),
+    [(signal.SIGTERM, 0.6, 0), (signal.SIGTERM, 3.0, 0), (signal.SIGINT, 0.6, 130),
+     (signal.SIGINT, 3.0, 130)],
+)  # fmt: skip
+def test_listen_quits_with_the_documented_code(
+    tmp_path: Path, gguf_path: Path, sig: signal.Signals, after: float, code: int
+) -> None:
+    """While the model and the speech recogniser load (0.6 s), and while it
+    listens (3 s): SIGTERM 0, Ctrl-C 130, and no traceback from Parley or its
+    recogniser's worker process."""
+    wav = tmp_path / "silence.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000 * 30)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "listen", "--no-speak", "--model", str(gguf_path),
+         "--wav", str(wav)],
+        cwd=ROOT, env={**os.environ, "PARLEY_HOME": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(after)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
