@@ -218,9 +218,9 @@ def judge_turn(text: str) -> TurnVerdict:
         # "set a timer for": the duration is what is missing (in the last clause).
         clauses = [c for c in _CLAUSE_BREAK.split(text) if words_of(c)]
         gap = _slot_gap(words_of(clauses[-1]) if clauses else words) or gap
-    if gap is not Missing.NOTHING:
-        return TurnVerdict(False, gap)
     intent = intents.parse(text)
+    if gap is not Missing.NOTHING and not _whole_sum(intent):
+        return TurnVerdict(False, gap)
     if intent is not None:
         missing = _intent_gap(intent)
         if missing is not Missing.NOTHING:
@@ -297,6 +297,17 @@ def _slot_gap(words: list[str]) -> Missing:
         if body and all(_is_number(w) or w == "and" for w in body):
             return Missing.OPERAND
     return Missing.NOTHING
+
+
+def _whole_sum(intent: intents.Intent | None) -> bool:
+    """The rules read the whole utterance as a sum with an answer: finished,
+    whatever its last word ("what is too plus to", Moonshine's "two plus two")."""
+    return (
+        intent is not None
+        and intent.name is IntentName.CALCULATE
+        and intent.confidence >= RULE_CONFIDENCE
+        and "value" in intent.entities
+    )
 
 
 def _intent_gap(intent: intents.Intent) -> Missing:
