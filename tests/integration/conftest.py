@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,17 @@ def _rescan() -> None:
     from assistant.audio import devices
 
     devices.refresh()
+
+
+@pytest.fixture(scope="session")
+def synth() -> Iterator[Any]:
+    """The real TTS worker (eSpeak NG on Linux), started once per session."""
+    from assistant.speech.tts import Synthesizer, TtsError
+
+    s = Synthesizer()
+    try:
+        s.start()
+    except TtsError as e:
+        pytest.skip(f"no TTS engine here: {e}")
+    yield s
+    s.close()

@@ -31,7 +31,7 @@ from assistant.speech.ear import (
 )
 from assistant.speech.speaker import Speaker
 from assistant.speech.stt import Transcript
-from assistant.speech.tts import Synthesizer, TtsError
+from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import EnergyVad
 
 
@@ -90,17 +90,6 @@ class Events(list):
     def wait(self, pred: Callable[[], bool], timeout: float = 20.0) -> None:
         with self.changed:
             assert self.changed.wait_for(pred, timeout), list(self)
-
-
-@pytest.fixture(scope="module")
-def synth() -> Iterator[Synthesizer]:
-    s = Synthesizer()
-    try:
-        s.start()
-    except TtsError as e:
-        pytest.skip(f"no TTS engine here: {e}")
-    yield s
-    s.close()
 
 
 @pytest.fixture

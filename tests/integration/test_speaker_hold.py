@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 from assistant.speech.speaker import Speaker
-from assistant.speech.tts import Synthesizer, TtsError
+from assistant.speech.tts import Synthesizer
 
 
 class Out:
@@ -39,17 +38,6 @@ def wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
     while not cond():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
-
-
-@pytest.fixture(scope="module")
-def synth():
-    s = Synthesizer()
-    try:
-        s.start()
-    except TtsError as e:
-        pytest.skip(f"no TTS engine here: {e}")
-    yield s
-    s.close()
 
 
 def test_a_held_reply_plays_only_when_released(synth: Synthesizer) -> None:
