@@ -140,8 +140,8 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
         if label:
             pending = [t for t in pending if label in t.label.lower()]
         if not pending:
-            what = f"no timer called {args['label']}" if label else "no timers"
-            return ToolOutcome(f"There is {what} to cancel.", {"cancelled": []}, ok=False)
+            what = f"is no timer called {args['label']}" if label else "are no timers"
+            return ToolOutcome(f"There {what} to cancel.", {"cancelled": []}, ok=False)
         if len(pending) > 1 and not args.get("all"):
             names = "; ".join(describe_timer(t, env.now().timestamp(), env.now) for t in pending)
             raise ToolError(f"You have several: {names}. Which one should I cancel?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -352,3 +353,9 @@ def test_a_timer_due_while_closed_is_announced_as_missed(parley_home: Path) -> N
     assert "(While Parley was closed, your timer for 1 second went off at " in out.stderr
     again = run(["chat", "--once", "what is 2 plus 2"], parley_home)
     assert "While Parley was closed" not in again.stderr  # announced once
+
+
+def test_version(parley_home: Path) -> None:
+    out = run(["--version"], parley_home, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(r"parley \d+\.\d+\.\d+\n", out.stdout), out.stdout

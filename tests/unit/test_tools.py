@@ -234,7 +234,7 @@ def test_timers_and_alarms(env: ToolEnv) -> None:
     )
     assert tools.call("cancel_timer", {"all": True}).text == "Cancelled all 2 timers and alarms."
     assert tools.call("list_timers", {}).text == "You have no timers or alarms."
-    assert tools.call("cancel_timer", {}).text == "There is no timers to cancel."
+    assert tools.call("cancel_timer", {}).text == "There are no timers to cancel."
     too_long = tools.call("set_timer", {"seconds": 90000})
     assert not too_long.ok and "at most 86400" in too_long.text
     assert not tools.call("set_alarm", {"time": "25:00"}).ok
