@@ -330,7 +330,15 @@ def _audio() -> list[Check]:
     devices = sd.query_devices()
     inputs = [d for d in devices if d["max_input_channels"] > 0]
     outputs = [d for d in devices if d["max_output_channels"] > 0]
-    out = [Check("audio", "ok", f"{len(inputs)} input and {len(outputs)} output device(s)")]
+    found = f"{len(inputs)} input and {len(outputs)} output device(s)"
+    if not inputs or not outputs:  # no device at all is not "ok": say what is missing
+        missing = " and ".join(
+            f"no {what}" for what, devs in (("microphone", inputs), ("speaker", outputs))
+            if not devs
+        )
+        out = [Check("audio", "warn", f"{found}: {missing}")]
+    else:
+        out = [Check("audio", "ok", found)]
     if not inputs:
         out.append(
             Check(

@@ -240,6 +240,10 @@ def test_doctor_reports_and_exits_zero_when_healthy(parley_home: Path, gguf_path
     assert checks["history"]["status"] == "ok"
     assert checks["language model"]["status"] == "ok"
     assert checks["llm runtime"]["status"] == "ok"
+    # Audio devices are "ok" only when there is at least one of each kind.
+    audio = checks["audio"]
+    inputs, outputs = map(int, re.findall(r"(\d+) input and (\d+) output", audio["detail"])[0])
+    assert (audio["status"] == "ok") == (inputs > 0 and outputs > 0), audio
 
 
 def test_gui_entry_without_app_is_helpful(parley_home: Path) -> None:
