@@ -64,6 +64,7 @@ from assistant.speech.ear import (
     PartialHeard,
     PauseHeard,
     PauseJudgement,
+    SpeechDiscarded,
     SpeechResumed,
     SpeechStarted,
     TurnEnding,
@@ -71,6 +72,7 @@ from assistant.speech.ear import (
     WakeHeard,
 )
 from assistant.speech.speaker import ReplyTiming, Speaker
+from assistant.speech.stt import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +392,10 @@ class Pipeline:
                 self._release(tentative)
         elif isinstance(msg, UtteranceHeard):
             self._on_utterance(msg)
+        elif isinstance(msg, SpeechDiscarded) and self._merge_prefix:
+            # What went on was not words (a cough): the request taken back is
+            # answered as it was said.
+            self._on_utterance(_nothing_heard())
 
     def _judge(self, text: str) -> PauseJudgement:
         """At a pause: how long a silence ends the turn. A finished request a
@@ -517,6 +523,7 @@ class Pipeline:
         if self.speaker is not None:
             self.speaker.stop()
         self._merge_prefix = turn.text
+        self.ear.wake_required = False  # the user is still talking: no wake phrase needed
         self._turns.put(_Retract(turn))
         return True
 
@@ -720,6 +727,12 @@ class Pipeline:
 
 def _ms(t0: float, t: float) -> float:
     return round((t - t0) * 1000, 1)
+
+
+def _nothing_heard() -> UtteranceHeard:
+    """An utterance without words: joined to a turn taken back, it is that turn."""
+    now = time.monotonic()
+    return UtteranceHeard(Transcript("", 1.0, (), "none"), now, now, now, True)
 
 
 def _ear_timings(msg: UtteranceHeard, started: float) -> dict[str, float]:

@@ -229,3 +229,22 @@ def test_a_turn_committed_before_the_brain_reaches_it_is_heard(
     events.wait(lambda: bool(events.of(Latency)))
     assert out.clips, "the committed reply was never played"
     assert events.of(ReplyDone)[0].text == "6 times 7 is 42."
+
+
+def test_a_turn_taken_back_for_no_words_is_answered_as_said(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    """Wake-word mode: the speech that took the turn back needs no wake phrase,
+    and when it holds no words (a cough) the request is answered as it was."""
+    from assistant.speech.ear import SpeechDiscarded
+
+    pipeline, events, out = loop
+    pipeline.ear.wake_required = True
+    pipeline.on_ear(heard("what is two plus two", time.monotonic()))
+    events.wait(lambda: bool(out.clips))
+    pipeline.on_ear(SpeechStarted(time.monotonic()))
+    assert not pipeline.ear.wake_required  # the resumed words are listened to
+    pipeline.on_ear(SpeechDiscarded(""))
+    events.wait(lambda: len(events.of(ReplyDone)) == 2 and bool(events.of(Latency)))
+    assert [e.text for e in events.of(ReplyDone)] == ["2 plus 2 is 4.", "2 plus 2 is 4."]
+    assert user_rows(pipeline) == ["what is two plus two"]
