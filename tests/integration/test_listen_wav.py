@@ -119,7 +119,13 @@ def test_wake_word_and_follow_up_window(parley_home: Path, tmp_path: Path) -> No
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     heard = [e["text"] for e in events if e["type"] == "user_turn"]
-    assert heard == ["what time is it", "what is six plus two"]
+    # Two turns: the wake-word one and the follow-up; not the first (no wake
+    # phrase) nor the last (after the window). The sum's opening words are not
+    # what this tests (Moonshine heard "what a six plus two" once in ~10 runs
+    # under load); the operands are.
+    assert len(heard) == 2, heard
+    assert heard[0] == "what time is it"
+    assert heard[1].endswith("six plus two"), heard
     replies = [e["text"] for e in events if e["type"] == "reply_done"]
     assert replies[1] == "6 plus 2 is 8."
 
