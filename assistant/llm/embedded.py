@@ -9,6 +9,7 @@ re-hash 250 MB every time. `parley doctor` re-hashes in full.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -70,8 +71,6 @@ def ensure_embedded_model() -> Path:
     target = embedded_path()
     if target.exists() and is_verified(target):
         return target
-    from assistant.models.download import sha256_file  # one hasher for every model file
-
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and sha256_file(target) == pkg.EXPECTED_SHA256:
@@ -92,13 +91,18 @@ def ensure_embedded_model() -> Path:
     return target
 
 
+def sha256_file(path: Path) -> str:
+    """The file's sha256, by hashlib's own file hasher (models.download's adds
+    cancelling; llm does not import models, which sits above it)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def _write_stamp(path: Path) -> None:
     _stamp(path).write_text(json.dumps({**_stat_key(path), "sha256": expected_sha256()}))
 
 
 def verify_embedded(path: Path | None = None) -> bool:
     """Full re-hash (for `parley doctor`)."""
-    from assistant.models.download import sha256_file
-
     path = path or embedded_path()
     return path.exists() and sha256_file(path) == expected_sha256()

@@ -32,15 +32,31 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.dialogue.tools import Tool
 from assistant.llm.cancel import CancelToken
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
 
 log = logging.getLogger(__name__)
+
+
+class Tool(Protocol):
+    """What the grammar reads of a tool: `dialogue.tools.Tool` has it (llm does
+    not import dialogue, which sits above it)."""
+
+    name: str
+    description: str
+
+    @property
+    def properties(self) -> dict[str, dict[str, Any]]: ...
+
+    @property
+    def required(self) -> tuple[str, ...]: ...
+
+    def signature(self) -> str: ...
+
 
 CALL_OPEN = '{"tool":"'
 """Written into the prompt: the grammar covers what follows it."""
