@@ -88,6 +88,9 @@ class Settings:
     confirm_timeout_s: float = _setting(
         20.0, "seconds to wait for a yes before a consequential action is dropped",
         minimum=1, maximum=600)
+    typed_confirm_timeout_s: float = _setting(
+        120.0, "the same when the request was typed: typing an answer takes longer",
+        minimum=1, maximum=3600)
     language: str = _setting("en", "language of speech recognition and replies", nonempty=True)
 
     # Hearing.
@@ -124,6 +127,7 @@ class Settings:
                                 choices=("hold", "toggle"))
     theme: str = _setting("system", "window colours", choices=("system", "light", "dark"))
     close_to_tray: bool = _setting(False, "closing the window keeps Parley in the tray")
+    developer: bool = _setting(False, "show developer tools: reply timings and hard cases")
 
     def __post_init__(self) -> None:
         for spec in SPECS.values():

@@ -1,4 +1,4 @@
-"""Tool confirmation: exactly what will happen, Yes / No, and a countdown.
+"""Tool confirmation: what will happen, asked in plain words, Yes / No, and a countdown.
 
 Shown inline above the input bar (not a modal dialog: the user may also say
 "yes" or "no", and the conversation stays visible). No answer before the
@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from assistant.events import ToolRequest
+from ui.words import confirmation_question
 
 GRACE_S = 1.5
 """The core times a request out itself (and reports it with a ToolResult);
@@ -37,11 +38,13 @@ class ConfirmPanel(QFrame):
         self.current: ToolRequest | None = None
         self._waiting: deque[ToolRequest] = deque()
         self._deadline = 0.0
-        self.title = QLabel("Parley wants to:", self)
+        self.title = QLabel(self)
         self.title.setStyleSheet("font-weight: 600;")
+        self.title.setWordWrap(True)
         self.description = QLabel(self)
         self.description.setWordWrap(True)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.description.hide()  # the question says it all
         self.countdown = QLabel(self)
         self.countdown.setAccessibleName("Time left to answer")
         self.yes = QPushButton("&Yes, do it", self)
@@ -68,8 +71,9 @@ class ConfirmPanel(QFrame):
             self._waiting.append(req)
             return
         self.current = req
-        self.title.setText(f"Parley wants to use {req.tool}:")
-        self.description.setText(req.description)
+        question = confirmation_question(req.tool, req.arguments, req.description)
+        self.title.setText(question)
+        self.title.setAccessibleName(question)
         self._deadline = time.monotonic() + req.timeout_s  # shown to the user
         self._tick()
         self._timer.start()

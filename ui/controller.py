@@ -262,6 +262,21 @@ class Controller:
     def level_dbfs(self) -> float:
         return self.source.level_dbfs if self.source is not None else -90.0
 
+    # -- timers ------------------------------------------------------------------------------
+
+    def _timers(self) -> Any:
+        manager = self.session.manager if self.session is not None else None
+        return getattr(manager, "timers", None)
+
+    def pending_timers(self) -> list[Any]:
+        """The running timers and alarms, soonest first (a quick read of the store)."""
+        timers = self._timers()
+        return list(timers.store.pending()) if timers is not None else []
+
+    def cancel_timer(self, timer_id: int) -> bool:
+        timers = self._timers()
+        return bool(timers.cancel(timer_id)) if timers is not None else False
+
     # -- history -----------------------------------------------------------------------------
 
     @property

@@ -37,6 +37,7 @@ from assistant.events import (
     Partial,
     ReplyDelta,
     ReplyDone,
+    Source,
     State,
     StateChanged,
     ToolRequest,
@@ -47,8 +48,12 @@ from assistant.events import (
 from ui import theme
 from ui.bridge import Bridge
 from ui.confirm import ConfirmPanel
+from ui.listen_state import ListenState
+from ui.notices import NoticeBar, model_cause
 from ui.stall import StallMonitor
-from ui.transcript import Transcript, bubble_style
+from ui.timers_panel import TimersPanel
+from ui.transcript import Transcript, bubble_style, restyle
+from ui.words import tool_tag
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +147,8 @@ class TalkKey(QObject):
 class MainWindow(QMainWindow):
     settings_requested = Signal()
     quit_requested = Signal()
+    setup_requested = Signal()
+    timer_finished = Signal(str)  # the announcement: the shell notifies the desktop
 
     def __init__(self, controller: Any, bridge: Bridge, settings: Any) -> None:
         super().__init__()
@@ -149,7 +156,11 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.settings = settings
         self.tray_available = False  # set by the app when a tray icon exists
-        self.state = State.IDLE
+        self.state = State.IDLE  # what the indicators show (see ListenState)
+        self.listen = ListenState(self)
+        self.shown_conversation = 0
+        """The conversation in the pane; the list's current item is always this one."""
+        self._reply_tool = ""  # the tool whose outcome the next reply tells
         self.stall = StallMonitor(parent=self)
         self.setWindowTitle("Parley")
         self.setWindowIcon(theme.app_icon())
@@ -177,6 +188,8 @@ class MainWindow(QMainWindow):
         heading.setObjectName("heading")
         lv.addWidget(heading)
         lv.addWidget(self.conversations, 1)
+        self.timers = TimersPanel(lambda: self.controller)
+        lv.addWidget(self.timers)
 
         # Right: state, transcript, partial, confirmation, input.
         self.state_label = QLabel()
@@ -206,6 +219,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.latency_toggle)
         top.addWidget(self.settings_button)
 
+        self.notices = NoticeBar()
         self.transcript = Transcript()
         self.partial = QLabel()
         self.partial.setObjectName("partial")
@@ -234,6 +248,7 @@ class MainWindow(QMainWindow):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(4, 8, 8, 8)
         rv.addLayout(top)
+        rv.addWidget(self.notices)
         rv.addWidget(self.transcript, 1)
         rv.addWidget(self.partial)
         rv.addWidget(self.confirm)
@@ -270,15 +285,22 @@ class MainWindow(QMainWindow):
         view = menu.addMenu("&View")
         self.latency_action = self._action(view, "Show &latency", "Ctrl+L", None)
         self.latency_action.setCheckable(True)
-        self._action(view, "&Hard cases…", "Ctrl+H", self.show_hard_cases)
+        self.hard_cases_action = self._action(view, "&Hard cases…", "Ctrl+H", self.show_hard_cases)
+        self.view_menu = view
         talk = menu.addMenu("&Talk")
         # Ctrl+Space is handled by TalkKey (hold to talk, tap to toggle), not as a
         # QAction shortcut, which would see the press but never the release.
         self._action(talk, "Start / stop &listening\tCtrl+Space", None, self.toggle_listening)
         self._action(talk, "&Stop reply", "Esc", self.stop_reply)
         helpm = menu.addMenu("&Help")
+        self._action(helpm, "&What can I say?", "F1", self.show_examples)
         self._action(helpm, "Push-to-talk &hotkey…", None, self.show_hotkey_help)
+        self._action(helpm, "Run &set-up again…", None, self.setup_requested.emit)
+        helpm.addSeparator()
+        self._action(helpm, "&About Parley", None, self.show_about)
+        self.help_menu = helpm
         self.hotkey_help = ""
+        self.apply_developer()
 
     def _action(
         self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object] | None
@@ -339,8 +361,10 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.settings_requested.emit)
         self.latency_toggle.toggled.connect(self.set_latency_visible)
         self.latency_action.toggled.connect(self.set_latency_visible)
+        # The current item (left click, right click, keyboard) is the conversation shown.
+        self.conversations.currentItemChanged.connect(self._current_changed)
         self.conversations.itemActivated.connect(self._open_item)
-        self.conversations.itemClicked.connect(self._open_item)
+        self.listen.changed.connect(self._show_state)
         self.talk_key = TalkKey(self, self.ptt)
         QApplication.instance().installEventFilter(self.talk_key)
         self._meter = QTimer(self)
@@ -354,10 +378,14 @@ class MainWindow(QMainWindow):
         self.set_state(e.state)
 
     def set_state(self, state: State) -> None:
+        """The core's state; what is shown follows `self.listen`."""
         if state is State.THINKING:
             self.ptt.turn_ended()
         if state in (State.IDLE, State.THINKING):
             self.partial.hide()
+        self.listen.set_core(state)
+
+    def _show_state(self, state: State) -> None:
         self.state = state
         text, color = STATE_TEXT[state]
         self.state_label.setText(f"<span style='color:{color}; font-size:14pt'>●</span> {text}")
@@ -375,13 +403,18 @@ class MainWindow(QMainWindow):
     def on_user_turn(self, e: UserTurn) -> None:
         self.stall.mark()
         self.partial.hide()
+        if e.conversation_id and e.conversation_id != self.shown_conversation:
+            self.shown_conversation = e.conversation_id  # the core opened one (a first turn)
         self.transcript.add_user(e.text, e.turn_id)
 
     def on_reply_delta(self, e: ReplyDelta) -> None:
         self.transcript.append_delta(e.text, e.turn_id)
 
     def on_reply_done(self, e: ReplyDone) -> None:
-        self.transcript.finish_reply(e.text, e.turn_id, e.interrupted)
+        bubble = self.transcript.finish_reply(e.text, e.turn_id, e.interrupted)
+        tool, self._reply_tool = self._reply_tool, ""
+        if e.source == Source.TOOL or tool:
+            bubble.set_tag(tool_tag(tool or e.intent))
         self.refresh_conversations()
 
     def on_turn_retracted(self, e: TurnRetracted) -> None:
@@ -392,39 +425,90 @@ class MainWindow(QMainWindow):
         self.raise_for_attention()
 
     def on_tool_result(self, e: ToolResult) -> None:
+        """A tool's outcome is told once, by Parley's reply (which gets the
+        tool's icon); only an unanswered question, which no reply follows,
+        is said here."""
         self.confirm.resolved(e.request_id)
-        self.transcript.add_tool(e.tool, e.text, e.ok)
+        if e.data.get("reason") == "timeout":
+            bubble = self.transcript.add_parley(e.text)
+            bubble.set_tag(tool_tag(e.tool))
+        else:
+            self._reply_tool = e.tool
+        if any(w in e.tool for w in ("timer", "alarm")):
+            self.timers.refresh()
 
     def on_latency(self, e: Latency) -> None:
         stall = self.stall.turn_max_ms
         log.info("turn %d: stages %s; GUI stall max %.1f ms", e.turn_id, e.stages_ms, stall)
-        self.transcript.set_latency(e.turn_id, e.stages_ms, stall)
+        self.transcript.set_latency(e.turn_id, e.stages_ms, stall if self.developer else None)
 
     def on_flagged(self, e: Flagged) -> None:
-        self.transcript.mark_flagged(e.turn_id, e.reason)
+        if self.developer:  # hard cases are for the developer, not a mark on the user's words
+            self.transcript.mark_flagged(e.turn_id, e.reason)
+
+    @property
+    def developer(self) -> bool:
+        return bool(getattr(self.settings, "developer", False))
+
+    def apply_developer(self) -> None:
+        """Timings and hard cases show only with the developer setting."""
+        on = self.developer
+        self.latency_toggle.setVisible(on)
+        self.latency_action.setVisible(on)
+        self.hard_cases_action.setVisible(on)
+        self.view_menu.menuAction().setVisible(on)
+        if not on:
+            self.set_latency_visible(False)
 
     def on_error(self, e: Error) -> None:
-        if e.code in ("no_microphone", "stt_unavailable"):
+        if e.code in ("no_microphone", "stt_unavailable", "worker_failed"):
             self.set_can_listen(False, e.message)
-        self.transcript.add_notice(e.message, error=True)
-        self.statusBar().showMessage(e.message, 15000)
+        message = e.message
+        if e.code in ("llm_failed", "model_missing"):
+            message = model_cause(message, str(getattr(self.settings, "llm_model", "")))
+        self.notices.show_notice(e.code, message, error=True)
 
     def set_can_listen(self, ok: bool, why: str = "") -> None:
         """Without a microphone (or a recogniser) the Talk button says why."""
         self.ptt.setEnabled(ok)
         self.ptt.setToolTip(PushToTalk.TIP if ok else f"Parley cannot listen: {why}")
         self.level.setEnabled(ok)
+        self.listen.set_can_listen(ok, why)
 
     def on_notice(self, e: Notice) -> None:
+        if e.code == "timer":
+            self.timer_done(e.message)
+            return
+        if e.code == "confirm_timeout":  # said by the ToolResult's bubble
+            return
         if e.code == "input_back":
             self.set_can_listen(True)
+        if e.code == "no_stt":
+            self.set_can_listen(False, e.message)
+        if e.code in ("config_problem", "no_wake", "tts_voice", "input_back", "no_stt",
+                      "timers_unsaved", "input_lost"):
+            self.notices.show_notice(e.code, e.message)
         self.statusBar().showMessage(e.message, 10000)
-        if e.code in ("config_problem", "no_wake", "tts_voice", "input_back"):
-            self.transcript.add_notice(e.message)
+
+    def timer_done(self, text: str) -> None:
+        """A timer or alarm went off: a bubble that stays, the tray's message
+        and a chime (the shell's), and the panel loses its row."""
+        bubble = self.transcript.add_parley(text)
+        bubble.set_tag(tool_tag("alarm" if "alarm" in text.lower() else "timer"))
+        bubble.setProperty("timer", True)
+        restyle(bubble)
+        self.timers.refresh()
+        self.timer_finished.emit(text)
+        self.raise_for_attention()
 
     def core_ready(self) -> None:
-        self.statusBar().showMessage("Ready. Type below, or hold Talk and speak.", 8000)
+        if self.listen.can_listen:
+            hint = "Ready. Type below, or hold Talk and speak."
+        else:
+            hint = "Ready. Type below: Parley cannot hear you right now."
+        self.statusBar().showMessage(hint, 8000)
         self.refresh_conversations()
+        self.timers.refresh()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -442,14 +526,14 @@ class MainWindow(QMainWindow):
         self.text.clear()
 
     def toggle_listening(self) -> None:
-        answer = self.controller.toggle()
-        self.statusBar().showMessage(answer.capitalize(), 3000)
+        answer = self.listen.toggle(self.controller)
+        self.statusBar().showMessage(answer[:1].upper() + answer[1:], 5000)
 
     def stop_reply(self) -> None:
         self.controller.interrupt()
 
     def new_conversation(self) -> None:
-        self.controller.new_conversation()
+        self.shown_conversation = self.controller.new_conversation()
         self.transcript.clear()
         self.refresh_conversations()
         self.text.setFocus()
@@ -466,7 +550,7 @@ class MainWindow(QMainWindow):
         except Exception as e:  # history problems are reported, never fatal
             self.statusBar().showMessage(f"Cannot read the history: {e}", 8000)
             return
-        current = self.controller.conversation_id()
+        current = self.shown_conversation or self.controller.conversation_id()
         self.conversations.blockSignals(True)
         self.conversations.clear()
         for c in convs:
@@ -475,25 +559,36 @@ class MainWindow(QMainWindow):
             title = c.title or ("New conversation" if not c.turn_count else f"Conversation {c.id}")
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, c.id)
-            item.setToolTip(f"{c.turn_count} turns, last {c.updated_at[:16].replace('T', ' ')}")
+            item.setToolTip(f"Last message {c.updated_at[:16].replace('T', ' ')}")
             self.conversations.addItem(item)
             if c.id == current:
                 item.setSelected(True)
                 self.conversations.setCurrentItem(item)
         self.conversations.blockSignals(False)
 
+    def _current_changed(self, item: QListWidgetItem | None, _old: object = None) -> None:
+        if item is not None:
+            self._open_item(item)
+
     def _open_item(self, item: QListWidgetItem) -> None:
         cid = int(item.data(Qt.ItemDataRole.UserRole))
-        if cid == self.controller.conversation_id() and self.transcript.bubbles:
+        if cid == self.shown_conversation:
             return
-        self.controller.open_conversation(cid)
+        self.show_conversation(cid, continue_it=True)
+
+    def show_conversation(self, cid: int, continue_it: bool) -> None:
+        if continue_it:
+            self.controller.open_conversation(cid)
+        self.shown_conversation = cid
         self.transcript.load(self.controller.turns(cid))
+        self.refresh_conversations()
 
     def load_current(self) -> None:
-        """Show the conversation the core continues (at start-up, before any new turn)."""
+        """Show the conversation the core continues (at start-up, before any new
+        turn), whatever notices the pane already holds."""
         cid = self.controller.conversation_id()
-        if cid and not self.transcript.bubbles:
-            self.transcript.load(self.controller.turns(cid))
+        if cid and cid != self.shown_conversation:
+            self.show_conversation(cid, continue_it=False)
 
     def _update_meter(self) -> None:
         db = self.controller.level_dbfs
@@ -513,6 +608,19 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.chosen:
             self.text.setText(dialog.chosen)
             self.text.setFocus()
+
+    def show_examples(self) -> None:
+        from ui.help_dialogs import TextWindow, examples_html
+
+        model_on = bool(getattr(self.settings, "use_llm", True))
+        self.examples_window = TextWindow("What can I say?", examples_html(model_on), self)
+        self.examples_window.open()
+
+    def show_about(self) -> None:
+        from ui.help_dialogs import TextWindow, about_html
+
+        self.about_window = TextWindow("About Parley", about_html(self.settings), self)
+        self.about_window.open()
 
     def show_hotkey_help(self) -> None:
         text = self.hotkey_help or "The global hotkey is active."

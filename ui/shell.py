@@ -65,6 +65,8 @@ class Shell:
         self.window = MainWindow(self.controller, self.bridge, self.settings)
         self.window.settings_requested.connect(self.open_settings)
         self.window.quit_requested.connect(self.quit)
+        self.window.setup_requested.connect(self.run_onboarding)
+        self.window.timer_finished.connect(self._timer_finished)
         self.tray: Any = None
         self.hotkey: GlobalHotkey | None = None
         self.hotkey_handler = HotkeyHandler(self.controller, self.settings.hotkey_mode)
@@ -88,8 +90,8 @@ class Shell:
         if QSystemTrayIcon.isSystemTrayAvailable():
             from ui.tray import Tray
 
-            self.tray = Tray(self.window, lambda: self.controller.toggle(), self.quit)
-            self.bridge.state.connect(lambda e: self.tray.set_state(e.state))
+            self.tray = Tray(self.window, self.window.toggle_listening, self.quit)
+            self.window.listen.changed.connect(self.tray.set_state)
             self.tray.show()
             self.window.tray_available = True
         self.app.setQuitOnLastWindowClosed(self.tray is None)
@@ -123,14 +125,23 @@ class Shell:
         self.window.hotkey_help = f"No global hotkey: {reason}\n\n{help_text}"
         flag = flag_path(HOTKEY_NOTICE_FLAG)
         if not flag.exists():  # say it once; the Help menu keeps it
-            self.window.transcript.add_notice(
-                f"No global push-to-talk hotkey: {reason}\n\n{help_text}"
+            self.window.notices.show_notice(
+                "hotkey", f"No global push-to-talk hotkey: {reason}\n\n{help_text}"
             )
             try:
                 paths.ensure_dir(flag.parent)
                 flag.write_text("shown\n", encoding="utf-8")
             except OSError:
                 pass
+
+    def _timer_finished(self, text: str) -> None:
+        """A timer went off: a chime and the desktop's notification (the
+        window has already put the words in the conversation)."""
+        from ui.chime import play_chime
+
+        play_chime(self.settings.output_device)
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage("Parley", text, QSystemTrayIcon.MessageIcon.Information, 15000)
 
     def _core_ready(self) -> None:
         self.window.load_current()
@@ -168,9 +179,12 @@ class Shell:
         if command == "show":
             self.bridge.run_on_gui(self.window.bring_to_front)
             return "shown"
+        listen = self.window.listen  # plain reads: safe on this thread
         if command == "toggle":
-            return self.controller.toggle()
+            return listen.toggle(self.controller)
         if command == "start":
+            if not listen.can_listen:
+                return f"cannot listen: {listen.why_not}"
             self.controller.start_listening()
             return "listening"
         if command == "stop":
@@ -192,6 +206,7 @@ class Shell:
             return
         old, self.settings = self.settings, new
         self.window.settings = new
+        self.window.apply_developer()
         if new.theme != old.theme:
             theme.apply_theme(self.app, new.theme)
         if (new.hotkey, new.hotkey_mode) != (old.hotkey, old.hotkey_mode):
@@ -213,6 +228,10 @@ class Shell:
         self.window.confirm._answer = new.confirm
         self.hotkey_handler.target = new
         self.window.set_state(State.IDLE)
+        self.window.set_can_listen(True)  # the new core says again what it cannot do
+        for key in list(self.window.notices.lines):
+            if key != "hotkey":
+                self.window.notices.clear(key)
 
         def swap() -> None:  # off the GUI thread: closing joins the core's threads
             old.close()
@@ -224,6 +243,10 @@ class Shell:
     def run_onboarding(self) -> None:
         from ui.onboarding import Onboarding
 
+        current = getattr(self, "onboarding", None)
+        if current is not None and current.isVisible():
+            current.raise_()
+            return
         wizard = Onboarding(self.controller, self.bridge, self.settings, self.window)
         wizard.finished.connect(lambda _code: self._onboarding_done(wizard))
         wizard.open()

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.words import tool_tag
+
 STAGE_LABELS = {
     "endpoint": "endpoint",
     "stt_final": "speech final",
@@ -185,7 +187,7 @@ class Transcript(QScrollArea):
         if interrupted:
             reply.bubble.setProperty("interrupted", True)
             reply.bubble.set_tag("■ interrupted")
-            _restyle(reply.bubble)
+            restyle(reply.bubble)
         self._open = None
         bubble = reply.bubble
         return bubble
@@ -217,13 +219,18 @@ class Transcript(QScrollArea):
         b = self._add(Bubble("tool", text), Qt.AlignmentFlag.AlignHCenter)
         b.set_tag(f"⚙ {tool}" + ("" if ok else " · not done"))
         b.setProperty("failed", not ok)
-        _restyle(b)
+        restyle(b)
         return b
+
+    def add_parley(self, text: str) -> Bubble:
+        """Parley's words outside a reply (a timer going off): a bubble that stays."""
+        self._open = None
+        return self._add(Bubble("assistant", text), Qt.AlignmentFlag.AlignLeft)
 
     def add_notice(self, text: str, error: bool = False) -> Bubble:
         b = self._add(Bubble("notice", text), Qt.AlignmentFlag.AlignHCenter)
         b.setProperty("error", error)
-        _restyle(b)
+        restyle(b)
         return b
 
     def mark_flagged(self, turn_id: int, reason: str) -> None:
@@ -232,7 +239,7 @@ class Transcript(QScrollArea):
             return
         b.setProperty("flagged", True)
         b.set_tag(f"⚑ {FLAG_TEXT.get(reason, reason)}")
-        _restyle(b)
+        restyle(b)
 
     def set_latency(
         self, turn_id: int, stages_ms: dict[str, float], stall_ms: float | None = None
@@ -263,19 +270,29 @@ class Transcript(QScrollArea):
         self._open = None
 
     def load(self, turns: list) -> None:
-        """Show a stored conversation (history.Turn rows)."""
+        """Show a stored conversation (history.Turn rows) as a conversation."""
         self.clear()
+        tool = ""
         for t in turns:
             if t.role == "user":
                 self.add_user(t.text, t.id)
                 if t.flagged:
                     self.mark_flagged(t.id, t.flagged)
             elif t.role == "assistant":
-                self.finish_reply(t.text, t.id, interrupted=t.status == "interrupted")
+                b = self.finish_reply(t.text, t.id, interrupted=t.status == "interrupted")
                 if t.timings:
                     self.set_latency(t.id, t.timings)
+                if t.source == "tool" or tool:
+                    b.set_tag(tool_tag(tool or t.intent))
+                tool = ""
             elif t.role == "tool":
-                self.add_tool(t.intent or "tool", t.text, True)
+                # Audit rows (request, decision, result): the reply that follows
+                # tells the outcome; the row only names the tool for its icon.
+                # A timer going off has no reply: its words are shown as Parley's.
+                if t.intent == "timer":
+                    self.add_parley(t.text).set_tag(tool_tag("timer"))
+                else:
+                    tool = str((getattr(t, "data", None) or {}).get("tool", ""))
 
     # -- scrolling ------------------------------------------------------------------------------
 
@@ -288,10 +305,10 @@ class Transcript(QScrollArea):
 
     def palette_changed(self) -> None:
         for b in self.bubbles:
-            _restyle(b)
+            restyle(b)
 
 
-def _restyle(w: QWidget) -> None:
+def restyle(w: QWidget) -> None:
     """Re-apply the style sheet after a dynamic property changed."""
     style = w.style()
     style.unpolish(w)
@@ -323,6 +340,7 @@ def bubble_style(palette: QPalette) -> str:
     QFrame[interrupted="true"] {{ border: 1px dashed {muted}; }}
     QFrame[flagged="true"] {{ border-left: 4px solid #e8a317; }}
     QFrame[failed="true"] {{ border: 1px solid #d93025; }}
+    QFrame[timer="true"] {{ border: 2px solid #c9a227; }}
     QLabel#body {{ color: {text.name()}; background: transparent; }}
     QLabel#tag {{ color: {tag}; font-size: 9pt; font-weight: 600; background: transparent; }}
     QLabel#latency {{ color: {muted}; font-size: 8pt; background: transparent; }}

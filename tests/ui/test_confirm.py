@@ -14,7 +14,7 @@ def _req(rid: str = "r1", timeout: float = 20.0) -> ToolRequest:
 def test_yes(qtbot: Any, window: Any, fake: Any) -> None:
     window.bridge(_req())
     qtbot.waitUntil(lambda: window.confirm.isVisible(), timeout=3000)
-    assert window.confirm.description.text() == "Open the app Firefox."
+    assert window.confirm.title.text() == "Open the app Firefox?"
     assert "means no" in window.confirm.countdown.text()
     window.confirm.yes.click()
     assert fake.calls == [("confirm", ("r1", True))]
@@ -52,7 +52,22 @@ def test_requests_wait_their_turn_and_a_spoken_answer_closes_one(
     assert fake.calls == []
     window.confirm.yes.click()
     assert fake.calls == [("confirm", ("b", True))]
-    assert window.transcript.bubbles[0].role == "tool"
+    assert not any(b.role == "tool" for b in window.transcript.bubbles)  # the reply tells it
+
+
+def test_the_question_is_in_plain_words() -> None:
+    from ui.words import confirmation_question
+
+    assert (
+        confirmation_question("delete_note", {"id": 3, "text": "buy milk"},
+                              "delete the note 'buy milk'")
+        == "Delete the note 'buy milk'?"
+    )
+    # A tool without its own description: built from its name and arguments, never "use X".
+    asked = confirmation_question("send_message", {"to": "Ann", "text": "hi"},
+                                  "run send_message with to 'Ann', text 'hi'")
+    assert asked == "Send message to 'Ann', text 'hi'?"
+    assert confirmation_question("shut_down", {}, "") == "Shut down?"
 
 
 def test_controller_confirm_without_core_support_reports_false() -> None:
@@ -117,12 +132,12 @@ def test_a_consequential_request_from_the_real_core(
         window.send.click()
         qtbot.waitUntil(lambda: bool(requests), timeout=30000)
         assert window.confirm.current is not None
-        assert window.confirm.description.text() == requests[0].description
+        assert window.confirm.title.text().lower() == requests[0].description.lower() + "?"
         window.confirm.no.click()
         qtbot.waitUntil(lambda: bool(results), timeout=30000)
         assert results[0].request_id == requests[0].request_id and not results[0].ok
-        qtbot.waitUntil(
-            lambda: any(b.role == "tool" for b in window.transcript.bubbles), timeout=5000
+        qtbot.waitUntil(  # the refusal is Parley's reply, with the tool's icon
+            lambda: any(b.tag.text() for b in window.transcript.bubbles), timeout=5000
         )
         assert not window.confirm.isVisible()
         assert not ran.exists()  # No means nothing ran

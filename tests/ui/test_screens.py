@@ -1,0 +1,141 @@
+"""The app as people use it, with the real core (rules, history, timers, no
+language model, no microphone): what each state shows, checked in the widgets,
+and a screenshot of each screen saved for people to look at.
+
+Screenshots go to $PARLEY_ARTEFACTS (CI keeps that folder), else to
+./test-artifacts/screens (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.config import load_settings, update_settings
+from assistant.events import ReplyDone, State
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def artefacts() -> Path:
+    folder = Path(os.environ.get("PARLEY_ARTEFACTS") or ROOT / "test-artifacts") / "screens"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shot(widget: Any, name: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    path = artefacts() / f"{name}.png"
+    assert widget.grab().save(str(path), "PNG"), f"could not save {path}"
+    return path
+
+
+class NoMic:
+    """A microphone that is not there: start() fails as MicSource's does."""
+
+    def start(self) -> None:
+        from assistant.audio.capture import NoInputDevice
+
+        raise NoInputDevice()
+
+    def stop(self) -> None:
+        pass
+
+    def read(self, timeout: float | None = None) -> np.ndarray | None:
+        raise AssertionError("never read: start failed")
+
+
+@pytest.fixture
+def app_without_mic(qtbot: Any) -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    from ui.controller import CoreOptions
+    from ui.shell import Shell
+
+    update_settings({"use_llm": False})
+    shell = Shell(
+        QApplication.instance(),  # type: ignore[arg-type]
+        CoreOptions(speak=False, source_factory=lambda _s: NoMic()),
+        control=False, onboarding=False, global_hotkey=False,
+    )
+    qtbot.addWidget(shell.window)
+    shown: list[State] = []
+    shell.window.listen.changed.connect(shown.append)
+    shell.shown_states = shown
+    shell.start()
+    qtbot.waitUntil(shell.controller.ready.is_set, timeout=60000)
+    qtbot.waitUntil(lambda: not shell.window.ptt.isEnabled(), timeout=10000)
+    yield shell
+    shell.shutdown()
+
+
+def _say(qtbot: Any, shell: Any, text: str, replies: list[ReplyDone]) -> ReplyDone:
+    n = len(replies)
+    shell.window.text.setText(text)
+    shell.window.send.click()
+    qtbot.waitUntil(lambda: len(replies) > n, timeout=30000)
+    return replies[-1]
+
+
+def test_the_app_without_a_microphone(qtbot: Any, app_without_mic: Any) -> None:
+    shell = app_without_mic
+    w = shell.window
+    replies: list[ReplyDone] = []
+    shell.bridge.reply_done.connect(replies.append)
+    w.resize(1000, 700)
+
+    # No microphone: said once, in the notice bar; Talk is off; nothing says Listening.
+    assert any("microphone" in t.lower() for t in w.notices.texts())
+    assert not any(b.role == "notice" for b in w.transcript.bubbles)
+    w.listen.set_core(State.LISTENING)  # the voice loop's follow-up window, on a silent source
+    assert "Listening" not in w.state_label.text()
+    assert w.listen.toggle(shell.controller).startswith("cannot listen")
+    assert "hold Talk" not in w.statusBar().currentMessage()
+    shot(w, "main-no-microphone")
+
+    # A tool action: one bubble, Parley's, with the tool's icon.
+    before = len(w.transcript.bubbles)
+    _say(qtbot, shell, "take a note buy milk", replies)
+    new = w.transcript.bubbles[before:]
+    assert [b.role for b in new] == ["user", "assistant"]
+    assert new[1].tag.isVisible() and "Notes" in new[1].tag.text()
+
+    # A timer: listed with its time left, then a bubble that stays and the shell's notification.
+    finished: list[str] = []
+    w.timer_finished.connect(finished.append)
+    _say(qtbot, shell, "set a timer for 3 seconds", replies)
+    qtbot.waitUntil(lambda: bool(w.timers.rows), timeout=5000)
+    assert "left" in w.timers.rows[0].left.text()
+    shot(w, "timer-running")
+    qtbot.waitUntil(lambda: bool(finished), timeout=15000)
+    assert w.transcript.bubbles[-1].role == "assistant"
+    assert "timer" in w.transcript.bubbles[-1].text().lower()
+    qtbot.waitUntil(lambda: not w.timers.rows, timeout=5000)
+    shot(w, "timer-finished")
+
+    # A consequential tool: the question in plain words.
+    _say(qtbot, shell, "delete the note buy milk", replies)
+    qtbot.waitUntil(w.confirm.isVisible, timeout=5000)
+    assert w.confirm.title.text() == "Delete the note 'buy milk'?"
+    shot(w, "confirm")
+    w.confirm.no.click()
+
+    assert State.LISTENING not in shell.shown_states
+
+
+def test_settings_and_wizard_screens(qtbot: Any) -> None:
+    from ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(load_settings().settings)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.windowTitle() == "Settings"
+    for i in range(dialog.tabs.count()):
+        dialog.tabs.setCurrentIndex(i)
+        shot(dialog, f"settings-{i + 1}-{dialog.tabs.tabText(i).lower().replace(' ', '-')}")

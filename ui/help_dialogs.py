@@ -1,0 +1,123 @@
+"""Help menu windows: "What can I say?" and About.
+
+The examples are checked against the rule grammar when the window opens
+(`assistant.dialogue.intents.parse`): only sentences the rules really answer
+are listed as such, so the list cannot drift from what Parley understands.
+Tool examples are listed by the tools the core has.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+RULE_EXAMPLES: list[tuple[str, list[str]]] = [
+    ("Time and date", ["what time is it", "what's the date today", "is it Monday"]),
+    ("Timers and alarms", ["set a timer for 5 minutes", "set an alarm for 7 am",
+                           "what timers do I have", "cancel the timer"]),
+    ("Sums", ["what is 12 times 7", "what is the square root of 81"]),
+    ("Notes", ["take a note buy milk", "read my notes", "delete the note buy milk"]),
+    ("Opening things", ["open wikipedia.org"]),
+    ("Talking to Parley", ["stop", "say that again", "what can you do", "thank you"]),
+]
+
+MODEL_EXAMPLES = [
+    "why is the sky blue",
+    "give me an idea for dinner",
+    "write a short email to ann@example.com about Friday",
+]
+
+LICENCES = [
+    ("Parley", "MIT"),
+    ("Gemma 3 270M (built-in language model)", "Gemma Terms of Use"),
+    ("Moonshine (speech recognition)", "MIT"),
+    ("Vosk and its models", "Apache-2.0"),
+    ("PocketSphinx", "BSD-2-Clause"),
+    ("eSpeak NG (voice)", "GPL-3.0"),
+    ("llama.cpp / llama-cpp-python", "MIT"),
+    ("Qt / PySide6", "LGPL-3.0"),
+]
+
+
+def understood_examples() -> list[tuple[str, list[str]]]:
+    """RULE_EXAMPLES, each sentence kept only when the rule grammar takes it."""
+    from assistant.dialogue.intents import parse
+
+    kept = []
+    for title, sentences in RULE_EXAMPLES:
+        ok = [s for s in sentences if parse(s) is not None]
+        if ok:
+            kept.append((title, ok))
+    return kept
+
+
+def examples_html(model_on: bool) -> str:
+    parts = ["<p>Say it after the wake phrase, hold Talk, or type it.</p>"]
+    for title, sentences in understood_examples():
+        items = "".join(f"<li>“{s}”</li>" for s in sentences)
+        parts.append(f"<p><b>{title}</b></p><ul>{items}</ul>")
+    items = "".join(f"<li>“{s}”</li>" for s in MODEL_EXAMPLES)
+    if model_on:
+        parts.append(f"<p><b>Anything else</b> goes to the language model:</p><ul>{items}</ul>")
+    else:
+        parts.append("<p>With the language model turned on (Settings), you can also ask "
+                     "questions and chat.</p>")
+    return "".join(parts)
+
+
+def version() -> str:
+    try:
+        return metadata.version("parley")
+    except metadata.PackageNotFoundError:
+        return "development copy"
+
+
+def model_names(settings: Any) -> list[str]:
+    """What the user runs, by the names people read (the catalog's), not ids."""
+    from assistant.models.catalog import load_catalog
+
+    catalog = load_catalog()
+
+    def name(setting: str, fallback: str) -> str:
+        if not setting:
+            return fallback
+        entry = catalog.get(setting)
+        return entry.display_name if entry else setting
+
+    llm = "off" if not getattr(settings, "use_llm", True) else name(
+        getattr(settings, "llm_model", ""), "Gemma 3 270M (built in)"
+    )
+    engine = getattr(settings, "stt_engine", "") or "automatic"
+    stt = name(getattr(settings, "stt_model", ""), f"the best installed ({engine})")
+    voice = getattr(settings, "tts_voice", "") or "the system voice (eSpeak NG)"
+    return [f"Language model: {llm}", f"Speech recognition: {stt}", f"Voice: {voice}"]
+
+
+def about_html(settings: Any) -> str:
+    models = "".join(f"<li>{m}</li>" for m in model_names(settings))
+    licences = "".join(f"<li>{n}: {lic}</li>" for n, lic in LICENCES)
+    return (
+        f"<h3>Parley {version()}</h3>"
+        "<p>An offline voice assistant: everything you say stays on this computer.</p>"
+        f"<p><b>Models in use</b></p><ul>{models}</ul>"
+        f"<p><b>Licences</b></p><ul>{licences}</ul>"
+    )
+
+
+class TextWindow(QDialog):
+    def __init__(self, title: str, html: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.body = QLabel(html, self)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setWordWrap(True)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addWidget(self.body)
+        box.addWidget(buttons)
+        self.setMinimumWidth(440)
