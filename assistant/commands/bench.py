@@ -45,10 +45,33 @@ def add_parser(subparsers: Any) -> None:
     wake.add_argument("--quick", action="store_true", help="fewer renderings")
     wake.set_defaults(func=run_wake)
 
+    stt = sub.add_parser("stt", help="recognisers: WER, speed, commands' intent accuracy")
+    stt.add_argument("--engines", default="", help="e.g. moonshine,pocketsphinx (default: all)")
+    stt.add_argument("--voices", default="", help="test voices (default: all that speak here)")
+    stt.add_argument("--repeat", type=int, default=5, help="endpoint latency measurements")
+    stt.add_argument("--misses", action="store_true", help="list the commands heard wrong")
+    stt.add_argument("--json", action="store_true")
+    stt.set_defaults(func=run_stt)
+
     vad = sub.add_parser("vad", help="compare the VADs on the LibriVox clips")
     vad.add_argument("--snr", type=float, default=10.0, help="noise level for the noisy run (dB)")
     vad.add_argument("--json", action="store_true")
     vad.set_defaults(func=run_vad)
+
+    answers = sub.add_parser("answers", help="answer quality: facts, context, leaks, false claims")
+    answers.add_argument(
+        "--model", action="append", default=[], metavar="PATH|ID",
+        help="a GGUF or installed model id; repeat to compare (default: the configured one)",
+    )
+    answers.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the run, e.g. temperature=0.3",
+    )
+    answers.add_argument("--only", metavar="CATEGORY", help="run one category of cases")
+    answers.add_argument("--seed", type=int, default=1234)
+    answers.add_argument("-v", "--verbose", action="store_true", help="every case, as it runs")
+    answers.add_argument("--json", action="store_true")
+    answers.set_defaults(func=run_answers)
 
 
 def run_llm(args: argparse.Namespace) -> int:
@@ -99,6 +122,28 @@ def run_turn_gap(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stt(args: argparse.Namespace) -> int:
+    import sys
+
+    from assistant.bench import stt
+    from assistant.bench.voices import VOICES, VoiceMissing, available_voices
+
+    names = [v.strip() for v in args.voices.split(",") if v.strip()] or available_voices()
+    kinds = [k.strip() for k in args.engines.split(",") if k.strip()] or stt.engine_kinds()
+    unknown = [v for v in names if v not in VOICES]
+    if unknown:
+        print(f"parley: unknown voice {unknown[0]!r}; choose from {', '.join(VOICES)}")
+        return 1
+    try:
+        reports = stt.run(names, kinds, repeat=args.repeat,
+                          log=lambda s: print(s, file=sys.stderr, flush=True))
+    except VoiceMissing as e:
+        print(f"parley: {e}")
+        return 1
+    print(stt.to_json(reports) if args.json else stt.table(reports, misses=args.misses))
+    return 0
+
+
 def run_vad(args: argparse.Namespace) -> int:
     from assistant.speech.vad_compare import compare, format_table, librivox_clips
 
@@ -132,3 +177,14 @@ def run_wake(args: argparse.Namespace) -> int:
         return 1
     print(format_table(result))
     return 0
+
+
+def run_answers(args: argparse.Namespace) -> int:
+    import sys
+
+    from assistant.bench.answers import bench_answers
+
+    return bench_answers(
+        args.model, args.set, only=args.only, seed=args.seed, verbose=args.verbose,
+        as_json=args.json, err=sys.stderr,
+    )
