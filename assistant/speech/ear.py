@@ -23,11 +23,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from assistant.audio.format import FRAME_SAMPLES, FRAME_SECONDS
 from assistant.speech.stt import Recognizer, Transcript
 from assistant.speech.tail import TailTrim
 from assistant.speech.vad import (
-    FRAME_SAMPLES,
-    FRAME_SECONDS,
     Endpointer,
     EndpointEventType,
     FrameVad,
@@ -262,15 +261,20 @@ class Ear:
             looks = judged.complete if judged is not None else False
             speech_end = self._monotonic(self.endpointer.last_speech_end_s)
             self.emit(PauseHeard(text, looks, speech_end, settled=False))
-            return
-        if judged is None:
-            complete = looks_complete(text)
-            self.endpointer.set_hangover(None)
         else:
-            complete = judged.complete
-            self.endpointer.set_hangover(judged.hangover_s)
-        self.endpointer.set_hint(complete)
-        self.emit(PauseHeard(text, complete, self._monotonic(self.endpointer.last_speech_end_s)))
+            if judged is None:
+                complete = looks_complete(text)
+                self.endpointer.set_hangover(None)
+            else:
+                complete = judged.complete
+                self.endpointer.set_hangover(judged.hangover_s)
+            self.endpointer.set_hint(complete)
+            speech_end = self._monotonic(self.endpointer.last_speech_end_s)
+            self.emit(PauseHeard(text, complete, speech_end))
+        # A verdict that came late in the pause (the last words took a while to
+        # decode) ends the turn now, not a frame later.
+        for ev in self.endpointer.overdue():
+            self._finish(ev.speech_end_s, ev.complete_hint)
 
     def _monotonic(self, stream_s: float) -> float:
         """Map a stream time to monotonic time (files may run faster than real time)."""
@@ -340,11 +344,11 @@ class Ear:
         transcript = self.recognizer.final()
         stt_final = self.clock()
         phrase = str(getattr(self.spotter, "phrase", ""))
-        if woke and phrase:  # the recogniser may have caught the tail of the wake phrase
-            from assistant.speech.wakeword import strip_wake_phrase
+        if woke and phrase:  # the recogniser may have caught the wake phrase or its tail
+            from assistant.speech.wakeword import request_after_wake
 
-            rest = strip_wake_phrase(transcript.text, phrase)
-            if rest is not None:
+            rest = request_after_wake(transcript.text, phrase)
+            if rest != transcript.text:
                 transcript = replace(transcript, text=rest)
         self._utterance.clear()
         self._partial = ""

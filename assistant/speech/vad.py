@@ -22,7 +22,6 @@ PAUSE event lets the pipeline prepare the reply before the end is confirmed.
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,12 +30,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-"""Hz. Every VAD here works on 16 kHz mono int16."""
-FRAME_MS = 30
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-"""Samples per frame the capture delivers (480 = 30 ms)."""
-FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+# Every VAD here works on 16 kHz mono int16 in frames the capture delivers.
+from assistant.audio.format import FRAME_SAMPLES, SAMPLE_RATE, dbfs
 
 DEFAULT_VAD = "auto"
 """The kind settings start with: silero when installed, else webrtc:3 (see `default_vad_kind`)."""
@@ -61,15 +56,6 @@ class FrameVad(Protocol):
     def reset(self) -> None:
         """Forget adaptive state before an unrelated stream."""
         ...
-
-
-def frame_dbfs(frame: np.ndarray) -> float:
-    """RMS level of an int16 frame in dB relative to full scale (-100 for silence)."""
-    x = frame.astype(np.float64)
-    power = float(np.dot(x, x)) / max(len(x), 1)
-    if power <= 0.0:
-        return -100.0
-    return max(10.0 * math.log10(power / 32768.0**2), -100.0)
 
 
 def iter_frames(samples: np.ndarray, frame_samples: int = FRAME_SAMPLES) -> Iterator[np.ndarray]:
@@ -109,7 +95,7 @@ class EnergyVad:
 
     def is_speech(self, frame: np.ndarray) -> bool:
         _check_frame(frame, self.frame_samples)
-        level = frame_dbfs(frame)
+        level = dbfs(frame)
         if self.floor_dbfs is None:
             self.floor_dbfs = level
         elif level < self.floor_dbfs:
@@ -380,6 +366,18 @@ class Endpointer:
         finished request, long for one still half said); None falls back to
         the hint. Cleared by RESUME and at the end."""
         self.hangover_override_s = seconds
+
+    def overdue(self) -> list[EndpointEvent]:
+        """After `set_hangover`/`set_hint`: SPEECH_END now when the silence so far
+        already covers the new hangover (the judge's verdict came late in the
+        pause), instead of one chunk later. [] otherwise."""
+        if not self.in_speech or not self.paused or self._resume_s > 0:
+            return []  # (a blip under way: the next chunk decides, as `process` does)
+        if self._silence_s < self.current_hangover_s - _EPS:
+            return []
+        event = self._event(EndpointEventType.SPEECH_END)
+        self._end_utterance()
+        return [event]
 
     @property
     def current_hangover_s(self) -> float:

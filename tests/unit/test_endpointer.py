@@ -8,7 +8,6 @@ import pytest
 from assistant.speech.vad import (
     Endpointer,
     EndpointEvent,
-    frame_dbfs,
     iter_frames,
     looks_complete,
 )
@@ -82,6 +81,36 @@ def test_hint_given_late_ends_at_once():
     feed(ep, "#" * 10 + "." * 12)  # 0.36 s of silence: past the short hangover already
     ep.set_hint(True)
     assert kinds(feed(ep, ".")) == [E.SPEECH_END]
+
+
+def test_a_hangover_already_covered_by_the_silence_is_overdue_at_once():
+    ep = Endpointer(hangover_s=0.6)
+    feed(ep, "#" * 10 + "." * 5)  # 0.15 s of silence: paused, long hangover pending
+    assert ep.overdue() == []
+    ep.set_hangover(0.12)
+    events = ep.overdue()
+    assert kinds(events) == [E.SPEECH_END]
+    assert events[0].latency_s == pytest.approx(0.15)  # now, not a chunk later
+    assert not ep.in_speech and ep.overdue() == []  # once
+
+
+def test_a_hangover_not_yet_covered_is_not_overdue():
+    ep = Endpointer(hangover_s=0.6)
+    feed(ep, "#" * 10 + "." * 4)
+    ep.set_hangover(0.2)
+    assert ep.overdue() == []
+    assert kinds(feed(ep, "." * 3)) == [E.SPEECH_END]
+
+
+def test_nothing_is_overdue_while_speech_goes_on_or_resumes():
+    ep = Endpointer(hangover_s=0.6)
+    feed(ep, "#" * 10)
+    ep.set_hangover(0.0001)
+    assert ep.overdue() == []  # not paused: the speaker is talking
+    ep.set_hangover(None)
+    assert kinds(feed(ep, "." * 5 + "#")) == [E.PAUSE]  # then a frame of speech: resuming?
+    ep.set_hangover(0.12)
+    assert ep.in_speech and ep.overdue() == []
 
 
 def test_hint_withdrawn_restores_the_long_hangover():
@@ -230,12 +259,6 @@ def test_iter_frames_yields_whole_frames_only():
     frames = list(iter_frames(samples))
     assert [len(f) for f in frames] == [480, 480, 480]
     assert frames[1][0] == 480
-
-
-def test_frame_dbfs_of_full_scale_and_silence():
-    assert frame_dbfs(np.full(480, 32767, dtype=np.int16)) == pytest.approx(0.0, abs=0.01)
-    assert frame_dbfs(np.full(480, 3277, dtype=np.int16)) == pytest.approx(-20.0, abs=0.01)
-    assert frame_dbfs(np.zeros(480, dtype=np.int16)) == -100.0
 
 
 def test_gated_vad_runs_the_accurate_vad_only_around_flagged_frames() -> None:
