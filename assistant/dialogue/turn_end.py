@@ -230,7 +230,20 @@ def judge_turn(text: str) -> TurnVerdict:
             rule=intent.confidence >= RULE_CONFIDENCE,
             dictation=intent.name is IntentName.NOTE_ADD,
         )
-    return TurnVerdict(True, sure=words[0] in _OPENERS)
+    return TurnVerdict(True, sure=words[0] in _OPENERS and not _only_pointing(words))
+
+
+_POINTING = _words("it this that these those he she they him them there")
+
+
+def _only_pointing(words: list[str]) -> bool:
+    """A question whose only content points at something unnamed ("what is
+    it", "who was she", "where are they"): with nothing said before, often the
+    first words of a longer one ("what is eight ..." heard as "what is it")."""
+    if words[0] not in _QUESTION_WORDS:
+        return False
+    rest = [w for w in words[1:] if w not in _AUXILIARIES]
+    return bool(rest) and all(w in _POINTING for w in rest)
 
 
 def _lexical_gap(words: list[str]) -> Missing:

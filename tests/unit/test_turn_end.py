@@ -143,3 +143,23 @@ def test_a_half_said_request_gets_a_question_for_the_rest(text: str, question: s
 def test_a_soft_gap_is_answered_not_asked_about(text: str) -> None:
     verdict = judge_turn(text)
     assert not verdict.complete and not verdict.asks
+
+
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ("what is it", False),  # "what is eight ..." heard before the rest
+        ("who was she", False),
+        ("where are they", False),
+        ("what is that", False),
+        ("what time is it", True),
+        ("where is it parked", True),
+        ("who are you", True),
+        ("how old is he", True),
+        ("tell me about it", True),
+    ],
+)
+def test_a_question_that_only_points_is_finished_but_not_sure(text: str, sure: bool) -> None:
+    verdict = judge_turn(text)
+    assert verdict.complete
+    assert verdict.sure is sure
