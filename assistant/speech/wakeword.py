@@ -26,6 +26,8 @@ it for other callers (``wake_eval``), with ``PreRoll`` as its ring buffer.
 
 ``strip_wake_phrase`` is for full transcripts (push-to-talk, or a segment the
 STT heard whole): it removes a leading wake phrase, tolerating STT variants.
+``request_after_wake`` also drops the phrase's tail heard as a word after an
+early hit ("the" for "-ley").
 """
 
 from __future__ import annotations
@@ -517,6 +519,48 @@ def strip_wake_phrase(text: str, phrase: str = DEFAULT_PHRASE) -> str | None:
             rest = text[tokens[end - 1].end() :] if end else text
             return rest.lstrip(_EDGE)
     return None
+
+
+TAIL_DISTANCE = 0.5
+"""Phone distance (`command_bias.phone_distance`) within which a heard word is
+the end of the wake phrase's last word: "the" (DH IY) for "-ley" (L IY)."""
+_TAIL_LETTERS = 0.67
+"""Letter similarity within which a heard word is that ending ("lee", "ly")."""
+
+
+def request_after_wake(text: str, phrase: str = DEFAULT_PHRASE) -> str:
+    """The request in a transcript heard after a wake hit: without a leading wake
+    phrase (`strip_wake_phrase`), or else without a first word that is the tail
+    of the phrase. The spotter may fire before the phrase ends ("hey par|ley"),
+    and the recogniser then hears the rest of it as a short word ("the set a
+    timer ..."). Only a short word that sounds like an ending of the phrase's
+    last word goes, and only when words follow it."""
+    rest = strip_wake_phrase(text, phrase)
+    if rest is not None:
+        return rest
+    tokens = list(_WORD.finditer(text))
+    if len(tokens) < 2 or not _is_phrase_tail(tokens[0].group().lower(), phrase_words(phrase)[-1]):
+        return text
+    return text[tokens[0].end() :].lstrip(_EDGE)
+
+
+def _is_phrase_tail(word: str, last: str) -> bool:
+    if len(word) > 4 or word == last:
+        return False
+    for k in range(2, len(last)):
+        if difflib.SequenceMatcher(None, word, last[-k:]).ratio() >= _TAIL_LETTERS:
+            return True
+    from assistant.speech.command_bias import lexicon, phone_distance
+
+    lex = lexicon()
+    for heard in lex.get(word, ())[:2]:
+        if len(heard) > 2:
+            continue
+        for whole in lex.get(last, ())[:2]:
+            for k in range(2, len(whole)):
+                if phone_distance(heard, whole[-k:], TAIL_DISTANCE) <= TAIL_DISTANCE:
+                    return True
+    return False
 
 
 def _match_from(heard: list[str], want: list[str]) -> int | None:
