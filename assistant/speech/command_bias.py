@@ -1,0 +1,371 @@
+"""Commands heard right: a transcript that is nearly one of Parley's commands is
+read as that command.
+
+A recogniser that knows nothing of Parley writes "what is said and plus five"
+for "what is seven plus five", and the rules (`dialogue/intents.py`) then hand
+the turn to the language model. When the heard text is no rule request, the
+bias looks for the cheapest reading a few sounds away that is one: each word,
+or pair of words, may be replaced by a word or short phrase of Parley's own
+vocabulary (numbers, operators, timer, alarm and note words, app names, the
+wake phrase) that sounds alike, and a short function word may be dropped (the
+tail of a wake phrase heard as "the"). Sounds are compared as ARPAbet phones
+from the CMU dictionary that ships with pocketsphinx, with a cheaper
+substitution between similar phones (vowels, voiced/voiceless pairs, nasals).
+
+Never a command forced onto speech that is not one:
+- text the rules already read, or that holds no word, is left as it is;
+- at most `MAX_EDITS` changes, each within `MAX_WORD_DISTANCE` of what was
+  heard, together at most `MAX_CHANGED_SHARE` of the utterance's phones, and
+  more words kept than changed;
+- only to requests where a word or two matter (timers, alarms, sums, notes,
+  apps, time and date), never to the short social ones (stop, thanks, hello);
+- the free text of a command (a note, a timer's label) must be heard as it
+  stands, and an app must be one Parley knows by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.dialogue import intents
+from assistant.dialogue.intents import IntentName
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from assistant.speech.stt import Recognizer, Transcript
+
+log = logging.getLogger(__name__)
+
+MAX_EDITS = 2
+MAX_WORD_DISTANCE = 0.45
+"""Weighted phone edits over the longer of the two phone strings: "dwelt" ->
+"twelve" is 0.3, "said and" -> "seven" 0.33, "nap" -> "note" 0.67."""
+MAX_CHANGED_SHARE = 0.3
+"""Of all the utterance's phones, the share an accepted reading may change."""
+MAX_OPTIONS = 16
+"""Single changes tried in pairs, cheapest first."""
+
+_NUMBERS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    "hundred", "thousand", "half", "quarter", "point",
+)
+_PHRASES = (
+    # operators
+    "plus", "minus", "times", "divided by", "multiplied by", "over", "percent",
+    "percent of", "squared", "cubed", "square root of", "to the power of",
+    # asking
+    "what", "what is", "how much is", "calculate", "is", "it", "the", "of", "and", "a", "an",
+    # timers and alarms
+    "set", "set a", "start", "timer", "timers", "alarm", "alarms", "countdown", "for",
+    "minute", "minutes", "second", "seconds", "hour", "hours", "in", "remind me", "wake me",
+    "up", "cancel", "left", "time", "how much time",
+    # notes
+    "take", "make", "note", "notes", "add", "read", "delete", "list", "my", "all", "to",
+    "what notes", "do i have",
+    # apps
+    "open", "launch",
+    # time and date
+    "date", "day", "today", "year", "month", "week",
+)
+APPS = ("calculator", "terminal", "browser", "firefox", "files", "text editor", "settings",
+        "music", "calendar", "email", "chrome", "editor")
+"""App names always in the vocabulary; the installed ones are added (`CommandBias`)."""
+_BIASED = frozenset({
+    IntentName.TIME, IntentName.DATE, IntentName.DAY_OF_WEEK, IntentName.TIMER,
+    IntentName.CALCULATE, IntentName.NOTE_ADD, IntentName.NOTE_LIST, IntentName.NOTE_DELETE,
+    IntentName.NOTE_CLEAR, IntentName.TIMER_LIST, IntentName.TIMER_CANCEL, IntentName.OPEN,
+})
+"""Intents a misheard word keeps from being understood; not the social ones."""
+_FREE_TEXT = {
+    IntentName.NOTE_ADD: {"note", "notes"},
+    IntentName.NOTE_DELETE: {"note", "notes"},
+}
+"""Commands that take any words as their text: only when their own word was heard."""
+_DROPPABLE = frozenset({"the", "a", "uh", "um", "ah", "oh", "and", "of", "to", "that", "then"})
+"""Short words a reading may drop: fragments (a wake phrase's tail heard as "the")."""
+
+_WORD = re.compile(r"[a-z0-9']+(?:[.,]\d+)?")
+_VOWELS = frozenset({
+    "AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW",
+})
+_PAIRS = [
+    {"P", "B"}, {"T", "D"}, {"K", "G"}, {"F", "V"}, {"TH", "DH"}, {"S", "Z"}, {"SH", "ZH"},
+    {"CH", "JH"}, {"M", "N"}, {"N", "NG"}, {"L", "R"}, {"TH", "F"}, {"DH", "D"}, {"V", "W"},
+    {"S", "SH"},
+]
+
+
+_PHONES = (
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
+    "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH",
+    "UH", "UW", "V", "W", "Y", "Z", "ZH",
+)
+
+
+def _sub_cost(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    if a in _VOWELS and b in _VOWELS:
+        return 0.5
+    if any(a in p and b in p for p in _PAIRS):
+        return 0.5
+    return 1.0
+
+
+_SUB = {(a, b): _sub_cost(a, b) for a in _PHONES for b in _PHONES}
+_INDEL = {p: 0.7 if p in _VOWELS else 1.0 for p in _PHONES}
+
+
+@lru_cache(maxsize=65536)
+def phone_distance(
+    a: tuple[str, ...], b: tuple[str, ...], within: float = MAX_WORD_DISTANCE
+) -> float:
+    """Weighted edit distance between two phone strings, over the longer one's
+    length; 1.0 as soon as it must exceed `within`."""
+    if not a or not b:
+        return 1.0
+    longest = max(len(a), len(b))
+    limit = within * longest
+    if abs(len(a) - len(b)) * 0.7 > limit:
+        return 1.0
+    sub, indel = _SUB, _INDEL
+    prev = [0.0]
+    for y in b:
+        prev.append(prev[-1] + indel.get(y, 1.0))
+    for x in a:
+        dx = indel.get(x, 1.0)
+        cur = [prev[0] + dx]
+        for j, y in enumerate(b, 1):
+            best = prev[j - 1] + sub.get((x, y), 1.0)
+            if prev[j] + dx < best:
+                best = prev[j] + dx
+            c = cur[j - 1] + indel.get(y, 1.0)
+            cur.append(c if c < best else best)
+        if min(cur) > limit:
+            return 1.0
+        prev = cur
+    return prev[-1] / longest
+
+
+def _dictionary_path() -> Path | None:
+    try:
+        import pocketsphinx
+    except ImportError:
+        return None
+    path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    return path if path.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Word -> its pronunciations (ARPAbet, no stress), from pocketsphinx's CMU
+    dictionary; empty when pocketsphinx is missing (the bias then does nothing)."""
+    path = _dictionary_path()
+    out: dict[str, tuple[tuple[str, ...], ...]] = {}
+    if path is None:
+        log.warning("command bias: no pronouncing dictionary (pocketsphinx); bias is off")
+        return out
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        head, _, phones = line.partition(" ")
+        word = head.split("(", 1)[0]
+        out[word] = (*out.get(word, ()), tuple(phones.split()))
+    return out
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    """Heard words [start, end) are replaced."""
+    words: tuple[str, ...]
+    cost: float
+    """Phones changed (distance times length)."""
+
+
+class CommandBias:
+    """Reads a heard transcript as the nearest command when it is nearly one."""
+
+    def __init__(self, apps: Iterable[str] = ()) -> None:
+        self._lex = lexicon()
+        self.apps = frozenset(a.lower() for a in (*APPS, *apps))
+        phrases = {*_NUMBERS, *_PHRASES, *self.apps, "parley", "hey parley"}
+        self._vocab: list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = []
+        for phrase in sorted(phrases):
+            words = tuple(phrase.split())
+            prons = self._phones(words)
+            if prons:
+                self._vocab.append((words, prons))
+        self.correct = lru_cache(maxsize=512)(self._correct)  # partials repeat
+        self._near_cached = lru_cache(maxsize=4096)(self._near_uncached)
+
+    def _phones(self, words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+        """Pronunciations of a word sequence (first two per word), or () when a
+        word is not in the dictionary."""
+        per_word = []
+        for w in words:
+            prons = self._lex.get(w)
+            if not prons:
+                return ()
+            per_word.append(prons[:2])
+        return tuple(tuple(itertools.chain(*combo)) for combo in itertools.product(*per_word))
+
+    def _distance(self, a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]) -> float:
+        return min(phone_distance(x, y) for x in a for y in b)
+
+    def _correct(self, text: str) -> str:
+        """`text`, or the command it nearly is."""
+        words = _WORD.findall(text.lower())
+        if len(words) < 2 or not self._lex or _acts(text):
+            return text
+        options = self._options(words)
+        if not options:
+            return text
+        total = sum(len(self._phones((w,))[0]) if self._phones((w,)) else len(w) for w in words)
+        budget = MAX_CHANGED_SHARE * total
+        for edits in self._readings(options, budget):
+            changed = sum(e.end - e.start for e in edits)
+            if len(words) - changed <= changed:
+                continue
+            candidate = _apply(words, edits)
+            intent = intents.parse(candidate)
+            if intent is None or intent.confidence < intents.RULE_CONFIDENCE:
+                continue
+            if intent.name in _BIASED and self._slots_heard(intent, words):
+                log.debug("command bias: %d change(s)", len(edits))
+                return candidate
+        return text
+
+    def _options(self, words: list[str]) -> list[_Edit]:
+        """Every single change within MAX_WORD_DISTANCE, cheapest first."""
+        options = []
+        for i, w in enumerate(words):
+            if w in _DROPPABLE and i + 1 < len(words):
+                prons = self._phones((w,))
+                options.append(_Edit(i, i + 1, (), 0.7 * (len(prons[0]) if prons else 2)))
+            for k in (1, 2):
+                span = tuple(words[i : i + k])
+                if len(span) == k:
+                    options.extend(_Edit(i, i + k, v, c) for v, c in self._near(span))
+        options.sort(key=lambda e: e.cost)
+        return options
+
+    def _near(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
+        """Vocabulary within MAX_WORD_DISTANCE of a heard span, with the phones
+        changed. Cached: a growing partial brings one new word at a time."""
+        return self._near_cached(span)
+
+    def _near_uncached(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
+        if any(c.isdigit() for c in "".join(span)):
+            return []
+        heard = self._phones(span)
+        if not heard:
+            return []
+        n = max(len(p) for p in heard)
+        out = []
+        for vocab, prons in self._vocab:
+            if vocab == span:
+                continue
+            d = self._distance(heard, prons)
+            if d <= MAX_WORD_DISTANCE:
+                out.append((vocab, d * max(n, len(prons[0]))))
+        return out
+
+    def _readings(self, options: list[_Edit], budget: float) -> Iterable[tuple[_Edit, ...]]:
+        """Sets of non-overlapping changes within the budget, cheapest first."""
+        found: list[tuple[float, tuple[_Edit, ...]]] = [
+            (e.cost, (e,)) for e in options if e.cost <= budget
+        ]
+        if MAX_EDITS >= 2:
+            best = options[:MAX_OPTIONS]
+            for a, b in itertools.combinations(best, 2):
+                if a.end <= b.start or b.end <= a.start:
+                    cost = a.cost + b.cost
+                    if cost <= budget:
+                        found.append((cost, tuple(sorted((a, b), key=lambda e: e.start))))
+        found.sort(key=lambda f: f[0])
+        return (edits for _, edits in found)
+
+    def _slots_heard(self, intent: intents.Intent, words: list[str]) -> bool:
+        """Free text (a note, a label) must be as heard; an app must be a known one."""
+        e = intent.entities
+        if intent.name in _FREE_TEXT and not _FREE_TEXT[intent.name] & set(words):
+            return False  # "take a nap ..." is no note: the command's own word was not heard
+        if intent.name is IntentName.OPEN:
+            return str(e.get("app", "")).lower() in self.apps
+        heard = " ".join(words)
+        for key in ("text", "label"):
+            if key in e:
+                slot = " ".join(_WORD.findall(str(e[key]).lower()))
+                if slot and slot not in heard:
+                    return False
+        return True
+
+
+def _acts(text: str) -> bool:
+    """The rules already answer `text` (or it holds no words)."""
+    if not any(c.isalnum() for c in text):
+        return True
+    intent = intents.parse(text)
+    return intent is not None and intent.confidence >= intents.RULE_CONFIDENCE
+
+
+def _apply(words: list[str], edits: Iterable[_Edit]) -> str:
+    out: list[str] = []
+    i = 0
+    for e in sorted(edits, key=lambda e: e.start):
+        out.extend(words[i : e.start])
+        out.extend(e.words)
+        i = e.end
+    out.extend(words[i:])
+    return " ".join(out)
+
+
+class BiasedRecognizer:
+    """A recogniser whose partials and final transcripts pass through the bias;
+    everything else is the wrapped recogniser's."""
+
+    def __init__(self, inner: Recognizer, bias: CommandBias) -> None:
+        self.inner = inner
+        self.bias = bias
+        self.sample_rate = inner.sample_rate
+
+    def accept(self, samples: np.ndarray) -> None:
+        self.inner.accept(samples)
+
+    def partial(self) -> str:
+        return self.bias.correct(self.inner.partial())
+
+    def final(self) -> Transcript:
+        t = self.inner.final()
+        text = self.bias.correct(t.text)
+        return t if text == t.text else replace(t, text=text, words=())
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def __getattr__(self, name: str) -> Any:  # settled(), ready(), close(), engine, ...
+        return getattr(self.inner, name)
+
+
+@lru_cache(maxsize=1)
+def default_bias() -> CommandBias:
+    """One bias for the process, with the installed apps' names (the dictionary
+    loads once, about a third of a second)."""
+    names: list[str] = []
+    try:
+        from assistant.dialogue.apps import installed_apps
+
+        names = [a.name for a in installed_apps() if len(a.name.split()) <= 3]
+    except Exception:  # no app list on this platform: the built-in names only
+        log.debug("command bias: no installed apps listed", exc_info=True)
+    return CommandBias(names)

@@ -1,0 +1,138 @@
+"""The command bias (speech/command_bias.py) with the real pronouncing
+dictionary from pocketsphinx: near-commands are read as commands, anything else
+is left exactly as heard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.dialogue import intents
+from assistant.speech.command_bias import BiasedRecognizer, CommandBias, phone_distance
+from assistant.speech.stt import Transcript
+
+
+@pytest.fixture(scope="module")
+def bias() -> CommandBias:
+    return CommandBias(apps=["Thunderbird"])
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("what is said and plus five", "what is seven plus five"),
+        ("what is seven class five", "what is seven plus five"),
+        ("what is one hundred divided by for", "what is one hundred divided by four"),
+        ("set a time for ten minutes", "set a timer for ten minutes"),
+        ("sent a timer for thirty seconds", "set a timer for thirty seconds"),
+        ("the set a timer for ten minutes", "set a timer for ten minutes"),
+        ("often the calculator", "open the calculator"),
+        ("often the thunderbird", "open the thunderbird"),
+    ],
+)
+def test_a_near_command_is_read_as_the_command(bias: CommandBias, heard: str, meant: str) -> None:
+    before = intents.parse(heard)
+    assert before is None or before.confidence < intents.RULE_CONFIDENCE
+    assert bias.correct(heard) == meant
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "",
+        "you",
+        "the",
+        "who wrote romeo and juliet",
+        "what is the capital of france",
+        "tell me about the french revolution",
+        "how tall is mount everest",
+        "what is love",
+        "what is dwelt",  # "what is twelve" is no command either
+        "take a nap after lunch",  # no note: "note" was never said
+        "make a quote buy milk",
+        "often the door",  # not an app Parley knows
+        "sit down and listen to me",
+        "i saw a film about time travel",
+        "it was the best of times it was the worst of times",
+        "stop",
+        "shop",  # never forced onto the short social commands
+    ],
+)
+def test_other_speech_is_left_as_heard(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "set a timer for ten minutes",
+        "what time is it",
+        "take a note by milk",  # the note's text is the user's, misheard or not
+        "open the door",
+    ],
+)
+def test_what_the_rules_already_read_is_untouched(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
+def test_free_text_is_never_rewritten(bias: CommandBias) -> None:
+    # "for the pasta" is the timer's label: a reading may fix "time" but must
+    # keep the label as heard.
+    fixed = bias.correct("set a time for ten minutes for the pasta")
+    assert fixed == "set a timer for ten minutes for the pasta"
+
+
+def test_similar_phones_are_nearer_than_different_ones() -> None:
+    twelve, dwelt, bells = ("T", "W", "EH", "L", "V"), ("D", "W", "EH", "L", "T"), (
+        "B", "EH", "L", "Z")
+    assert phone_distance(dwelt, twelve) < phone_distance(bells, twelve)
+    assert phone_distance(twelve, twelve) == 0.0
+
+
+class _Heard:
+    """A recogniser that has heard fixed words (a fake: the bias is the subject)."""
+
+    sample_rate = 16_000
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.fed = 0
+        self.closed = False
+
+    def accept(self, samples: np.ndarray) -> None:
+        self.fed += len(samples)
+
+    def partial(self) -> str:
+        return self.text
+
+    def final(self) -> Transcript:
+        return Transcript(self.text, 0.9, (), "fake")
+
+    def reset(self) -> None:
+        self.fed = 0
+
+    def settled(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_biased_recognizer_corrects_partials_and_finals(bias: CommandBias) -> None:
+    inner = _Heard("what is said and plus five")
+    rec = BiasedRecognizer(inner, bias)
+    rec.accept(np.zeros(480, np.int16))
+    assert inner.fed == 480
+    assert rec.partial() == "what is seven plus five"
+    final = rec.final()
+    assert final.text == "what is seven plus five"
+    assert final.confidence == 0.9 and final.engine == "fake"
+    assert rec.settled() is True
+    rec.close()
+    assert inner.closed
+
+
+def test_biased_recognizer_passes_other_speech_through(bias: CommandBias) -> None:
+    inner = _Heard("who wrote romeo and juliet")
+    final = BiasedRecognizer(inner, bias).final()
+    assert final == inner.final()
