@@ -13,7 +13,7 @@ import urllib.parse
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from assistant.dialogue import apps as apps_mod
@@ -114,7 +114,8 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
         now = env.now()
         hour, minute = parse_clock(str(args["time"]))
         due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if due <= now:
+        # Tomorrow when said, or when today's has passed (a passed "today" too).
+        if args.get("day") == "tomorrow" or due <= now:
             due += timedelta(days=1)
         label = str(args.get("label", ""))
         timer = _need_timers(env).add(due.timestamp(), kind="alarm", label=label)
@@ -135,22 +136,26 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
 
     def cancel_timer(args: dict[str, Any]) -> ToolOutcome:
         scheduler = _need_timers(env)
-        pending = scheduler.store.pending()
-        label = str(args.get("label", "")).lower()
-        if label:
-            pending = [t for t in pending if label in t.label.lower()]
+        now = env.now()
+        pending = matching_timers(scheduler.store.pending(), args, now.tzinfo)
         if not pending:
-            what = f"is no timer called {args['label']}" if label else "are no timers"
-            return ToolOutcome(f"There {what} to cancel.", {"cancelled": []}, ok=False)
+            return ToolOutcome(
+                f"There {_none_like(args, now.tzinfo)} to cancel.", {"cancelled": []}, ok=False
+            )
         if len(pending) > 1 and not args.get("all"):
-            names = "; ".join(describe_timer(t, env.now().timestamp(), env.now) for t in pending)
-            raise ToolError(f"You have several: {names}. Which one should I cancel?")
+            names = "; ".join(describe_timer(t, now.timestamp(), env.now) for t in pending)
+            # Not an error: the answer ("the second one") completes this call.
+            return ToolOutcome(
+                f"You have several: {names}. Which one should I cancel?",
+                {"cancelled": [], "choices": [t.id for t in pending]},
+                ok=False,
+            )
         for t in pending:
             scheduler.cancel(t.id)
         if len(pending) == 1:
-            text = f"Cancelled {describe_timer(pending[0], env.now().timestamp(), env.now)}."
+            text = f"Cancelled {describe_timer(pending[0], now.timestamp(), env.now)}."
         else:
-            text = f"Cancelled all {len(pending)} timers and alarms."
+            text = f"Cancelled all {len(pending)} {_kinds(pending)}."
         return ToolOutcome(text, {"cancelled": [t.id for t in pending]})
 
     def undo_timer(outcome: ToolOutcome) -> None:
@@ -175,7 +180,14 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
         Tool(
             "set_alarm",
             "ring at a clock time",
-            _obj({"time": _str("HH:MM, 24-hour or with am/pm", 8, 3), "label": label}, ("time",)),
+            _obj(
+                {
+                    "time": _str("HH:MM, 24-hour or with am/pm", 8, 3),
+                    "day": {"type": "string", "enum": ["today", "tomorrow"]},
+                    "label": label,
+                },
+                ("time",),
+            ),
             set_alarm,
             keywords=("alarm", "wake"),
             undo=undo_timer,
@@ -191,11 +203,108 @@ def _timer_tools(env: ToolEnv) -> list[Tool]:
         Tool(
             "cancel_timer",
             "cancel a timer or alarm",
-            _obj({"label": label, "all": {"type": "boolean"}}),
+            _obj(
+                {
+                    "label": label,
+                    "time": _str("HH:MM of an alarm", 8, 3),
+                    "kind": {"type": "string", "enum": ["timer", "alarm"]},
+                    "seconds": {"type": "integer", "minimum": 1, "maximum": MAX_TIMER_S},
+                    "ordinal": {"type": "integer", "minimum": -1, "maximum": 20},
+                    "all": {"type": "boolean"},
+                }
+            ),
             cancel_timer,
             keywords=("cancel",),
         ),
     ]
+
+
+def matching_timers(
+    pending: list[Timer], which: dict[str, Any], tz: tzinfo | None = None
+) -> list[Timer]:
+    """The pending timers (soonest first) that `which` describes: its kind,
+    label (words of it), clock time (HH:MM, the local time it goes off),
+    duration in seconds, and ordinal (1 = the soonest, -1 = the last) among
+    those left. Every key is optional; none means all of them."""
+    found = list(pending)
+    if kind := which.get("kind"):
+        found = [t for t in found if t.kind == kind]
+    if label := " ".join(str(which.get("label", "")).lower().split()):
+        named = [t for t in found if label == t.label.lower()]
+        found = named or [t for t in found if _words_in(label, t.label)]
+    if clock := str(which.get("time") or ""):
+        hour, minute = parse_clock(clock)
+        times = {(hour, minute)}
+        if re.fullmatch(r"\s*([1-9]|1[0-2])[:.]\d\d\s*", clock):  # "6:30": AM or PM
+            times.add(((hour + 12) % 24, minute))
+        found = [t for t in found if _clock_of(t, tz) in times]
+    if seconds := which.get("seconds"):
+        found = [t for t in found if t.kind == "timer" and t.duration_s == int(seconds)]
+    if ordinal := which.get("ordinal"):
+        index = int(ordinal) - 1 if int(ordinal) > 0 else int(ordinal)
+        found = [found[index]] if -len(found) <= index < len(found) else []
+    return found
+
+
+def _words_in(label: str, name: str) -> bool:
+    """Every word of `label` is in `name`, a plural "s" aside ("egg" = "eggs")."""
+    wanted, have = _stems(label), _stems(name.lower())
+    return bool(wanted) and wanted <= have
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in text.split()}
+
+
+def _clock_of(timer: Timer, tz: tzinfo | None) -> tuple[int, int]:
+    at = datetime.fromtimestamp(timer.due_at, tz=tz)
+    return at.hour, at.minute
+
+
+def _kinds(timers: list[Timer]) -> str:
+    kinds = {t.kind for t in timers}
+    return "timers and alarms" if len(kinds) > 1 else f"{kinds.pop()}s"
+
+
+def _none_like(which: dict[str, Any], tz: tzinfo | None) -> str:
+    """ "is no alarm at 7:00 AM", "are no timers": what was not found, in words."""
+    kind = str(which.get("kind") or "")
+    noun = kind or "timer or alarm"
+    if which.get("label"):
+        return f"is no {noun} called {which['label']}"
+    if which.get("time"):
+        hour, minute = parse_clock(str(which["time"]))
+        return f"is no {noun} at {clock_time(datetime(2000, 1, 1, hour, minute))}"
+    if which.get("seconds"):
+        return f"is no {format_duration(int(which['seconds']))} timer"
+    if which.get("ordinal"):
+        return f"is no such {noun}"
+    return f"are no {kind or 'timer'}s"
+
+
+# Words that say what a timer is, not what it is for: a label made only of
+# them (a model's "Alarm for 10 am") is no label.
+_GENERIC_WORDS = """alarm alarms timer timers countdown reminder remind set start wake me up
+    my the a an for at in on to of am pm o clock oclock today tomorrow tonight morning
+    afternoon evening night hour hours minute minutes second seconds min mins"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+
+
+def grounded_args(args: Any, said: str) -> Any:
+    """A model's call with its "label" kept only when the user said it: every
+    word of it that is not generic is in `said`. Otherwise the label goes (a
+    stale example or an invented name must never be read back)."""
+    if not isinstance(args, dict) or not isinstance(args.get("label"), str):
+        return args
+    heard = set(_label_words(intents.digitize(said.lower())))
+    content = [w for w in _label_words(args["label"].lower()) if w not in _GENERIC]
+    if content and all(w in heard for w in content) and not any(w.isdigit() for w in content):
+        return args
+    return {k: v for k, v in args.items() if k != "label"}
+
+
+def _label_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text)
 
 
 def parse_clock(text: str) -> tuple[int, int]:
@@ -213,6 +322,10 @@ def parse_clock(text: str) -> tuple[int, int]:
     return hour, minute
 
 
+_SINGULAR_UNIT = re.compile(r"\b(hour|minute|second)s\b")  # "the 5 minute timer"
+_ONE = r"\1"
+
+
 def describe_timer(timer: Timer, now: float, clock: Callable[[], datetime]) -> str:
     """ "the pasta timer, 4 minutes left" / "the alarm at 7:30 AM"."""
     if timer.kind == "alarm":
@@ -222,7 +335,7 @@ def describe_timer(timer: Timer, now: float, clock: Callable[[], datetime]) -> s
     name = (
         f"the {timer.label} timer"
         if timer.label
-        else (f"the {format_duration(timer.duration_s)} timer")
+        else f"the {_SINGULAR_UNIT.sub(_ONE, format_duration(timer.duration_s))} timer"
     )
     return f"{name}, {format_duration(left)} left"
 

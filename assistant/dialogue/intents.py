@@ -75,6 +75,7 @@ class IntentName(StrEnum):
     TIMER_LIST = "timer_list"
     TIMER_CANCEL = "timer_cancel"
     OPEN = "open"
+    ALARM = "alarm"
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,229 @@ def _timer_entities(seconds: int, m: re.Match[str]) -> dict[str, Any]:
     return entities
 
 
+# --- alarms: a clock time, never a stale default --------------------------------
+
+_AMPM = r"(?:a ?m|p ?m)"
+_CLOCK_PLAIN = (
+    r"(?:(?:\d{1,2}(?:[ .]\d{2}| oh \d)?|(?:a )?(?:half|quarter)|\d{1,2}(?: minutes?)?)"
+    r"(?: (?:past|after|to|before) \d{1,2})?(?: ?" + _AMPM + r"| o ?'?clock)?"
+    r"|(?:12 )?(?:noon|midday|midnight))"
+    r"(?: (?:in the (?:morning|afternoon|evening)|at night|tonight"
+    r"|this (?:morning|afternoon|evening)))?"
+)
+_CLOCK_RE = re.compile(
+    r"(?:(?P<h>\d{1,2})(?:[ .](?P<mi>\d{2})| oh (?P<mo>\d))?"
+    r"|(?:a )?(?P<rel>half|quarter|\d{1,2})(?: minutes?)? (?P<dir>past|after|to|before)"
+    r" (?P<rh>\d{1,2})"
+    r"|(?:12 )?(?P<noon>noon|midday)|(?:12 )?(?P<mid>midnight))"
+    r"(?: ?(?P<ap>" + _AMPM + r")| o ?'?clock)?"
+    r"(?: (?P<part>in the (?:morning|afternoon|evening)|at night|tonight"
+    r"|this (?:morning|afternoon|evening)))?"
+)
+_DAY = r"(?:today|tomorrow(?: (?:morning|afternoon|evening|night))?|tonight)"
+_WHEN = (
+    rf"(?:(?:on |for )?{_DAY} (?:at |for )?)?{_CLOCK_PLAIN}(?: (?:for |on )?{_DAY})?"
+)
+_ALARM_NOUN = r"(?:alarm(?: clock)?|wake ?up call|wake ?up alarm)"
+_ALARM_LABEL = (
+    r"(?: (?:for|called|named|labelled|labeled|to|so i can|so that i can)"
+    r" (?:the |my |a |an )?(?P<label>[a-z][a-z' ]{0,40}))?"
+)
+_ALARM_RES = [
+    re.compile(rf"{_SET}{_ART}{_ALARM_NOUN}(?: for| at| to| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"),
+    re.compile(rf"{_SET}{_ART}(?P<when>{_WHEN}) {_ALARM_NOUN}{_ALARM_LABEL}"),
+    re.compile(rf"(?:wake|get) me(?: up)?(?: at| for| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"),
+    re.compile(rf"remind me (?:at |on )?(?P<when>{_WHEN}) (?:to|about) (?P<label>.+)"),
+    re.compile(rf"remind me (?:to|about) (?P<label>.+?) (?:at|on) (?P<when>{_WHEN})"),
+]
+_LATER_PART = ("afternoon", "evening", "night", "tonight")
+
+
+def parse_clock_words(text: str) -> tuple[int, int] | None:
+    """A (digitized) clock time as (hour, minute) on a 24-hour clock: "7 am",
+    "7 30", "half past 7", "quarter to 8 pm", "6 45 in the evening", "noon".
+    An hour with no am/pm or part of the day is taken as said (24-hour);
+    None when `text` is not a time of day."""
+    m = _CLOCK_RE.fullmatch(text.strip())
+    if m is None:
+        return None
+    if m["noon"] or m["mid"]:
+        if m["ap"] or m["part"]:
+            return None
+        return (12, 0) if m["noon"] else (0, 0)
+    if m["rel"]:
+        offset = {"half": 30, "quarter": 15}.get(m["rel"]) or int(m["rel"])
+        hour, minute = int(m["rh"]), 0
+        if offset >= 60 or hour > 23:
+            return None
+        if m["dir"] in ("to", "before"):
+            hour, minute = (hour - 1) % 24, 60 - offset
+        else:
+            minute = offset
+    else:
+        hour, minute = int(m["h"]), int(m["mi"] or m["mo"] or 0)
+    if hour > 23 or minute > 59:
+        return None
+    ap = (m["ap"] or "").replace(" ", "")
+    if ap:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ap == "pm" else 0)
+    elif m["part"] and any(p in m["part"] for p in _LATER_PART) and 1 <= hour < 12:
+        hour += 12  # "7 in the evening", "9 tonight"
+    return hour, minute
+
+
+def _when(text: str) -> tuple[tuple[int, int], str] | None:
+    """((hour, minute), day) from "tomorrow at 7 am", "7 30 tomorrow", "9 tonight";
+    day is "today", "tomorrow" or "" (the next time the clock shows it)."""
+    day = ""
+    t = text
+    lead = re.match(rf"(?:on |for )?(?P<d>{_DAY}) (?:at |for )?", t)
+    if lead:
+        day, t = lead["d"], t[lead.end():]
+    trail = re.search(rf" (?:for |on )?(?P<d>{_DAY})$", t)
+    if trail and not re.search(r"\bat night$|\btonight$", t[: trail.start()]):
+        if day:
+            return None  # two days
+        day, t = trail["d"], t[: trail.start()]
+    if day.startswith("tomorrow "):  # "tomorrow evening": the part of the day
+        part = day.split()[1]
+        t, day = f"{t} {'at night' if part == 'night' else 'in the ' + part}", "tomorrow"
+    elif day == "tonight":
+        t, day = f"{t} tonight", "today"
+    clock = parse_clock_words(t)
+    return (clock, day) if clock is not None else None
+
+
+def _alarm_intent(core: str) -> Intent | None:
+    for pattern in _ALARM_RES:
+        m = pattern.fullmatch(core)
+        if m is None or (when := _when(m["when"])) is None:
+            continue
+        (hour, minute), day = when
+        entities: dict[str, Any] = {"time": f"{hour:02d}:{minute:02d}"}
+        if day:
+            entities["day"] = day
+        label = (m["label"] or "").strip()
+        if label and not re.fullmatch(rf"{_DAY}|me|me up|wake up|waking up|get up", label):
+            entities["label"] = label
+        return Intent(IntentName.ALARM, HIGH, entities)
+    return None
+
+
+# --- which timer: cancelling one, and the answer to "Which one?" ----------------------
+
+_KIND = r"(?P<kind>timer|alarm|countdown)s?"
+_CANCEL_VERB = r"(?:cancel|stop|delete|remove|turn off|switch off|clear|kill|dismiss|get rid of)"
+_WHICH = r"(?: (?P<what>[a-z0-9][a-z0-9' .]{0,40}?))?"
+_TIMER_CANCEL_RES = [
+    re.compile(
+        rf"{_CANCEL_VERB}(?: the| my| all| all my| all the| that| this| a| an| one of my"
+        rf"| one of the)?{_WHICH} {_KIND}"
+        r"(?: and (?:alarms|timers))?"
+        r"(?: (?:for|at|called|named|set for|of|about|that is set for) (?P<what2>.{1,40}))?"
+    ),
+    re.compile(
+        rf"{_CANCEL_VERB} (?:the |my )?(?P<what>[a-z0-9][a-z0-9' .]{{0,40}}?) (?:one|1)"
+    ),
+]
+_ORDINALS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+    "4th": 4, "fifth": 5, "5th": 5, "last": -1, "latter": -1, "former": 1,
+}
+_ORDINAL = "|".join(_ORDINALS)
+_CHOICE_RES = [
+    re.compile(
+        rf"(?:{_CANCEL_VERB} )?(?:the |that |my )?(?P<ord>{_ORDINAL})"
+        r"(?: (?:one|1|timer|alarm|countdown))?(?: please)?"
+    ),
+    re.compile(
+        rf"(?:{_CANCEL_VERB} )?(?P<all>all(?: of them| of those| 3| three| the timers)?"
+        r"|both(?: of them)?|every (?:one|1)|them all|all timers|everything)"
+    ),
+    re.compile(
+        rf"(?:{_CANCEL_VERB} )?(?:the |that |my )?(?P<what>[a-z0-9][a-z0-9' .]{{0,40}}?)"
+        r" (?:one|1|timer|alarm|countdown)"
+    ),
+    re.compile(
+        rf"(?:{_CANCEL_VERB} )?(?:the |that )?(?:one|1|timer|alarm|countdown)"
+        r" (?:for|at|called|named|set for|of|about|that is set for) (?P<what>.{1,40})"
+    ),
+    re.compile(rf"(?:{_CANCEL_VERB} )?(?:the |that |my )?(?P<kind>timer|alarm|countdown)"),
+]
+
+
+def describe_which(what: str) -> dict[str, Any]:
+    """What a (digitized) phrase says about a timer: a clock time ("7 am" ->
+    {"time": "07:00"}), a duration ("5 minute" -> {"seconds": 300}) or a label
+    ("pasta" -> {"label": "pasta"}). Empty when it says nothing usable."""
+    what = what.strip(" .")
+    if not what or what in ("the", "my", "all", "that", "this"):
+        return {}
+    if (when := _when(what)) is not None and re.search(r"\d|noon|midday|midnight", what):
+        (hour, minute), _day = when
+        if 1 <= hour <= 12 and not re.search(rf"{_AMPM}\b|morning|afternoon|evening|night", what):
+            return {"time": f"{hour}:{minute:02d}"}  # "the 6 30 one": AM or PM, either
+        return {"time": f"{hour:02d}:{minute:02d}"}
+    duration = re.sub(r"\b(hour|minute|second|min|sec|hr)\b", r"\1s", what)
+    if (seconds := parse_duration(duration)) is not None:
+        return {"seconds": seconds}
+    if re.fullmatch(r"[a-z][a-z' ]{0,39}", what):
+        return {"label": what}
+    return {}
+
+
+def _timer_cancel(core: str) -> Intent | None:
+    for pattern in _TIMER_CANCEL_RES:
+        if (m := pattern.fullmatch(core)) is None:
+            continue
+        groups = m.groupdict()
+        entities: dict[str, Any] = {}
+        which = {**describe_which(groups.get("what") or ""),
+                 **describe_which(groups.get("what2") or "")}
+        if groups.get("kind") in ("timer", "alarm"):
+            entities["kind"] = groups["kind"]
+        if re.search(r"\ball\b", core) or core.endswith(("timers", "alarms")):
+            entities["all"] = True
+        if not which and not groups.get("kind"):
+            return None  # "cancel the one": nothing to go on
+        if (groups.get("what") or "").strip() in _ORDINALS:
+            which = {"ordinal": _ORDINALS[groups["what"].strip()]}
+        return Intent(IntentName.TIMER_CANCEL, HIGH, {**entities, **which})
+    return None
+
+
+def parse_choice(text: str) -> dict[str, Any] | None:
+    """The answer to "Which one should I cancel?": {"ordinal": 2} for "the
+    second one", {"time": "07:00"} for "the 7 am one", {"label": "pasta"} for
+    "the pasta one", {"all": True} for "all of them", {"kind": "alarm"} for
+    "the alarm". None when `text` does not read as picking one."""
+    for core in reversed(_strip_edges(_normalise(text))):
+        # "the six thirty one" is the 6:30 one, not 6:31: "one" stays a word.
+        head, one, _ = core.rpartition(" one")
+        core = digitize(head) + " one" if one and not _ else digitize(core)
+        for pattern in _CHOICE_RES:
+            if (m := pattern.fullmatch(core)) is None:
+                continue
+            groups = m.groupdict()
+            if groups.get("ord"):
+                return {"ordinal": _ORDINALS[groups["ord"]]}
+            if groups.get("all"):
+                return {"all": True}
+            if groups.get("kind"):
+                return {"kind": groups["kind"] if groups["kind"] != "countdown" else "timer"}
+            which = describe_which(groups.get("what") or "")
+            if which:
+                return which
+        which = describe_which(core)  # "7 am", "5 minutes"; a bare word only may name one
+        if "time" in which or "seconds" in which:
+            return which
+        if "label" in which and len(core.split()) <= 3:
+            return {**which, "weak": True}
+    return None
+
+
 # --- arithmetic ---------------------------------------------------------------
 
 _CALC_PREFIX = re.compile(
@@ -526,10 +750,6 @@ _TIMER_LIST = re.compile(
     r"|(?:my |the )?(?:timers|alarms)|do i have (?:any )?(?:timers|alarms)(?: set| running)?"
     r"|how (?:long|much time) is left(?: on (?:my|the) timer)?"
 )
-_TIMER_CANCEL = re.compile(
-    r"(?:cancel|stop|delete|remove|turn off|clear|kill)(?: the| my| all| all my| all the)?"
-    r"(?: (?P<label>[a-z' ]{1,30}?))? (?P<kind>timer|alarm|countdown)s?(?: and alarms)?"
-)
 _OPEN_RE = re.compile(
     r"(?:open|launch|open up|bring up|fire up)(?: the| a| an| my)?"
     r"(?: (?:app|application|program|website|web ?site|page|site|web page))?"
@@ -577,19 +797,13 @@ def _tool_command(text: str) -> Intent | None:
 def _timer_command(core: str) -> Intent | None:
     if _TIMER_LIST.fullmatch(core):
         return Intent(IntentName.TIMER_LIST, HIGH)
-    if m := _TIMER_CANCEL.fullmatch(core):
-        label = (m["label"] or "").strip()
-        entities: dict[str, Any] = {}
-        if re.search(r"\ball\b", core) or core.endswith(("timers", "alarms")):
-            entities["all"] = True
-        if label and label not in ("all", "all my", "all the", "the", "my"):
-            entities["label"] = label
-        return Intent(IntentName.TIMER_CANCEL, HIGH, entities)
     return None
 
 
 _STAGES: list[Callable[[str], Intent | None]] = [_word_intent, _timer_command]
-_DIGIT_STAGES: list[Callable[[str], Intent | None]] = [_timer_intent, _calculate]
+_DIGIT_STAGES: list[Callable[[str], Intent | None]] = [
+    _timer_cancel, _alarm_intent, _timer_intent, _calculate,
+]
 
 
 def parse(text: str) -> Intent | None:

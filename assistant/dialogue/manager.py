@@ -27,7 +27,13 @@ from typing import Any
 from assistant import paths
 from assistant.config import Settings
 from assistant.dialogue import claims, intents, sentiment
-from assistant.dialogue.builtin_tools import ToolEnv, announcement, builtin_registry
+from assistant.dialogue.builtin_tools import (
+    ToolEnv,
+    announcement,
+    builtin_registry,
+    grounded_args,
+    matching_timers,
+)
 from assistant.dialogue.history import History, HistoryError
 from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
 from assistant.dialogue.notes import NoteStore
@@ -54,6 +60,7 @@ from assistant.llm import grammar as tool_grammar
 from assistant.llm.cancel import CancelToken
 from assistant.llm.context import MIN_MESSAGE_ROOM, ContextOverflow, ContextWindow
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
+from assistant.llm.prompt import LONG_REPLY_TOKENS, turn_messages, wants_long
 from assistant.llm.provider import LlmProvider, LlmState
 from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
 
@@ -74,6 +81,7 @@ ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
 MAX_TOOL_CALLS = 4
 """Tool calls the LLM may make in one user turn, results fed back after each."""
 NO_PENDING = "There is no request waiting for your answer now."
+EXPIRED = "That question has expired, so I didn't {}. Ask again if you still want it."
 
 # The rule intents that act through a tool: intent -> (tool, arguments).
 _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, Any]] | None]] = {
@@ -97,7 +105,11 @@ _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, An
     IntentName.TIMER_LIST: lambda e: ("list_timers", {}),
     IntentName.TIMER_CANCEL: lambda e: (
         "cancel_timer",
-        {k: v for k, v in (("label", e.get("label")), ("all", e.get("all"))) if v},
+        {k: e[k] for k in ("label", "time", "kind", "seconds", "ordinal", "all") if e.get(k)},
+    ),
+    IntentName.ALARM: lambda e: (
+        "set_alarm",
+        {k: str(e[k])[:40] for k in ("time", "day", "label") if e.get(k)},
     ),
     IntentName.OPEN: lambda e: ("open_url", {"url": e["url"]})
     if "url" in e
@@ -222,6 +234,13 @@ class DialogueManager:
         self._continuation = ""
         """A request Parley asked the rest of ("set a timer" -> "For how long?"):
         the next turn completes it."""
+        self._choice: dict[str, Any] | None = None
+        """A cancel_timer call that asked "Which one?": the next turn's answer
+        ("the second one") completes it."""
+        self._typed = True
+        """The turn being answered was typed (its questions wait longer)."""
+        self._expired: PendingRequest | None = None
+        """A question that timed out since the last turn: a late yes is told so."""
 
     def _make_timers(self) -> TimerScheduler | None:
         """Timers live beside the history (so they survive a restart); when
@@ -272,7 +291,8 @@ class DialogueManager:
         self.conversation_id = last
         for t in self.history.turns(last):
             if t.role in ("user", "assistant") and t.text and not t.flagged:
-                self.messages.append(Message(t.role, t.text))  # type: ignore[arg-type]
+                origin = t.source if t.role == "assistant" else ""
+                self.messages.append(Message(t.role, t.text, origin))  # type: ignore[arg-type]
             if t.role == "assistant" and t.text:
                 self.last_reply = t.text
         return self.conversation_id
@@ -286,14 +306,18 @@ class DialogueManager:
         confidence: float = 1.0,
         cancel: CancelToken | None = None,
         started: float | None = None,
+        typed: bool = False,
     ) -> TurnResult:
         """Answer one user turn. `started` is the monotonic time the turn began
-        (end of speech); latency stages are measured from it."""
+        (end of speech); latency stages are measured from it. `typed`: the turn
+        was typed, so a question it asks waits `typed_confirm_timeout_s`
+        instead of `confirm_timeout_s`."""
         t0 = started if started is not None else time.monotonic()
         cancel = cancel or CancelToken()
         text = " ".join(text.split())
         mark = len(self.messages)
         continuation, self._continuation = self._continuation, ""
+        self._typed = typed
         self._actions = []
         self._emit(StateChanged(State.THINKING))
         try:
@@ -310,7 +334,7 @@ class DialogueManager:
         the conversation (a read-only rule, or an LLM reply with no tool), so
         taking it back (`retract`) loses nothing. Pure; any thread."""
         text = " ".join(text.split())
-        if not text or self._pending is not None or self._continuation:
+        if not text or self._pending is not None or self._continuation or self._choice:
             return False
         intent = intents.parse(text)
         if intent is not None and intent.confidence >= RULE_CONFIDENCE:
@@ -334,6 +358,7 @@ class DialogueManager:
             (m.content for m in reversed(self.messages) if m.role == "assistant"), ""
         )
         self._continuation = ""
+        self._choice = None
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None and pending.timer is not None:
@@ -351,10 +376,16 @@ class DialogueManager:
     ) -> TurnResult:
         with self._pending_lock:
             pending, self._pending = self._pending, None
+            expired, self._expired = self._expired, None
+        choice, self._choice = self._choice, None
         if pending is not None:
             answered = self._answer_pending(pending, text, confidence, t0)
             if answered is not None:
                 return answered
+        elif expired is not None and (late := self._late_answer(expired, text, confidence, t0)):
+            return late
+        if choice is not None and (chosen := self._chosen(choice, text, confidence, t0)):
+            return chosen
         if not any(c.isalnum() for c in text):
             return self._clarify(text, confidence, "empty" if not text else "unintelligible", t0)
         if continuation:
@@ -469,7 +500,7 @@ class DialogueManager:
         self._emit(ReplyDone(reply, source, False, reply_id, intent))
         self._emit(Latency(reply_id, timings))
         if remember:
-            self.messages.append(Message("assistant", reply))
+            self.messages.append(Message("assistant", reply, source.value))
             self.last_reply = reply
         return TurnResult(reply, source, user_id, reply_id, False, intent, flagged, timings)
 
@@ -484,7 +515,7 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
 
         def prompt_tokens(kept: Sequence[Message]) -> int:
-            return engine.count_tokens(engine.render([*system, *kept]))
+            return engine.count_tokens(engine.render([*system, *self._turn_view(engine, kept)]))
 
         try:
             kept = self.window.fit(self.messages, prompt_tokens)
@@ -499,7 +530,7 @@ class DialogueManager:
             return self._finish_fixed(
                 str(e), Source.SYSTEM, user_id, t0, flagged="too_long", remember=False
             )
-        prompt = [*system, *kept]
+        prompt = [*system, *self._turn_view(engine, kept)]
         if len(self.tools) and self.tools.might_need(self.messages[-1].content):
             done = self._answer_with_tools(engine, prompt, user_id, cancel, t0, timings)
             if done is not None:
@@ -528,12 +559,14 @@ class DialogueManager:
         # A clause claiming an action no tool of this turn did ("Opened …") is
         # held back, checked and replaced by the truth (dialogue/claims.py).
         gate = claims.ClaimGate(self._actions)
+        long = wants_long(self.messages[-1].content)
         stream = engine.stream(
             prompt,
-            max_tokens=self.settings.max_tokens,
+            max_tokens=max(self.settings.max_tokens, LONG_REPLY_TOKENS if long else 0),
             cancel=cancel,
             temperature=self.settings.temperature,
             stats=stats,
+            paragraphs=long,
         )
         try:
             for delta in stream:
@@ -640,10 +673,15 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
-            return work(engine, [*system, *kept])
+            return work(engine, [*system, *self._turn_view(engine, kept)])
         except LlmError as e:
             log.warning("background work on the model failed: %s", e)
             return 0
+
+    def _turn_view(self, engine: LlmEngine, kept: Sequence[Message]) -> list[Message]:
+        """The conversation as the model sees it (llm/prompt.py): Parley's own
+        rule and tool replies kept from being copied, the clock's facts last."""
+        return turn_messages(kept, self.now(), isinstance(engine.format, PlainFormat))
 
     # -- tools -------------------------------------------------------------------------
 
@@ -675,6 +713,8 @@ class DialogueManager:
     ) -> ToolOutcome:
         outcome = self.tools.execute(name, plan.args)
         self._actions.append((name, outcome))
+        if outcome.data.get("choices"):  # "Which one?": the next turn may answer
+            self._choice = dict(plan.args)
         if audit:
             data = {"tool": name, "request_id": request_id, "ok": outcome.ok, "data": outcome.data}
             self._audit("tool_result", outcome.text, data)
@@ -684,7 +724,8 @@ class DialogueManager:
     def _request(self, name: str, plan: Plan) -> str:
         """Park a consequential call until the user answers; returns the question."""
         request_id = uuid.uuid4().hex[:12]
-        timeout = float(self.settings.confirm_timeout_s)
+        s = self.settings
+        timeout = float(s.typed_confirm_timeout_s if self._typed else s.confirm_timeout_s)
         pending = PendingRequest(
             request_id, name, dict(plan.args), plan.description, time.monotonic() + timeout
         )
@@ -714,7 +755,8 @@ class DialogueManager:
             pending.timer.cancel()
         if time.monotonic() > pending.deadline:
             self._timed_out(pending)
-            return None
+            self._expired = None  # answered here, late
+            return self._late_answer(pending, text, confidence, t0)
         confident = confidence >= self.settings.min_confidence
         if confident and intents.is_yes(text):
             user_id = self._user_turn(text, confidence)
@@ -727,6 +769,42 @@ class DialogueManager:
         reply, _ = self._decide(pending, False, "other_turn")
         self._emit(Notice(reply, "tool_denied"))
         return None
+
+    def _late_answer(
+        self, expired: PendingRequest, text: str, confidence: float, t0: float
+    ) -> TurnResult | None:
+        """A yes or no to a question that timed out: said so, never passed on
+        (the model would take "yes" as a request of its own). None otherwise."""
+        if confidence < self.settings.min_confidence:
+            return None
+        if not (intents.is_yes(text) or intents.is_no(text)):
+            return None
+        user_id = self._user_turn(text, confidence)
+        reply = EXPIRED.format(expired.description)
+        return self._finish_fixed(reply, Source.SYSTEM, user_id, t0, intent="confirm")
+
+    def _chosen(
+        self, asked: dict[str, Any], text: str, confidence: float, t0: float
+    ) -> TurnResult | None:
+        """The answer to "Which one should I cancel?" ("the 7 am one", "the
+        second one", "the pasta one"): the asked call with the choice added.
+        None when `text` does not pick one (it is then a turn of its own)."""
+        picked = intents.parse_choice(text) if confidence >= self.settings.min_confidence else None
+        if picked is None:
+            return None
+        which = {k: v for k, v in asked.items() if k not in ("ordinal", "all")}
+        if picked.pop("weak", False) and (  # a bare word picks only a timer it names
+            self.timers is None
+            or not matching_timers(
+                self.timers.store.pending(), {**which, **picked}, self.now().tzinfo
+            )
+        ):
+            return None
+        if picked.get("kind") and which.get("kind") not in (None, picked["kind"]):
+            return None
+        intent = Intent(IntentName.TIMER_CANCEL, 1.0, {**which, **picked})
+        user_id = self._user_turn(text, confidence)
+        return self._answer_rule(intent, user_id, t0, {"intent": _ms(t0)})
 
     def confirm(self, request_id: str, approved: bool) -> TurnResult:
         """The user's click on a request (the UI's yes / no buttons). Call on
@@ -795,6 +873,8 @@ class DialogueManager:
 
     def _timed_out(self, pending: PendingRequest) -> str:
         self._decided.append(pending.request_id)
+        with self._pending_lock:
+            self._expired = pending
         text = f"No answer, so I didn't {pending.description}."
         self._audit(
             "tool_decision",
@@ -907,7 +987,7 @@ class DialogueManager:
                 )
                 self._emit(ToolResult("", call.tool, False, plan.text, dict(plan.data)))
             else:
-                plan = self._prepare(call.tool, call.args)
+                plan = self._prepare(call.tool, grounded_args(call.args, self.messages[-1].content))
             if isinstance(plan, ToolOutcome):
                 outcome = plan
             elif (tool := self.tools.get(call.tool)) is not None and tool.consequential:

@@ -232,7 +232,7 @@ def test_timers_and_alarms(env: ToolEnv) -> None:
     assert tools.call("cancel_timer", {"label": "tea"}).text == (
         "Cancelled the tea timer, 5 minutes left."
     )
-    assert tools.call("cancel_timer", {"all": True}).text == "Cancelled all 2 timers and alarms."
+    assert tools.call("cancel_timer", {"all": True}).text == "Cancelled all 2 alarms."
     assert tools.call("list_timers", {}).text == "You have no timers or alarms."
     assert tools.call("cancel_timer", {}).text == "There are no timers to cancel."
     too_long = tools.call("set_timer", {"seconds": 90000})

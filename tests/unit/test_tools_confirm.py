@@ -392,7 +392,8 @@ def test_each_tool_once_a_turn(history: History) -> None:
     m, events, _notes = make(history, model)
     try:
         r = m.handle("I would like a countdown of ten minutes for my tea")
-        assert r.reply == "Timer set for 10 seconds: countdown 0."
+        # The label the model made up ("countdown 0") is not what was said: dropped.
+        assert r.reply == "Timer set for 10 seconds."
         assert len(m.timers.store.pending()) == 1  # type: ignore[union-attr]
         assert len(model.prompts) == 1  # nothing left to offer: the loop ended
     finally:
