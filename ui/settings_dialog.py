@@ -12,23 +12,24 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,65 +38,108 @@ from PySide6.QtWidgets import (
 from assistant import paths
 from assistant.config import SPECS, ConfigError, Settings, load_settings, update_settings
 from assistant.config import validate_value as _validate
+from ui.hotkey_field import HotkeyField, to_pynput
+
+__all__ = ["SettingsDialog", "to_pynput"]
 
 TABS: list[tuple[str, list[str]]] = [
     ("Hearing", ["input_device", "wake_word_enabled", "wake_phrase", "follow_up_s",
-                 "turn_wait_s", "headphones", "stt_engine", "stt_model", "language",
-                 "min_confidence"]),
+                 "turn_wait_s", "headphones", "stt_engine", "stt_model", "language"]),
     ("Voice", ["output_device", "tts_voice", "tts_rate", "tts_volume"]),
-    ("Language model", ["llm_model", "system_prompt", "n_ctx", "n_threads", "n_gpu_layers",
-                        "max_tokens", "temperature", "chat_template", "use_llm"]),
-    ("Desktop", ["hotkey", "hotkey_mode", "theme", "close_to_tray", "confirm_timeout_s"]),
+    ("Language model", ["use_llm", "llm_model", "system_prompt", "max_tokens"]),
+    ("Desktop", ["hotkey", "hotkey_mode", "theme", "close_to_tray", "confirm_timeout_s",
+                 "typed_confirm_timeout_s"]),
+    ("Advanced", ["temperature", "n_ctx", "n_threads", "n_gpu_layers", "chat_template",
+                  "min_confidence", "developer"]),
 ]
+TABS = [(t, [k for k in keys if k in SPECS]) for t, keys in TABS]  # settings this core has
 
 LABELS = {
     "input_device": "Microphone", "output_device": "Speaker",
     "wake_word_enabled": "Wake word", "wake_phrase": "Wake phrase",
-    "follow_up_s": "Follow-up window (s)",
-    "turn_wait_s": "Wait for unfinished requests (s)", "headphones": "Headphones mode",
+    "follow_up_s": "Keep listening after a reply",
+    "turn_wait_s": "Wait through pauses", "headphones": "Headphones",
     "stt_engine": "Speech engine", "stt_model": "Speech model", "language": "Language",
-    "min_confidence": "Minimum confidence", "tts_voice": "Voice", "tts_rate": "Rate (wpm)",
-    "tts_volume": "Volume", "llm_model": "Language model", "system_prompt": "System prompt",
-    "n_ctx": "Context length", "n_threads": "Threads", "n_gpu_layers": "GPU layers",
-    "max_tokens": "Longest reply (tokens)", "temperature": "Temperature",
-    "chat_template": "Chat template", "use_llm": "Use the language model",
-    "hotkey": "Push-to-talk hotkey", "hotkey_mode": "Hotkey mode", "theme": "Theme",
-    "close_to_tray": "Close to tray", "confirm_timeout_s": "Confirmation timeout (s)",
+    "min_confidence": "Ask again when unsure below", "tts_voice": "Voice", "tts_rate": "Speed",
+    "tts_volume": "Volume", "llm_model": "Model", "system_prompt": "Instructions",
+    "n_ctx": "Memory (context)", "n_threads": "Processor threads", "n_gpu_layers": "GPU layers",
+    "max_tokens": "Longest reply", "temperature": "Creativity",
+    "chat_template": "Prompt format", "use_llm": "Language model",
+    "hotkey": "Push-to-talk hotkey", "hotkey_mode": "The hotkey works by", "theme": "Colours",
+    "close_to_tray": "Closing the window", "confirm_timeout_s": "Time to answer yes or no",
+    "typed_confirm_timeout_s": "… when you typed the request",
+    "developer": "Developer tools",
 }
 
-
-_MODS = (
-    (Qt.KeyboardModifier.ControlModifier, "<ctrl>"),
-    (Qt.KeyboardModifier.AltModifier, "<alt>"),
-    (Qt.KeyboardModifier.ShiftModifier, "<shift>"),
-    (Qt.KeyboardModifier.MetaModifier, "<cmd>"),
-)
-_NAMED_KEYS = {
-    Qt.Key.Key_Space: "<space>", Qt.Key.Key_Tab: "<tab>", Qt.Key.Key_Return: "<enter>",
-    Qt.Key.Key_Enter: "<enter>", Qt.Key.Key_Escape: "<esc>", Qt.Key.Key_Backspace: "<backspace>",
-    Qt.Key.Key_Insert: "<insert>", Qt.Key.Key_Delete: "<delete>", Qt.Key.Key_Home: "<home>",
-    Qt.Key.Key_End: "<end>", Qt.Key.Key_PageUp: "<page_up>", Qt.Key.Key_PageDown: "<page_down>",
-    Qt.Key.Key_Left: "<left>", Qt.Key.Key_Right: "<right>", Qt.Key.Key_Up: "<up>",
-    Qt.Key.Key_Down: "<down>", Qt.Key.Key_Pause: "<pause>",
+HELP = {
+    "input_device": "The microphone Parley listens to.",
+    "output_device": "Where Parley's voice and the timer chime play.",
+    "wake_word_enabled": "Start listening when you say the wake phrase.",
+    "wake_phrase": "The words that make Parley listen, for example “hey parley”.",
+    "follow_up_s": "After a reply you can go on talking without the wake phrase.",
+    "turn_wait_s": "How long Parley waits when you pause in the middle of a request.",
+    "headphones": "With headphones Parley cannot hear itself, so you can interrupt it "
+                  "at any moment.",
+    "stt_engine": "Which speech recogniser turns your voice into words.",
+    "stt_model": "The model the recogniser uses (get more with Help > Run set-up again).",
+    "language": "The language you speak to Parley.",
+    "min_confidence": "When the recogniser is less sure than this, Parley asks again.",
+    "tts_voice": "Parley's voice.",
+    "tts_rate": "How fast Parley speaks.",
+    "tts_volume": "How loud Parley speaks.",
+    "llm_model": "The model that answers open questions.",
+    "system_prompt": "What the language model is told before every conversation.",
+    "n_ctx": "How much of the conversation the model keeps in mind. More uses more memory.",
+    "n_threads": "Processor cores the model may use (Automatic: as many as there are).",
+    "n_gpu_layers": "Parts of the model that run on the graphics card (0: none).",
+    "max_tokens": "Replies stop after about this many words.",
+    "temperature": "Low: the likeliest answer every time. High: more varied answers.",
+    "chat_template": "How prompts are laid out for the model.",
+    "use_llm": "Off: Parley answers only its built-in requests (time, timers, notes, sums).",
+    "hotkey": "Click the box, then press the keys to hold anywhere on the desktop.",
+    "close_to_tray": "Parley keeps running in the tray when you close its window.",
+    "confirm_timeout_s": "Before Parley deletes or opens something it asks first; "
+                         "no answer in this time means no.",
+    "typed_confirm_timeout_s": "Typing an answer takes longer than saying it.",
+    "developer": "Reply timings and the list of hard cases.",
 }
 
+CHOICES = {
+    "hotkey_mode": {"hold": "Holding the keys while you talk",
+                    "toggle": "Pressing once to start and again to stop"},
+    "theme": {"system": "Same as the system", "light": "Light", "dark": "Dark"},
+    "stt_engine": {"auto": "Automatic (the best for your language)", "moonshine": "Moonshine",
+                   "pocketsphinx": "PocketSphinx", "vosk": "Vosk"},
+    "chat_template": {"": "Automatic (from the model file)", "gemma": "Gemma",
+                      "chatml": "ChatML", "llama3": "Llama 3", "plain": "Plain text"},
+}
 
-def to_pynput(seq: QKeySequence) -> str:
-    """A recorded Qt shortcut in pynput's syntax ('' when there is none)."""
-    if seq.isEmpty():
-        return ""
-    combo = seq[0]
-    mods, key = combo.keyboardModifiers(), combo.key()
-    parts = [name for flag, name in _MODS if mods & flag]
-    if key in _NAMED_KEYS:
-        parts.append(_NAMED_KEYS[key])
-    elif Qt.Key.Key_F1 <= key <= Qt.Key.Key_F20:
-        parts.append(f"<f{key - Qt.Key.Key_F1 + 1}>")
-    elif 0x20 < key < 0x7F:
-        parts.append(chr(key).lower())
-    else:
-        return ""
-    return "+".join(parts)
+CHECK_TEXT = {
+    "use_llm": "Answer open questions with the language model",
+    "wake_word_enabled": "Listen for the wake phrase",
+    "headphones": "I use headphones",
+    "close_to_tray": "Keeps Parley in the tray",
+    "developer": "Show developer tools",
+}
+
+UNITS = {
+    "follow_up_s": (" s", 1), "turn_wait_s": (" s", 1), "confirm_timeout_s": (" s", 0),
+    "typed_confirm_timeout_s": (" s", 0), "tts_rate": (" words a minute", 0),
+    "tts_volume": (" %", 0), "n_ctx": (" tokens", 0), "n_threads": ("", 0),
+    "n_gpu_layers": ("", 0), "max_tokens": (" tokens", 0), "temperature": ("", 2),
+    "min_confidence": (" %", 0),
+}
+SPECIAL = {"n_threads": "Automatic", "n_gpu_layers": "All"}
+PERCENT = {"tts_volume", "min_confidence"}
+"""Stored as 0..1, shown as 0..100 %."""
+
+LANGUAGES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish",
+    "tr": "Turkish", "ar": "Arabic", "fa": "Persian", "hi": "Hindi", "zh": "Chinese",
+    "ja": "Japanese", "ko": "Korean", "vi": "Vietnamese", "sv": "Swedish", "cs": "Czech",
+    "ca": "Catalan", "el": "Greek",
+}
 
 
 AUTOMATIC = {
@@ -136,15 +180,46 @@ class Field:
         self.widget: Any
         spec = self.spec
         if spec.type is bool:
-            self.widget = QCheckBox(parent)
+            self.widget = QCheckBox(CHECK_TEXT.get(key, ""), parent)
             self.widget.setChecked(bool(value))
             self.widget.toggled.connect(lambda _v: self.check())
         elif spec.choices:
             self.widget = QComboBox(parent)
+            names = CHOICES.get(key, {})
             for c in spec.choices:
-                self.widget.addItem(c or "automatic", c)
+                self.widget.addItem(names.get(c, c.capitalize() if c else "Automatic"), c)
             self.widget.setCurrentIndex(max(0, spec.choices.index(str(value))))
             self.widget.currentIndexChanged.connect(lambda _i: self.check())
+        elif key == "hotkey":
+            self.widget = HotkeyField(str(value), parent)
+            self.widget.changed.connect(lambda _t: self.check())
+        elif key == "language":
+            self.widget = QComboBox(parent)
+            for code, name in sorted(LANGUAGES.items(), key=lambda kv: kv[1]):
+                self.widget.addItem(name, code)
+            if self.widget.findData(str(value)) < 0:
+                self.widget.addItem(str(value), str(value))  # a code we have no name for
+            self.widget.setCurrentIndex(self.widget.findData(str(value)))
+            self.widget.currentIndexChanged.connect(lambda _i: self.check())
+        elif spec.type in (int, float):
+            suffix, decimals = UNITS.get(key, ("", 0 if spec.type is int else 2))
+            scale = 100.0 if key in PERCENT else 1.0
+            if spec.type is int:
+                self.widget = QSpinBox(parent)
+            else:
+                self.widget = QDoubleSpinBox(parent)
+                self.widget.setDecimals(decimals)
+                self.widget.setSingleStep(0.1 if decimals else 1.0)
+            kind = int if spec.type is int else float
+            low = spec.minimum * scale if spec.minimum is not None else -1_000_000
+            high = spec.maximum * scale if spec.maximum is not None else 1_000_000
+            self.widget.setRange(kind(low), kind(high))
+            self.widget.setSuffix(suffix)
+            self.widget.setValue(kind(value * scale))  # type: ignore[operator]
+            self.widget.valueChanged.connect(lambda _v: self.check())
+            self.widget.setMinimumWidth(160)
+            if key in SPECIAL:  # the minimum means something of its own
+                self.widget.setSpecialValueText(SPECIAL[key])
         elif key == "system_prompt":
             self.widget = QPlainTextEdit(str(value), parent)
             self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
@@ -158,19 +233,26 @@ class Field:
             self.widget.setCurrentIndex(0)
             if value:
                 self.widget.setEditText(str(value))
+            self.widget.setMinimumContentsLength(30)
             self.widget.editTextChanged.connect(lambda _t: self.check())
         else:
             self.widget = QLineEdit(str(value), parent)
             self.widget.textChanged.connect(lambda _t: self.check())
         self.widget.setObjectName(f"field_{key}")
         self.widget.setAccessibleName(LABELS.get(key, key))
-        self.widget.setAccessibleDescription(spec.help)
-        self.widget.setToolTip(spec.help)
+        self.widget.setAccessibleDescription(HELP.get(key, ""))
 
     def raw(self) -> object:
         w = self.widget
         if isinstance(w, QCheckBox):
             return w.isChecked()
+        if isinstance(w, HotkeyField):
+            return w.text()
+        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            v = w.value()
+            if self.key in PERCENT:
+                return round(v / 100.0, 4)
+            return int(v) if self.spec.type is int else float(v)
         if isinstance(w, QComboBox) and not w.isEditable():
             return w.currentData()
         if isinstance(w, QComboBox):
@@ -187,7 +269,7 @@ class Field:
         w = self.widget
         if isinstance(w, QComboBox) and w.isEditable():
             w.setEditText(text)
-        elif isinstance(w, QLineEdit):
+        elif isinstance(w, (QLineEdit, HotkeyField)):
             w.setText(text)
 
     def check(self) -> str | None:
@@ -199,7 +281,8 @@ class Field:
         self.error.setText(f"{LABELS.get(self.key, self.key)}: {reason}" if reason else "")
         self.error.setVisible(bool(reason))
         self.widget.setProperty("invalid", bool(reason))
-        self.widget.setStyleSheet("border: 1px solid #d93025;" if reason else "")
+        if not isinstance(self.widget, (QCheckBox, HotkeyField)):
+            self.widget.setStyleSheet("border: 1px solid #d93025;" if reason else "")
         return reason
 
     def changed(self) -> bool:
@@ -209,7 +292,7 @@ class Field:
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Parley settings")
+        self.setWindowTitle("Settings")
         self.setObjectName("settings_dialog")
         loaded = load_settings()
         self.settings = settings or loaded.settings
@@ -221,6 +304,7 @@ class SettingsDialog(QDialog):
         faded = self.palette().color(QPalette.ColorRole.Text)
         faded.setAlphaF(0.65)  # readable in light and dark themes
         hint_color = f"rgba({faded.red()}, {faded.green()}, {faded.blue()}, 166)"
+        pages: list[QWidget] = []
         for title, keys in TABS:
             page = QWidget()
             form = QFormLayout(page)
@@ -229,24 +313,29 @@ class SettingsDialog(QDialog):
                 f = Field(key, getattr(self.settings, key), page)
                 self.fields[key] = f
                 label = QLabel(LABELS.get(key, key) + ":")
-                label.setBuddy(f.widget)
+                label.setBuddy(f.widget.edit if isinstance(f.widget, HotkeyField) else f.widget)
                 box = QVBoxLayout()
                 box.setSpacing(2)
                 row = QHBoxLayout()
-                row.addWidget(f.widget, 1)
+                short = isinstance(f.widget, (QSpinBox, QDoubleSpinBox))
+                row.addWidget(f.widget, 0 if short else 1)
                 for extra in self._extras(key, page):
                     row.addWidget(extra)
+                if short:
+                    row.addStretch(1)
                 box.addLayout(row)
-                hint = QLabel(SPECS[key].help)
-                hint.setWordWrap(True)
-                hint.setStyleSheet(f"color: {hint_color}; font-size: 8pt;")
-                box.addWidget(hint)
+                if HELP.get(key):
+                    hint = QLabel(HELP[key])
+                    hint.setWordWrap(True)
+                    hint.setStyleSheet(f"color: {hint_color}; font-size: 8pt;")
+                    box.addWidget(hint)
                 box.addWidget(f.error)
                 form.addRow(label, box)
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
             tabs.addTab(scroll, title)
+            pages.append(page)
         self.problem = QLabel()
         self.problem.setObjectName("problem")
         self.problem.setStyleSheet("color: #d93025;")
@@ -262,7 +351,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(tabs, 1)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        self._fit(pages)
         self._fill_devices()
         self._models_job = _ModelList().start()  # reading the catalog takes ~0.3 s
         self._models_timer = QTimer(self)
@@ -289,23 +378,26 @@ class SettingsDialog(QDialog):
             self.mic_meter.setTextVisible(False)
             self.mic_meter.setFixedWidth(90)
             self.mic_meter.setAccessibleName("Microphone test level")
+            self.mic_meter.setToolTip("The level while the microphone test runs")
+            self.mic_meter.hide()  # an empty box means nothing until a test runs
             out.append(self.mic_meter)
             out.append(self._button("Test", "Test the microphone: speak and watch the level",
                                     self.test_mic, parent))
         elif key == "output_device":
             out.append(self._button("Test", "Play a test sound", self.test_sound, parent))
-        elif key == "hotkey":
-            rec = QKeySequenceEdit(parent)
-            rec.setMaximumSequenceLength(1)
-            rec.setAccessibleName("Record a shortcut: press the keys")
-            rec.setToolTip("Click here, then press the shortcut")
-            rec.setFixedWidth(150)
-            rec.keySequenceChanged.connect(lambda seq: self._recorded(seq))
-            out.append(rec)
         elif key == "tts_voice":
             out.append(self._button("Preview", "Hear this voice at this rate",
                                     self.preview_voice, parent))
         return out
+
+    def _fit(self, pages: list[QWidget]) -> None:
+        """Big enough for the largest tab without scrolling, within the screen."""
+        w = max(p.sizeHint().width() for p in pages) + 60
+        h = max(p.sizeHint().height() for p in pages) + 140
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None:
+            w, h = min(w, screen.width() - 40), min(h, screen.height() - 60)
+        self.resize(max(w, 620), max(h, 420))
 
     def _button(self, text: str, name: str, slot: Any, parent: QWidget) -> QPushButton:
         b = QPushButton(text, parent)
@@ -369,6 +461,7 @@ class SettingsDialog(QDialog):
         reason = self.fields["input_device"].check()
         if reason:
             return
+        self.mic_meter.show()
         self._checks.append(("mic", MicCheck(str(self.fields["input_device"].raw()), 10).start()))
         self._poll.start()
 
@@ -403,6 +496,7 @@ class SettingsDialog(QDialog):
                     self._show_problem(f"{kind.capitalize()} test: {check.error}")
                 elif kind == "mic":
                     self.mic_meter.setValue(0)
+                    self.mic_meter.hide()
         if not self._checks:
             self._poll.stop()
 

@@ -20,8 +20,8 @@ def _dialog(qtbot: Any) -> SettingsDialog:
 def test_round_trip(qtbot: Any) -> None:
     d = _dialog(qtbot)
     f = d.fields
-    f["n_ctx"].widget.setText("4096")
-    f["temperature"].widget.setText("0.2")
+    f["n_ctx"].widget.setValue(4096)
+    f["temperature"].widget.setValue(0.2)
     f["wake_word_enabled"].widget.setChecked(False)
     f["wake_phrase"].widget.setText("hello computer")
     f["theme"].widget.setCurrentIndex(f["theme"].widget.findData("dark"))
@@ -42,7 +42,7 @@ def test_round_trip(qtbot: Any) -> None:
     assert d.saved == s
 
     again = _dialog(qtbot)  # a new dialog shows what the file holds
-    assert again.fields["n_ctx"].widget.text() == "4096"
+    assert again.fields["n_ctx"].widget.value() == 4096
     assert again.fields["theme"].widget.currentData() == "dark"
     assert not again.fields["wake_word_enabled"].widget.isChecked()
     assert again.fields["input_device"].raw() == 3
@@ -63,30 +63,51 @@ def test_hearing_and_voice_settings_restart_the_core() -> None:
 def test_invalid_values_are_refused_in_place(qtbot: Any) -> None:
     d = _dialog(qtbot)
     d.show()
-    n_ctx = d.fields["n_ctx"]
-    n_ctx.widget.setText("lots")
-    assert not n_ctx.error.isHidden()  # on a tab not shown, but not hidden
-    assert "must be an integer between 256 and 131072" in n_ctx.error.text()
-    n_ctx.widget.setText("100")
-    assert "between 256 and 131072" in n_ctx.error.text()
-    d.fields["wake_phrase"].widget.setText("  ")
-    d.fields["tts_volume"].widget.setText("1.5")
+    # Numbers are spin boxes: a value out of range cannot be entered at all.
+    n_ctx = d.fields["n_ctx"].widget
+    assert (n_ctx.minimum(), n_ctx.maximum(), n_ctx.suffix()) == (256, 131072, " tokens")
+    n_ctx.setValue(100)
+    assert n_ctx.value() == 256
+    volume = d.fields["tts_volume"].widget
+    assert volume.suffix() == " %" and volume.maximum() == 100
+    wake = d.fields["wake_phrase"]
+    wake.widget.setText("  ")
+    assert not wake.error.isHidden()  # on a tab not shown, but not hidden
     d.fields["hotkey"].widget.setText("ctrl+space")
     assert not d.save()
     assert d.isVisible() and d.saved is None
     assert not paths.config_file().exists()  # nothing written
-    assert "4 settings are not valid" in d.problem.text()
+    assert "2 settings are not valid" in d.problem.text()
     assert "'ctrl' must be one character or a <key name>" in d.problem.text()
     assert "Wake phrase: must not be empty" in d.problem.text()
-    assert "Volume: must be a number between 0 and 1" in d.problem.text()
     # Fixing them makes Save work.
-    n_ctx.widget.setText("1024")
-    d.fields["wake_phrase"].widget.setText("hey parley")
-    d.fields["tts_volume"].widget.setText("0.5")
+    wake.widget.setText("hey parley")
     d.fields["hotkey"].widget.setText("<ctrl>+<space>")
-    assert n_ctx.error.isHidden()
+    volume.setValue(50)
+    assert wake.error.isHidden()
     assert d.save()
-    assert load_settings().settings.n_ctx == 1024
+    assert load_settings().settings.tts_volume == 0.5
+
+
+def test_plain_words_and_a_fitting_dialog(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    d = _dialog(qtbot)
+    d.show()
+    assert d.windowTitle() == "Settings"
+    shown = " ".join(w.text() for w in d.findChildren(QLabel))
+    for jargon in ("pynput", "true =", "false =", "GGUF metadata"):
+        assert jargon not in shown
+    combos = [d.fields[k].widget for k in ("hotkey_mode", "theme")]
+    assert all(c.itemText(i) not in ("hold", "toggle", "system") for c in combos
+               for i in range(c.count()))
+    language = d.fields["language"].widget
+    assert language.currentText() == "English" and language.currentData() == "en"
+    assert d.fields["hotkey"].widget.edit.keySequence().toString() == "Ctrl+Alt+Space"
+    assert d.fields["input_device"].widget.isVisible()
+    assert not d.mic_meter.isVisible()  # no empty box beside the microphone until a test
+    page = d.tabs.currentWidget().widget()
+    assert d.width() >= page.sizeHint().width()
 
 
 def test_a_broken_file_is_never_overwritten(qtbot: Any, parley_home: Path) -> None:
@@ -94,7 +115,7 @@ def test_a_broken_file_is_never_overwritten(qtbot: Any, parley_home: Path) -> No
     cfg.write_text('n_ctx = 4096\nwake_phrase = "unclosed\n', encoding="utf-8")
     before = cfg.read_bytes()
     d = _dialog(qtbot)
-    d.fields["n_threads"].widget.setText("2")
+    d.fields["n_threads"].widget.setValue(2)
     assert not d.save()
     assert "syntax error" in d.problem.text() and "line 2" in d.problem.text()
     assert cfg.read_bytes() == before
