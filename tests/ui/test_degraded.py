@@ -44,8 +44,9 @@ def test_no_microphone_and_a_missing_model(qtbot: Any) -> None:
     try:
         qtbot.waitUntil(controller.ready.is_set, timeout=60000)
         qtbot.waitUntil(lambda: any(e.code == "no_microphone" for e in errors), timeout=5000)
-        notices = [b.text() for b in window.transcript.bubbles if b.role == "notice"]
-        assert any("No microphone" in t for t in notices)
+        notices = window.notices.texts()  # one line above the conversation, not a bubble
+        assert sum("microphone" in t.lower() for t in notices) == 1
+        assert not any(b.role == "notice" for b in window.transcript.bubbles)
         assert not window.ptt.isEnabled()
         assert "cannot listen" in window.ptt.toolTip()
 
@@ -57,8 +58,12 @@ def test_no_microphone_and_a_missing_model(qtbot: Any) -> None:
         window.send.click()
         qtbot.waitUntil(lambda: len(done) == 2, timeout=30000)
         assert any(e.code == "model_missing" for e in errors)
-        notices = [b.text() for b in window.transcript.bubbles if b.role == "notice"]
-        assert any("/nonexistent/model.gguf" in t for t in notices)
+        # The real cause: a wrong path in the settings, not a model to download.
+        model_notices = [t for t in window.notices.texts() if "/nonexistent/model.gguf" in t]
+        assert len(model_notices) == 1
+        assert "does not exist" in model_notices[0] and "Settings" in model_notices[0]
+        assert "models pull" not in model_notices[0]
+        assert not any(b.tag.text() for b in window.transcript.bubbles if b.role == "user")
     finally:
         controller.close()
         bridge.close()

@@ -116,7 +116,7 @@ def test_the_shell_says_it_once(qtbot: Any, monkeypatch: Any, parley_home: Any) 
         shell = Shell(app, control=False, onboarding=False)  # type: ignore[arg-type]
         qtbot.addWidget(shell.window)
         shell._start_hotkey()
-        notices = [b for b in shell.window.transcript.bubbles if "parley toggle" in b.text()]
+        notices = [t for t in shell.window.notices.texts() if "parley toggle" in t]
         counts.append(len(notices))
         assert "parley toggle" in shell.window.hotkey_help
         shell.window.stall.stop()
