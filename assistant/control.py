@@ -19,6 +19,10 @@ others; on Linux the server also checks the peer's uid (SO_PEERCRED) and the
 client the server's, so a socket another user planted is never talked to.
 A socket or folder at the address that another user owns is refused, never
 used or removed.
+
+Windows: a named pipe whose DACL admits this user alone, created as the first
+instance of its name; the client checks that the server runs as the same
+user (control_pipe.py).
 """
 
 from __future__ import annotations
@@ -227,21 +231,19 @@ def send_command(command: str, address: str | None = None, timeout: float = 2.0)
 
 
 def _request_pipe(command: str, address: str, timeout: float) -> Answer:
-    from multiprocessing.connection import Client
+    from assistant import control_pipe
 
     try:
-        conn = Client(address, family="AF_PIPE")  # no authkey: nothing is unpickled
-    except OSError as e:
+        line = control_pipe.request(address, _encode({"cmd": command}), MAX_LINE, timeout)
+    except control_pipe.PipeRefused as e:
+        raise UnsafeAddress(Path(address), str(e)) from e
+    except TimeoutError as e:
+        raise NotRunning(f"{address} did not answer within {timeout} s") from e
+    except OSError as e:  # no such pipe, or it went away
         raise NotRunning(address) from e
-    with conn:
-        try:
-            conn.send_bytes(_encode({"cmd": command}))
-            if not conn.poll(timeout):
-                raise NotRunning(f"{address} did not answer within {timeout} s")
-            data = conn.recv_bytes(MAX_LINE)  # bytes only: never conn.recv (pickle)
-        except (EOFError, OSError) as e:
-            raise NotRunning(f"{address} closed the connection") from e
-    return _decode_answer(data.rstrip(b"\n"))
+    if line is None:
+        raise NotRunning(f"{address} closed the connection without answering")
+    return _decode_answer(line)
 
 
 # -- server ---------------------------------------------------------------------------
@@ -411,41 +413,20 @@ class ControlServer:
     # -- Windows ------------------------------------------------------------------------
 
     def _start_pipe(self) -> None:
-        # A named pipe via multiprocessing, bytes only (send_bytes/recv_bytes, JSON),
-        # no authkey and never recv(): nothing is unpickled. Its security is
-        # Windows' default for pipes (full control: the creator, SYSTEM and
-        # administrators; read: everyone), not a per-user ACL: other users cannot
-        # write a command, and the first-instance flag multiprocessing sets stops a
-        # squatter's pipe from being served as ours. Untested in this repository's CI.
-        from multiprocessing.connection import Listener
+        # A named pipe whose DACL lets this user alone in (control_pipe.py).
+        from assistant import control_pipe
 
-        self._pipe = Listener(self.address, family="AF_PIPE")
-        self._thread = threading.Thread(target=self._serve_pipe, name="control", daemon=True)
-        self._thread.start()
-
-    def _serve_pipe(self) -> None:
-        while not self._closing.is_set():
-            try:
-                conn = self._pipe.accept()
-            except OSError:
-                return
-            threading.Thread(
-                target=self._answer_pipe, args=(conn,), name="control-conn", daemon=True
-            ).start()
-
-    def _answer_pipe(self, conn: Any) -> None:
+        server = control_pipe.PipeServer(self.address, self._answer_pipe, MAX_LINE)
         try:
-            with conn:
-                if not conn.poll(CONNECTION_TIMEOUT_S):
-                    return
-                try:
-                    data = conn.recv_bytes(MAX_LINE)
-                except OSError:  # longer than MAX_LINE
-                    conn.send_bytes(_encode(_error(f"message longer than {MAX_LINE} bytes")))
-                    return
-                conn.send_bytes(_encode(self._reply(data.rstrip(b"\n"))))
-        except Exception:
-            log.debug("control: pipe connection dropped", exc_info=True)
+            server.start()
+        except control_pipe.PipeRefused as e:
+            raise UnsafeAddress(Path(self.address), str(e)) from e
+        self._pipe = server
+
+    def _answer_pipe(self, line: bytes | None) -> bytes:
+        if line is None:
+            return _encode(_error(f"message longer than {MAX_LINE} bytes"))
+        return _encode(self._reply(line))
 
     # -- closing ------------------------------------------------------------------------
 
