@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -34,7 +35,9 @@ from PySide6.QtWidgets import (
 from assistant import paths
 from assistant.config import ConfigError, Settings, load_settings, update_settings
 from ui import hotkey as hotkey_mod
+from ui import theme
 from ui.audio_check import MicCheck
+from ui.hotkey_field import HotkeyField
 
 
 def check_gguf(path: str) -> str | None:
@@ -85,31 +88,45 @@ class WelcomePage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Welcome to Parley")
+        self.setSubTitle("A voice assistant that runs entirely on this computer: "
+                         "what you say never leaves it.")
+        icon = QLabel()
+        icon.setPixmap(theme.app_icon().pixmap(96, 96))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         text = QLabel(
-            "Parley is a voice assistant that runs entirely on this computer: what you say "
-            "never leaves it.\n\nThe next pages check your microphone, choose the speech and "
-            "language models, set up push-to-talk and try a first exchange. Every step can "
-            "be skipped, and everything can be changed later in Settings."
+            "<p><b>Ask it things</b> — “what time is it?”, “what is 12 times 7?”</p>"
+            "<p><b>Set timers and alarms</b> — “set a timer for 10 minutes”</p>"
+            "<p><b>Keep notes</b> — “take a note: buy milk”, “read my notes”</p>"
+            "<p><b>Chat</b> — open questions go to a small language model</p>"
+            "<p>The next pages check your microphone, choose the models, set up a "
+            "push-to-talk key and try a first exchange. Skip any of them; everything "
+            "can be changed later in Settings.</p>"
         )
         text.setWordWrap(True)
-        QVBoxLayout(self).addWidget(text)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        row = QHBoxLayout(self)
+        row.addWidget(icon)
+        row.addSpacing(16)
+        row.addWidget(text, 1)
 
 
 class MicPage(QWizardPage):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.setTitle("Microphone")
-        self.setSubTitle("Say something: the bar should move while you speak.")
+        self.setSubTitle("Check that Parley can hear you.")
         self.device = QComboBox()
         self.device.setEditable(True)
         self.device.setAccessibleName("Microphone")
         self.device.addItem("System default", "")
+        self.inputs = 0
         try:
             from assistant.audio.devices import list_devices
 
             for d in list_devices():
                 if d.has("input"):
                     self.device.addItem(f"{d.name} ({d.hostapi})", d.name)
+                    self.inputs += 1
         except Exception:
             pass
         if settings.input_device:
@@ -148,7 +165,8 @@ class MicPage(QWizardPage):
 
     def start_check(self) -> None:
         self.stop_check()
-        self.status.setText("Listening to the microphone…")
+        self.status.setText("Say something: the bar moves while Parley hears you.")
+        self.meter.setEnabled(True)
         self.check = MicCheck(self.chosen(), seconds=30).start()
         self._timer.start()
 
@@ -168,10 +186,20 @@ class MicPage(QWizardPage):
         if c.done.is_set():
             self._timer.stop()
             if c.error:
-                self.status.setText(
-                    f"{c.error}\nPlug a microphone in and choose Test again; meanwhile "
-                    "you can type to Parley."
-                )
+                self.no_microphone(c.error)
+
+    def no_microphone(self, why: str) -> None:
+        """One message, and nothing that suggests a microphone is there."""
+        self.meter.setValue(0)
+        self.meter.setEnabled(False)
+        if self.inputs == 0:
+            self.status.setText(
+                "No microphone found. You can type to Parley for now; plug one in and "
+                "choose Test again, or skip this step."
+            )
+        else:
+            self.status.setText(f"This microphone does not work: {why} Choose another, "
+                                "or skip this step and type to Parley.")
 
 
 class ModelsPage(QWizardPage):
@@ -180,6 +208,7 @@ class ModelsPage(QWizardPage):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.setTitle("Speech and language models")
+        self.language = settings.language
         self.changes: dict[str, object] = {}
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -198,10 +227,14 @@ class ModelsPage(QWizardPage):
         except ImportError:
             self.models = None
         if self.models is not None:
-            self.setSubTitle("Pick a model and download it, or import one you already have.")
+            self.setSubTitle("Parley has what it needs built in. A larger model hears or "
+                             "answers better; pick one to download, or skip this step.")
             self.list = QListWidget()
             self.list.setAccessibleName("Models")
             layout.addWidget(self.list, 1)
+            self.all_languages = QCheckBox("Show models for other languages")
+            self.all_languages.toggled.connect(lambda _on: self.refresh())
+            layout.addWidget(self.all_languages)
             row = QHBoxLayout()
             self.pull_button = QPushButton("Download and use")
             self.pull_button.clicked.connect(self.pull)
@@ -219,14 +252,14 @@ class ModelsPage(QWizardPage):
         else:
             self.setSubTitle("Choose models you already have on disk (or keep the defaults).")
         self.llm = QLineEdit(settings.llm_model)
-        self.llm.setPlaceholderText("embedded default model")
+        self.llm.setPlaceholderText("none: the built-in model")
         self.llm.setAccessibleName("Language model file")
         self.stt = QLineEdit(settings.stt_model)
-        self.stt.setPlaceholderText("best installed; pocketsphinx for English")
+        self.stt.setPlaceholderText("none: the best one installed")
         self.stt.setAccessibleName("Speech model folder")
         form = QFormLayout()
-        form.addRow("Language model (GGUF):", self._with_browse(self.llm, self.browse_llm))
-        form.addRow("Speech model (Vosk folder):", self._with_browse(self.stt, self.browse_stt))
+        form.addRow("Your own language model file:", self._with_browse(self.llm, self.browse_llm))
+        form.addRow("Your own Vosk speech model:", self._with_browse(self.stt, self.browse_stt))
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -282,27 +315,50 @@ class ModelsPage(QWizardPage):
     # -- model manager --------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """The models for the user's language, by what they do, with plain names
+        and sizes; the recommended one of each kind is marked and selected."""
         if self.models is None:
             return
         self.list.clear()
         try:
             infos = [m for m in self.models.list_models() if m.kind in ("stt", "llm")]
         except Exception as e:
-            self.status.setText(f"Cannot list models: {e}")
+            self.status.setText(f"Cannot list the models: {e}")
             return
-        for m in infos:
-            state = "in use" if m.in_use else ("installed" if m.installed else _size(m.size))
-            item = QListWidgetItem(f"{m.name}  [{m.kind}, {m.language or 'any'}] — {state}")
-            item.setData(256, m.id)
-            item.setToolTip(m.description)
-            self.list.addItem(item)
+        every = self.all_languages.isChecked()
+        for kind, heading in (("stt", "Hearing: speech recognition"),
+                              ("llm", "Answering: language model")):
+            shown = [m for m in infos if m.kind == kind and (every or fits(m, self.language))]
+            if not shown:
+                continue
+            head = QListWidgetItem(heading)
+            head.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a heading: read, never chosen
+            font = head.font()
+            font.setBold(True)
+            head.setFont(font)
+            self.list.addItem(head)
+            best = recommended(shown, kind, self.language)
+            for m in shown:
+                item = QListWidgetItem("    " + model_line(m, m is best))
+                item.setData(256, m.id)
+                item.setToolTip(m.description)
+                self.list.addItem(item)
+                if m is best:
+                    self.list.setCurrentItem(item)
 
     def _selected(self) -> str | None:
         item = self.list.currentItem()
-        if item is None:
+        if item is None or item.data(256) is None:
             self.status.setText("Choose a model in the list first.")
             return None
         return str(item.data(256))
+
+    def _name(self, model_id: str) -> str:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(256) == model_id:
+                return item.text().strip().split(" — ")[0]
+        return model_id
 
     def pull(self) -> None:
         model_id = self._selected()
@@ -320,14 +376,14 @@ class ModelsPage(QWizardPage):
             models.pull(model_id, progress=progress, cancel=token)
             return models.use(model_id)
 
-        self._run(_Job(work), f"Downloading {model_id}…")
+        self._run(_Job(work), f"Downloading {self._name(model_id)}…")
 
     def use(self) -> None:
         model_id = self._selected()
         if model_id is None or self.job is not None:
             return
         models = self.models
-        self._run(_Job(lambda _job: models.use(model_id)), f"Selecting {model_id}…")
+        self._run(_Job(lambda _job: models.use(model_id)), f"Choosing {self._name(model_id)}…")
 
     def _import(self, path: str) -> bool:
         if self.job is not None:
@@ -372,7 +428,7 @@ class ModelsPage(QWizardPage):
             self.status.setText(job.error)
             return
         changed = job.result or {}
-        self.status.setText("Done. " + ", ".join(f"{k} = {v}" for k, v in changed.items()))
+        self.status.setText("Done: Parley will use it from now on." if changed else "Done.")
         for k, v in changed.items():
             if k == "llm_model":
                 self.llm.setText(str(v))
@@ -388,13 +444,52 @@ def _size(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
+def fits(model: Any, language: str) -> bool:
+    """A model for the user's language ("en" takes "en-us"), or for every language."""
+    lang = (model.language or "multi").lower()
+    want = language.lower().split("-")[0]
+    return lang == "multi" or lang.split("-")[0] == want
+
+
+def recommended(shown: list[Any], kind: str, language: str) -> Any:
+    """The pick to suggest: the model recommender's when the core has one,
+    else the catalog's default for this language (what Parley uses when the
+    setting is empty), else the first installed one."""
+    try:
+        from assistant.models import recommend  # type: ignore[attr-defined]
+
+        pick = recommend.recommend(kind, language)
+        pick_id = getattr(pick, "id", pick)
+        for m in shown:
+            if m.id == pick_id:
+                return m
+    except Exception:  # no recommender yet, or it could not decide
+        pass
+    for m in shown:
+        if m.in_use:
+            return m
+    return next((m for m in shown if m.installed), shown[0] if shown else None)
+
+
+def model_line(m: Any, best: bool) -> str:
+    """'Moonshine tiny English — built in, in use · recommended'."""
+    name = m.name.replace(" (built in)", "")
+    if m.builtin and m.installed:
+        where = "built in"
+    elif m.installed:
+        where = "downloaded"
+    else:
+        where = f"{_size(m.size)} download" if m.size else "download"
+    parts = [where] + (["in use"] if m.in_use else [])
+    return f"{name} — {', '.join(parts)}" + ("  ★ recommended" if best else "")
+
+
 class HotkeyPage(QWizardPage):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.setTitle("Push-to-talk")
         self.setSubTitle("Talk without the wake word: hold a key while you speak.")
-        self.hotkey = QLineEdit(settings.hotkey)
-        self.hotkey.setAccessibleName("Push-to-talk hotkey")
+        self.hotkey = HotkeyField(settings.hotkey)
         self.mode = QComboBox()
         self.mode.setAccessibleName("Hotkey mode")
         self.mode.addItem("Hold to talk", "hold")
@@ -409,17 +504,21 @@ class HotkeyPage(QWizardPage):
         note.setText(
             f"A global hotkey cannot work here: {reason}\n\n{hotkey_mod.fallback_help()}"
             if reason
-            else "Write keys like <ctrl>+<alt>+<space> or <ctrl>+<shift>+p."
+            else "Click the box, then press the keys you want to hold while you talk."
         )
         form = QFormLayout(self)
         form.addRow("Hotkey:", self.hotkey)
         form.addRow("Mode:", self.mode)
         form.addRow("", self.error)
         form.addRow("", note)
-        self.hotkey.textChanged.connect(lambda _t: self.isComplete() and None)
+        self.original = settings.hotkey
 
     def problem(self) -> str | None:
         return hotkey_mod.check(self.hotkey.text())
+
+    def skip(self) -> None:
+        self.hotkey.setText(self.original)
+        self.error.setText("")
 
     def validatePage(self) -> bool:  # noqa: N802
         reason = self.problem()
@@ -427,8 +526,26 @@ class HotkeyPage(QWizardPage):
         return reason is None
 
 
+class _EnterSends(QObject):
+    """Enter in the message box sends it. Without this the wizard also takes
+    the Enter as its default button and closes before the reply is seen."""
+
+    def __init__(self, send: Any, parent: QObject) -> None:
+        super().__init__(parent)
+        self.send = send
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.KeyPress and event.key() in (  # type: ignore[attr-defined]
+            Qt.Key.Key_Return, Qt.Key.Key_Enter
+        ):
+            self.send()
+            return True
+        return False
+
+
 class FirstTalkPage(QWizardPage):
-    """Hold the button and ask something (or type it); the reply shows here."""
+    """Hold the button and ask something (or type it); the exchange shows here
+    as it does in the main window (and is spoken when a speaker is there)."""
 
     def __init__(self, controller: Any, bridge: Any) -> None:
         super().__init__()
@@ -436,15 +553,20 @@ class FirstTalkPage(QWizardPage):
         self.setTitle("Say hello")
         self.setSubTitle('Hold "Talk" and ask "what time is it?", or type it and press Enter.')
         from ui.main_window import PushToTalk
+        from ui.transcript import Transcript, bubble_style
 
         self.ptt = PushToTalk(controller)
         self.text = QLineEdit()
         self.text.setAccessibleName("Message")
-        self.text.setPlaceholderText("or type here")
-        self.text.returnPressed.connect(self.submit)
+        self.text.setPlaceholderText("or type here and press Enter")
+        self.text.installEventFilter(_EnterSends(self.submit, self.text))
         self.heard = QLabel()
         self.heard.setWordWrap(True)
-        self.reply = QLabel()
+        self.heard.setStyleSheet("font-style: italic;")
+        self.exchange = Transcript()
+        self.exchange.setAccessibleName("Your first exchange")
+        self.exchange.setStyleSheet(bubble_style(self.palette()))
+        self.reply = QLabel()  # problems only (the exchange itself is in the bubbles)
         self.reply.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.ptt)
@@ -452,18 +574,39 @@ class FirstTalkPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.heard)
+        layout.addWidget(self.exchange, 1)
         layout.addWidget(self.reply)
-        layout.addStretch(1)
         bridge.partial.connect(lambda e: self.heard.setText(f"Hearing: {e.text}…"))
-        bridge.user_turn.connect(lambda e: self.heard.setText(f"You: {e.text}"))
-        bridge.reply_done.connect(lambda e: self.reply.setText(f"Parley: {e.text}"))
+        bridge.user_turn.connect(self._user)
+        bridge.reply_delta.connect(lambda e: self.exchange.append_delta(e.text, e.turn_id))
+        bridge.reply_done.connect(
+            lambda e: self.exchange.finish_reply(e.text, e.turn_id, e.interrupted)
+        )
+
+    def follow(self, listen: Any) -> None:
+        """Talk follows the app's listening state: no microphone, no Talk."""
+        def show(_state: object = None) -> None:
+            self.ptt.setEnabled(listen.can_listen)
+            self.setSubTitle(
+                'Hold "Talk" and ask "what time is it?", or type it and press Enter.'
+                if listen.can_listen
+                else 'Type "what time is it?" and press Enter (Parley cannot hear you yet).'
+            )
+
+        listen.changed.connect(show)
+        show()
+
+    def _user(self, e: Any) -> None:
+        self.heard.setText("")
+        self.exchange.add_user(e.text, e.turn_id)
 
     def submit(self) -> None:
         text = self.text.text().strip()
         if text and self.controller.submit_text(text):
             self.text.clear()
+            self.reply.setText("")
         elif text:
-            self.reply.setText("Parley is still starting; try again in a moment.")
+            self.reply.setText("Parley is still starting; press Enter again in a moment.")
 
 
 class Onboarding(QWizard):
@@ -478,11 +621,40 @@ class Onboarding(QWizard):
         self.models_page = ModelsPage(settings)
         self.hotkey_page = HotkeyPage(settings)
         self.talk = FirstTalkPage(controller, bridge)
+        listen = getattr(parent, "listen", None)
+        if listen is not None:
+            self.talk.follow(listen)
         for page in (WelcomePage(), self.mic, self.models_page, self.hotkey_page, self.talk):
             self.addPage(page)
         self.setButtonText(QWizard.WizardButton.CancelButton, "Skip setup")
+        # Every page can be skipped: its changes are dropped and the next page shows.
+        self.setButtonText(QWizard.WizardButton.CustomButton1, "Skip this step")
+        self.setOption(QWizard.WizardOption.HaveCustomButton1, True)
+        self.customButtonClicked.connect(lambda _which: self.skip_page())
+        self.currentIdChanged.connect(self._skip_shown)
         self.settings = settings
-        self.resize(620, 480)
+        self.resize(680, 520)
+
+    def skip_page(self) -> None:
+        page = self.currentPage()
+        if page is self.hotkey_page:
+            self.hotkey_page.skip()
+        elif page is self.models_page:
+            self.models_page.cancel()
+        elif page is self.mic:
+            self.mic.stop_check()
+            self.mic.device.setCurrentIndex(0)
+            if self.settings.input_device:
+                self.mic.device.setEditText(self.settings.input_device)
+        if self.nextId() == -1:
+            self.accept()
+        else:
+            self.next()
+
+    def _skip_shown(self, _id: int) -> None:
+        page = self.currentPage()
+        last = page is self.talk or page is None
+        self.button(QWizard.WizardButton.CustomButton1).setVisible(not last and _id > 0)
 
     def accept(self) -> None:
         changes: dict[str, object] = dict(self.models_page.changes)

@@ -139,3 +139,37 @@ def test_settings_and_wizard_screens(qtbot: Any) -> None:
     for i in range(dialog.tabs.count()):
         dialog.tabs.setCurrentIndex(i)
         shot(dialog, f"settings-{i + 1}-{dialog.tabs.tabText(i).lower().replace(' ', '-')}")
+
+
+def test_first_run_wizard(qtbot: Any, app_without_mic: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    shell = app_without_mic
+    shell.run_onboarding()
+    wizard = shell.onboarding
+    qtbot.waitUntil(wizard.isVisible, timeout=5000)
+    names = ["welcome", "microphone", "models", "hotkey", "say-hello"]
+    for i, name in enumerate(names):
+        page = wizard.currentPage()
+        if page is wizard.mic:  # no microphone: one clear message, no live-looking meter
+            qtbot.waitUntil(lambda: "No microphone" in wizard.mic.status.text(), timeout=10000)
+            assert not wizard.mic.meter.isEnabled()
+        if page is wizard.models_page:  # plain names and sizes, no [stt, en-us] codes
+            items = [page.list.item(j).text() for j in range(page.list.count())]
+            assert not any("[" in t for t in items)
+            assert not any("Korean" in t for t in items)  # an English user sees English
+            assert "★ recommended" in page.list.currentItem().text()
+        if page is wizard.hotkey_page:  # the same key-capture field as Settings
+            assert page.hotkey.edit.keySequence().toString() == "Ctrl+Alt+Space"
+        shot(wizard, f"wizard-{i + 1}-{name}")
+        if i < len(names) - 1:
+            wizard.skip_page()  # every page can be skipped
+    talk = wizard.talk
+    assert not talk.ptt.isEnabled()  # no microphone: Talk is off here too
+    talk.text.setText("what time is it")
+    qtbot.keyClick(talk.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(talk.exchange.bubbles) >= 2, timeout=30000)
+    assert wizard.isVisible()  # Enter sent the message; it did not close the wizard
+    assert talk.exchange.bubbles[0].text() == "what time is it"
+    shot(wizard, "wizard-5-say-hello-answered")
+    wizard.accept()
