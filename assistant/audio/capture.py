@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue
 import threading
 import time
@@ -42,15 +41,18 @@ from typing import Any
 import numpy as np
 import soxr
 
-from assistant.audio import devices, wavfile
+from assistant.audio import devices
+from assistant.audio.format import (
+    DBFS_FLOOR,
+    FRAME_MS,
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    dbfs,
+    read_wav_16k,
+)
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
-"""Hz, for every frame a source returns."""
-FRAME_MS = 30
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-"""480 samples = 30 ms: one frame from `read()`."""
 STALL_SECONDS = 1.0
 """No callback for this long means the device is gone."""
 
@@ -81,15 +83,6 @@ class DeviceLost(Exception):
 
 class EndOfStream(Exception):
     """The source has no more frames: the file ended or `stop()` was called."""
-
-
-def level_dbfs(frame: np.ndarray) -> float:
-    """RMS level of int16 samples in dB relative to full scale (-100 for silence)."""
-    if frame.size == 0:
-        return -100.0
-    x = frame.astype(np.float64)
-    power = float(np.dot(x, x)) / x.size
-    return max(10.0 * math.log10(power / 32768.0**2), -100.0) if power > 0 else -100.0
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -187,7 +180,7 @@ class MicSource:
         """Blocks PortAudio flagged as input overflow (samples lost before us)."""
         self.dropped = 0
         """Blocks dropped because the consumer did not keep up."""
-        self.level_dbfs = -100.0
+        self.level_dbfs = DBFS_FLOOR
         """Level of the last frame read, for a meter."""
         self.last_frame_time = 0.0
         """time.monotonic() when the callback delivered the end of the last frame read."""
@@ -349,7 +342,7 @@ class MicSource:
                 return self._deliver(frame)
 
     def _deliver(self, frame: np.ndarray) -> np.ndarray:
-        self.level_dbfs = level_dbfs(frame)
+        self.level_dbfs = dbfs(frame)
         return frame
 
     def _check_alive(self) -> None:
@@ -432,7 +425,7 @@ class MicSource:
 
 class WavSource:
     """A WAV file (any rate, any channels, 8/16/24/32-bit PCM or 32/64-bit float;
-    `wavfile.WavError` says why another file cannot be read) as 16 kHz mono frames,
+    `format.WavError` says why another file cannot be read) as 16 kHz mono frames,
     at real-time pace (`realtime=True`: each frame is released when its last sample
     would have been spoken) or as fast as it is read. The last frame is padded with
     silence; then `read()` raises `EndOfStream`."""
@@ -442,11 +435,11 @@ class WavSource:
 
     def __init__(self, path: Path | str | None = None, *, realtime: bool = True) -> None:
         self.realtime = realtime
-        self.level_dbfs = -100.0
+        self.level_dbfs = DBFS_FLOOR
         self.last_frame_time = 0.0
         self._samples = np.zeros(0, dtype=np.int16)
         if path is not None:
-            self._samples = wavfile.read_16k_mono(Path(path))
+            self._samples = read_wav_16k(path)
         self._pos = 0
         self._t0: float | None = None
         self._stopped = False
@@ -495,14 +488,8 @@ class WavSource:
             frame = np.concatenate([frame, np.zeros(FRAME_SAMPLES - len(frame), np.int16)])
         self._pos = end
         self.last_frame_time = time.monotonic()
-        self.level_dbfs = level_dbfs(frame)
+        self.level_dbfs = dbfs(frame)
         return frame
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """A WAV file -> (int16 samples, rate); shape (n,) or (n, channels).
-    `wavfile.WavError` (a ValueError) says why a file cannot be read."""
-    return wavfile.read_pcm16(path)
 
 
 def resample_to_16k(samples: np.ndarray, rate: int) -> np.ndarray:

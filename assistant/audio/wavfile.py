@@ -1,9 +1,10 @@
 """Reading any WAV file a user hands Parley, or saying in words why not.
 
 One reader for every command that takes a WAV (`parley transcribe`, `parley
-listen --wav`, the STT and capture helpers). The RIFF chunks are parsed here
-with `struct` rather than by the stdlib `wave` module, which rejects IEEE-float
-WAVs, trusts header sizes, and fails with bare `wave.Error`s.
+listen --wav`, the STT and capture helpers); the code reads WAVs through
+`audio.format`, which calls it. The RIFF chunks are parsed here with `struct`
+rather than by the stdlib `wave` module, which rejects IEEE-float WAVs, trusts
+header sizes, and fails with bare `wave.Error`s.
 
 Accepted: PCM 8/16/24/32-bit integer and 32/64-bit float (also inside
 WAVE_FORMAT_EXTENSIBLE), any number of channels (averaged), any sample rate
@@ -28,8 +29,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-TARGET_RATE = 16_000
-"""What Parley's recognisers take: 16 kHz mono int16."""
 MIN_RATE = 1_000
 MAX_RATE = 384_000
 """Sample rates outside these are a damaged header, not audio."""
@@ -120,16 +119,17 @@ def read_pcm16(path: Path | str) -> tuple[np.ndarray, int]:
     return (x[:, 0] if info.channels == 1 else x), info.rate
 
 
-def read_16k_mono(path: Path | str) -> np.ndarray:
-    """The file as 16 kHz mono int16: channels averaged, resampled with soxr,
-    a block at a time. WavError when it cannot be read as audio."""
+def read_mono(path: Path | str, rate: int) -> np.ndarray:
+    """The file as mono int16 at `rate` Hz (`format.read_wav_16k` gives 16 kHz):
+    channels averaged, resampled with soxr, a block at a time. WavError when it
+    cannot be read as audio."""
     info = read_header(path)
     out: list[np.ndarray] = []
     stream = None
-    if info.rate != TARGET_RATE:
+    if info.rate != rate:
         import soxr
 
-        stream = soxr.ResampleStream(info.rate, TARGET_RATE, 1, dtype="float32")
+        stream = soxr.ResampleStream(info.rate, rate, 1, dtype="float32")
     frame_bytes = _frame_bytes(info)
     with _open(info) as f:
         left = info.frames

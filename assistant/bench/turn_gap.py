@@ -33,13 +33,13 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from assistant.audio.format import read_wav
 from assistant.bench.stats import median, percentile
 from assistant.bench.voices import VoiceMissing, available_voices, render, render_parts
 
@@ -235,19 +235,12 @@ def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
     return int(loud[0]), int(loud[-1]) + 1
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
-    with wave.open(str(path)) as w:
-        data = np.frombuffer(w.readframes(w.getnframes()), "<i2")
-        return data, w.getframerate(), w.getnchannels()
-
-
 def measure_gap(recording: Path, question: Path) -> float:
     """ms from the question's true end of speech (left) to the reply's first sample (right)."""
-    data, rate, channels = read_wav(recording)
-    stereo = data.reshape(-1, channels)
+    stereo, rate = read_wav(recording)
     left, right = stereo[:, 0], stereo[:, 1]
-    q, q_rate, _ = read_wav(question)
-    q_start, q_end = speech_bounds(q)
+    q, q_rate = read_wav(question)
+    q_start, q_end = speech_bounds(q.reshape(-1))
     speech_len = (q_end - q_start) / q_rate
     reply = np.flatnonzero(np.abs(right.astype(np.int32)) > ONSET)
     onset = np.flatnonzero(np.abs(left.astype(np.int32)) > ONSET)

@@ -61,19 +61,23 @@ class VoicePrinter(Printer):
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.audio.wavfile import TARGET_RATE, WavError, read_16k_mono
+    from assistant.audio.format import SAMPLE_RATE, WavError, read_wav_16k
 
     samples = None
     if args.wav is not None:
         try:  # before anything loads: a file that is not audio is refused at once
-            samples = read_16k_mono(args.wav)
+            samples = read_wav_16k(args.wav)
         except WavError as e:
             print(f"parley: {e}", file=sys.stderr)
             return 1
 
     from assistant.audio.capture import MicSource, NoInputDevice, WavSource
     from assistant.control import AlreadyRunning, ControlServer
-    from assistant.session import Session
+    from assistant.session import Session, model_problem
+
+    if args.model and not args.no_llm and (problem := model_problem(args.model)):
+        print(f"parley: {problem}", file=sys.stderr)
+        return 2
     from assistant.voice import VoiceUnavailable, build_voice
 
     printer = VoicePrinter(args.json)
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     control = None
     try:
         source = (
-            WavSource.from_samples(samples, TARGET_RATE, realtime=not args.fast)
+            WavSource.from_samples(samples, SAMPLE_RATE, realtime=not args.fast)
             if samples is not None
             else MicSource(session.settings.input_device)
         )

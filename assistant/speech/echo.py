@@ -23,6 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.audio.format import dbfs
+
 log = logging.getLogger(__name__)
 
 
@@ -30,13 +32,6 @@ class PlaysAudio(Protocol):
     def recent_output(self, seconds: float) -> np.ndarray:
         """int16 samples handed to the device during the last `seconds`."""
         ...
-
-
-def dbfs(samples: np.ndarray) -> float:
-    if samples.size == 0:
-        return -120.0
-    rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) / 32768.0
-    return 20.0 * np.log10(max(rms, 1e-6))
 
 
 def loudest_dbfs(samples: np.ndarray, parts: int = 20) -> float:

@@ -47,7 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.speech.stt import SAMPLE_RATE, SttError, Transcript, _as_pcm
+from assistant.audio.format import SAMPLE_RATE, dbfs
+from assistant.speech.stt import SttError, Transcript, _as_pcm
 
 log = logging.getLogger(__name__)
 
@@ -301,13 +302,12 @@ class _SpeechGate:
         for start in range(0, whole, WINDOW):
             # Silero reads writable, contiguous float32 memory.
             window = np.array(data[start : start + WINDOW], np.float32)
-            power = float(np.dot(window, window)) / WINDOW
-            dbfs = 10 * math.log10(power) if power > 0 else -100.0
+            level = dbfs(window)
             if self._model is None:
-                out.append(dbfs >= FALLBACK_SPEECH_DBFS)
+                out.append(level >= FALLBACK_SPEECH_DBFS)
                 continue
             prob = float(self._model.process(np.ctypeslib.as_ctypes(window)))
-            out.append(prob >= SPEECH_PROBABILITY and dbfs >= SPEECH_FLOOR_DBFS)
+            out.append(prob >= SPEECH_PROBABILITY and level >= SPEECH_FLOOR_DBFS)
         self._pending = np.array(data[whole:], np.float32)
         return out
 

@@ -37,14 +37,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from assistant import paths
+from assistant.audio.format import SAMPLE_RATE, WavError, read_wav_16k
 
 if TYPE_CHECKING:
     from assistant.speech.moonshine import MoonshineEngine
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16_000
-"""Hz. Both engines are fed 16 kHz mono int16."""
 
 FILE_CHUNK_SAMPLES = 3_200
 """Samples per block `transcribe_file` feeds (200 ms): big enough to keep Python
@@ -595,11 +593,9 @@ def open_engine(
 
 def read_wav(path: Path) -> np.ndarray:
     """A WAV file (PCM or float, any rate and channels) as 16 kHz mono int16;
-    SttError ("bad_audio") saying why a file cannot be read (`audio.wavfile`)."""
-    from assistant.audio.wavfile import WavError, read_16k_mono
-
+    SttError ("bad_audio") saying why a file cannot be read (`audio.format`)."""
     try:
-        return read_16k_mono(path)
+        return read_wav_16k(path)
     except WavError as exc:
         raise SttError(str(exc), "bad_audio") from exc
 

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.speech.stt import SAMPLE_RATE, SttError, Transcript, _as_pcm, _transcript
+from assistant.audio.format import SAMPLE_RATE
+from assistant.speech.stt import SttError, Transcript, _as_pcm, _transcript
 
 log = logging.getLogger(__name__)
 

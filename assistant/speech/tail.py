@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.speech.echo import dbfs
+from assistant.audio.format import dbfs
 
 
 class TailTrim:

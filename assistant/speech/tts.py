@@ -57,6 +57,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant.audio import format as audio_format
+
 log = logging.getLogger(__name__)
 
 DRIVER_ENV = "PARLEY_TTS_DRIVER"
@@ -375,11 +377,7 @@ def speak_direct(
 
 def write_wav(path: Path, syn: Synthesis) -> None:
     """Write a synthesis as a 16-bit mono WAV file."""
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(syn.sample_rate)
-        f.writeframes(np.ascontiguousarray(syn.samples, dtype="<i2").tobytes())
+    audio_format.write_wav(path, syn.samples, syn.sample_rate)
 
 
 # Reading what the engine wrote
@@ -398,7 +396,8 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
         if data[:4] == b"FORM":
             samples, rate, channels = _read_aiff(data)
         else:
-            samples, rate, channels = _read_wav(path)
+            samples, rate = audio_format.read_wav(path)
+            channels = 1 if samples.ndim == 1 else samples.shape[1]
     except (wave.Error, EOFError, struct.error, ValueError) as exc:
         raise TtsError(f"The speech engine wrote audio Parley cannot read ({exc}).") from exc
     if channels > 1:
@@ -406,21 +405,6 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     if samples.size == 0:
         raise TtsError("The speech engine produced no audio for this text.")
     return samples, rate
-
-
-def _read_wav(path: Path) -> tuple[np.ndarray, int, int]:
-    with wave.open(str(path), "rb") as f:
-        width, channels, rate = f.getsampwidth(), f.getnchannels(), f.getframerate()
-        raw = f.readframes(f.getnframes())
-    if width == 2:
-        samples = np.frombuffer(raw, dtype="<i2").astype(np.int16)
-    elif width == 1:  # unsigned 8-bit
-        samples = ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(
-            np.int16
-        )
-    else:
-        raise ValueError(f"{8 * width}-bit samples")
-    return samples, rate, channels
 
 
 def _read_aiff(data: bytes) -> tuple[np.ndarray, int, int]:

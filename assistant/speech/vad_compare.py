@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import wave
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, read_wav_16k
 from assistant.speech.vad import (
-    FRAME_SAMPLES,
-    FRAME_SECONDS,
-    SAMPLE_RATE,
     Endpointer,
     EndpointEventType,
     FrameVad,
@@ -86,14 +83,6 @@ class LabelledStream:
 def librivox_clips() -> list[Path]:
     """The testdata clips, sorted; empty when the Debian package is not installed."""
     return sorted(LIBRIVOX_DIR.glob("*.wav"))
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """Samples of a 16 kHz mono 16-bit WAV as int16."""
-    with wave.open(str(path), "rb") as w:
-        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
-            raise ValueError(f"{path}: need 16 kHz mono 16-bit PCM")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).copy()
 
 
 def load_transcripts(path: Path) -> dict[str, str]:
@@ -334,7 +323,7 @@ def compare(
         table = transcripts if transcripts is not None else _transcripts_beside(path)
         if path.stem not in table:
             raise ValueError(f"no transcript for {path.name}")
-        samples = read_wav(path)
+        samples = read_wav_16k(path)
         words = align_words(samples, table[path.stem], decoder)
         clean.append(labelled_stream(path.stem, samples, words, rng))
     noisy = [add_white_noise(s, snr_db, rng) for s in clean]

@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.audio.format import FRAME_SAMPLES, SAMPLE_RATE
 from assistant.speech import wakeword as ww
 from assistant.speech.stt import VoskEngine, find_vosk_model, read_wav
-from assistant.speech.vad import FRAME_SAMPLES, iter_frames, make_vad
+from assistant.speech.vad import iter_frames, make_vad
 from assistant.speech.vad_compare import librivox_clips
 
-SAMPLE_RATE = ww.SAMPLE_RATE
 KWS_THRESHOLDS = (1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30, 1e-35, 1e-40)
 CONFIDENCES = (0.3, 0.5, 0.7, 0.9)
 FLITE_VOICES = ("slt", "rms", "awb")

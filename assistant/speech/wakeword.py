@@ -43,13 +43,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from assistant.audio.format import SAMPLE_RATE
 from assistant.speech.stt import SttError, VoskEngine, find_vosk_model
 from assistant.speech.vad import Endpointer, EndpointEventType, FrameVad
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
-"""Hz."""
 DEFAULT_PHRASE = "hey parley"
 PRE_ROLL_S = 0.3
 """Seconds of audio before a VAD segment that the spotter also hears."""

@@ -10,7 +10,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,14 +17,8 @@ import numpy as np
 import pytest
 
 from assistant.audio import devices
-from assistant.audio.capture import (
-    FRAME_SAMPLES,
-    SAMPLE_RATE,
-    DeviceLost,
-    EndOfStream,
-    MicSource,
-    WavSource,
-)
+from assistant.audio.capture import DeviceLost, EndOfStream, MicSource, WavSource
+from assistant.audio.format import FRAME_SAMPLES, SAMPLE_RATE, read_wav, write_wav
 from assistant.audio.playback import SILENCE, Player
 from assistant.audio.virtual import PulseServer, missing_tools
 
@@ -39,16 +32,6 @@ SPEECH = Path("/usr/share/pocketsphinx/test/data/cards/001.wav")  # 1.1 s, 16 kH
 def tone(hz: float, seconds: float, rate: int, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amp * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    channels = 1 if samples.ndim == 1 else samples.shape[1]
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return path
 
 
 def loud_span(x: np.ndarray, rate: int, threshold: int = 3000) -> float:
@@ -170,8 +153,7 @@ def test_mic_hears_a_tone(pulse_server: PulseServer, tone_wav: Path, rate: int |
 
 @pytest.mark.skipif(not SPEECH.exists(), reason="needs pocketsphinx-testdata (Debian package)")
 def test_mic_hears_speech_faithfully(pulse_server: PulseServer) -> None:
-    with wave.open(str(SPEECH)) as w:
-        original = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+    original = read_wav(SPEECH)[0].astype(np.float64)
     with MicSource() as mic:
         frames = capture(mic, 1.6, lambda: pulse_server.play_into_mic(SPEECH))
     got = np.concatenate(frames).astype(np.float64)

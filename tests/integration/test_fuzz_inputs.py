@@ -243,9 +243,9 @@ def test_odd_valid_wavs_are_transcribed(
     if make is at_8k:
         # 8 kHz audio has nothing above 4 kHz, so the 16 kHz model may mishear
         # ("what kind of a"): the file is read whole, and something is heard.
-        from assistant.audio.wavfile import read_16k_mono
+        from assistant.audio.format import read_wav_16k
 
-        assert len(read_16k_mono(odd)) == pytest.approx(len(read_16k_mono(reference)), abs=4)
+        assert len(read_wav_16k(odd)) == pytest.approx(len(read_wav_16k(reference)), abs=4)
         assert got.stdout.strip(), got.stderr
     else:
         assert words(got.stdout) == SAID, got.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.speech import vad_compare as vc
+from assistant.audio.format import read_wav_16k
 from assistant.speech.stt import PocketsphinxEngine, SttError
 from assistant.speech.stt_worker import RecognizerProcess
 
@@ -21,7 +21,7 @@ def flite(text: str, out: Path, voice: str = "rms") -> np.ndarray:
     raw = out.with_suffix(".raw.wav")
     subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
     subprocess.run(["sox", str(raw), "-r", "16000", str(out)], check=True)
-    return vc.read_wav(out)
+    return read_wav_16k(out)
 
 
 def feed(rec: object, samples: np.ndarray) -> None:

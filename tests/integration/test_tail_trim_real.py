@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.audio.format import SAMPLE_RATE, read_wav_16k
 from assistant.speech import vad_compare as vc
 from assistant.speech.ear import Ear, PauseJudgement, UtteranceHeard
 from assistant.speech.stt import PocketsphinxEngine
 from assistant.speech.tail import TailTrim
-from assistant.speech.vad import SAMPLE_RATE, Endpointer, make_listening_vad
+from assistant.speech.vad import Endpointer, make_listening_vad
 
 QUESTIONS = (
     ("slt", "what time is it"),
@@ -34,7 +35,7 @@ def render(text: str, voice: str, out: Path) -> np.ndarray:
     raw = out.with_suffix(".raw.wav")
     subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
     subprocess.run(["sox", str(raw), "-r", str(SAMPLE_RATE), str(out)], check=True)
-    return vc.read_wav(out)
+    return read_wav_16k(out)
 
 
 def heard(samples: np.ndarray, engine: PocketsphinxEngine, trim: bool) -> list[UtteranceHeard]:
@@ -92,5 +93,5 @@ def test_read_speech_is_not_cut_into_more_turns(engine: PocketsphinxEngine) -> N
         return got
 
     for path in paths:
-        samples = vc.read_wav(path)
+        samples = read_wav_16k(path)
         assert turns(samples, trim=True) == turns(samples, trim=False), path.name

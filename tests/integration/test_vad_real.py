@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assistant.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, read_wav_16k
 from assistant.speech import vad_compare as vc
 from assistant.speech.vad import (
-    FRAME_SAMPLES,
-    FRAME_SECONDS,
-    SAMPLE_RATE,
     Endpointer,
     EndpointEvent,
     EnergyVad,
@@ -50,7 +48,7 @@ def streams(clip_paths) -> list[vc.LabelledStream]:
     rng = np.random.default_rng(7)
     result = []
     for path in clip_paths:
-        samples = vc.read_wav(path)
+        samples = read_wav_16k(path)
         words = vc.align_words(samples, transcripts[path.stem], decoder)
         result.append(vc.labelled_stream(path.stem, samples, words, rng))
     return result

@@ -13,15 +13,13 @@ import numpy as np
 import pytest
 
 from assistant.audio.capture import (
-    FRAME_SAMPLES,
     MicSource,
     Reframer,
     StreamResampler,
-    level_dbfs,
-    read_wav,
     resample_to_16k,
 )
 from assistant.audio.devices import DeviceInfo, format_devices, match_device
+from assistant.audio.format import FRAME_SAMPLES, read_wav
 from assistant.audio.playback import Player, RingBuffer, onset, resample_clip
 
 
@@ -74,13 +72,6 @@ def test_stream_resampler_is_identity_at_16k() -> None:
     rs = StreamResampler(16_000)
     assert rs.process(x) is x
     assert len(rs.flush()) == 0
-
-
-def test_level_dbfs() -> None:
-    assert level_dbfs(np.zeros(480, np.int16)) == -100.0
-    full = np.full(480, 32767, np.int16)
-    assert level_dbfs(full) == pytest.approx(0.0, abs=0.01)
-    assert level_dbfs(sine(1000, 0.03, 16_000, amp=0.5)) == pytest.approx(-9.03, abs=0.1)
 
 
 # --------------------------------------------------------------------------- WAV input

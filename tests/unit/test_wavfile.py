@@ -11,13 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio.wavfile import (
-    MAX_SECONDS,
-    WavError,
-    read_16k_mono,
-    read_header,
-    read_pcm16,
-)
+from assistant.audio.format import WavError, read_wav, read_wav_16k
+from assistant.audio.wavfile import MAX_SECONDS, read_header
 
 
 def riff(data: bytes, *, rate: int = 16_000, channels: int = 1, bits: int = 16, tag: int = 1,
@@ -49,7 +44,7 @@ def test_float32_and_float64_are_read(tmp_path: Path) -> None:
     for bits, dtype in ((32, "<f4"), (64, "<f8")):
         path = tmp_path / f"f{bits}.wav"
         path.write_bytes(riff(x.astype(dtype).tobytes(), bits=bits, tag=3))
-        samples, rate = read_pcm16(path)
+        samples, rate = read_wav(path)
         assert rate == 16_000 and samples.dtype == np.int16
         assert np.abs(samples / 32768.0 - x).max() < 1e-4
 
@@ -62,7 +57,7 @@ def test_extensible_24_bit_stereo_44k_becomes_16k_mono(tmp_path: Path) -> None:
     path.write_bytes(riff(data, rate=44_100, channels=2, bits=24, extensible=True))
     info = read_header(path)
     assert (info.encoding, info.bits, info.channels, info.rate) == ("PCM", 24, 2, 44_100)
-    mono = read_16k_mono(path)
+    mono = read_wav_16k(path)
     assert mono.dtype == np.int16 and abs(len(mono) - 16_000) <= 2
     assert abs(peak_hz(mono, 16_000) - 500) < 3
     assert abs(np.abs(mono).max() - 0.25 * 32768) < 300  # averaged with a silent channel
@@ -76,9 +71,9 @@ def test_matches_the_stdlib_for_what_it_reads(tmp_path: Path) -> None:
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(x.tobytes())
-    samples, rate = read_pcm16(path)
+    samples, rate = read_wav(path)
     assert rate == 8000 and np.array_equal(samples, x)
-    assert len(read_16k_mono(path)) == pytest.approx(2 * len(x), abs=2)
+    assert len(read_wav_16k(path)) == pytest.approx(2 * len(x), abs=2)
 
 
 def test_cut_off_data_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
@@ -88,23 +83,23 @@ def test_cut_off_data_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
     path.write_bytes(whole[: len(whole) - 10_001])  # mid-sample, too
     info = read_header(path)
     assert info.cut_off and info.frames == (len(x) * 2 - 10_001) // 2
-    assert np.array_equal(read_16k_mono(path), x[: info.frames])
+    assert np.array_equal(read_wav_16k(path), x[: info.frames])
     path.write_bytes(riff(x.tobytes(), data_len=0xFFFFFFFF))  # a streaming writer's size
-    assert len(read_16k_mono(path)) == len(x)
+    assert len(read_wav_16k(path)) == len(x)
 
 
 def test_chunks_before_data_are_skipped(tmp_path: Path) -> None:
     x = (tone(300, 0.1, 16_000) * 32767).astype("<i2")
     path = tmp_path / "list.wav"
     path.write_bytes(riff(x.tobytes(), before_data=b"LIST" + struct.pack("<I", 5) + b"abcde\0"))
-    assert np.array_equal(read_16k_mono(path), x)
+    assert np.array_equal(read_wav_16k(path), x)
 
 
 def test_garbage_float_samples_are_clipped_not_nan(tmp_path: Path) -> None:
     junk = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 0.5], "<f4")
     path = tmp_path / "junk.wav"
     path.write_bytes(riff(junk.tobytes(), bits=32, tag=3))
-    samples, _ = read_pcm16(path)
+    samples, _ = read_wav(path)
     assert samples.tolist() == [0, 32767, -32768, 32767, -32768, 16384]
 
 
@@ -138,21 +133,21 @@ def test_refused_fast_with_a_reason(tmp_path: Path, name: str) -> None:
     path.write_bytes(content)
     t0 = time.monotonic()
     with pytest.raises(WavError) as err:
-        read_16k_mono(path)
+        read_wav_16k(path)
     assert time.monotonic() - t0 < 1.0
     assert str(path) in str(err.value) and reason in str(err.value), str(err.value)
 
 
 def test_folder_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WavError, match="is a folder"):
-        read_16k_mono(tmp_path)
+        read_wav_16k(tmp_path)
     with pytest.raises(WavError, match="There is no such file"):
-        read_pcm16(tmp_path / "nope.wav")
+        read_wav(tmp_path / "nope.wav")
 
 
 def test_a_huge_claimed_size_costs_nothing(tmp_path: Path) -> None:
     path = tmp_path / "claims.wav"
     path.write_bytes(riff(bytes(3200), data_len=0xFFFFFFF0))  # claims 37 hours at 16 kHz
     t0 = time.monotonic()
-    assert len(read_16k_mono(path)) == 1600
+    assert len(read_wav_16k(path)) == 1600
     assert time.monotonic() - t0 < 1.0
