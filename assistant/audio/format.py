@@ -38,9 +38,11 @@ FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 """Seconds per frame (0.03)."""
 
 DBFS_FLOOR = -100.0
-"""The level of silence, and the lowest level `dbfs` returns. Every threshold
-that compares against a level is above it (the quietest is the echo gate's
--70), so a lower floor would decide nothing differently."""
+"""The level of silence, and the lowest level `dbfs` returns. The fixed
+thresholds levels are compared with are -70 dBFS or above (echo gate -70, level
+VAD -60, Moonshine's gate -55); the echo gate and tail trim (whose own floor was
+-120) compare with speech and playback levels, far above -100. So the floor
+decides nothing: it keeps silence a finite number for meters and sums."""
 
 
 def dbfs(samples: np.ndarray) -> float:

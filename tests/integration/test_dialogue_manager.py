@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from recording import EventRecorder
 
 from assistant.config import Settings
 from assistant.dialogue.history import History, HistoryError
@@ -17,14 +18,6 @@ from assistant.llm.engine import LlmEngine
 from assistant.llm.provider import LlmProvider
 
 
-class Recorder(list):
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
-
-
 @pytest.fixture
 def history(tmp_path: Path):
     h = History(tmp_path / "history.sqlite3")
@@ -34,9 +27,9 @@ def history(tmp_path: Path):
 
 def make(
     history: History | None, engine: LlmEngine | None, **overrides
-) -> tuple[DialogueManager, Recorder]:
+) -> tuple[DialogueManager, EventRecorder]:
     settings = replace(Settings(), temperature=0.2, **overrides)
-    events = Recorder()
+    events = EventRecorder()
     llm = LlmProvider.ready(engine) if engine is not None else None
     notes = NoteStore(history) if history is not None else None
     m = DialogueManager(settings, sink=events, history=history, llm=llm, notes=notes)
@@ -161,7 +154,7 @@ def test_input_longer_than_context_is_refused_clearly(
 def test_continue_last_conversation(tmp_path: Path, history: History) -> None:
     m, _ = make(history, None)
     m.handle("take a note call mum")
-    again = DialogueManager(Settings(), sink=Recorder(), history=history, llm=None)
+    again = DialogueManager(Settings(), sink=EventRecorder(), history=history, llm=None)
     assert again.open_conversation(new=False) == m.conversation_id
     assert [x.content for x in again.messages][:1] == ["take a note call mum"]
     assert again.open_conversation(new=True) != m.conversation_id

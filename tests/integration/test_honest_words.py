@@ -10,23 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recording import EventRecorder
 
 from assistant.config import Settings
 from assistant.dialogue.claims import find_claim
 from assistant.dialogue.history import History
 from assistant.dialogue.manager import DialogueManager
-from assistant.events import Error, Event, ReplyDelta, Source, ToolResult
+from assistant.events import Error, ReplyDelta, Source, ToolResult
 from assistant.llm.engine import LlmEngine
 from assistant.llm.provider import LlmProvider
 from assistant.llm.templates import Message
-
-
-class Recorder(list):
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
 
 
 @pytest.fixture
@@ -36,8 +29,8 @@ def history(tmp_path: Path) -> Iterator[History]:
     h.close()
 
 
-def make(history: History, engine: Any, **overrides: Any) -> tuple[DialogueManager, Recorder]:
-    events = Recorder()
+def make(history: History, engine: Any, **overrides: Any) -> tuple[DialogueManager, EventRecorder]:
+    events = EventRecorder()
     m = DialogueManager(
         replace(Settings(), **overrides), sink=events, history=history,
         llm=LlmProvider.ready(engine),

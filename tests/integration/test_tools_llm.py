@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from recording import EventRecorder
 
 from assistant.config import Settings
 from assistant.dialogue.builtin_tools import ToolEnv, builtin_registry
@@ -20,7 +21,7 @@ from assistant.dialogue.history import History
 from assistant.dialogue.manager import DialogueManager, system_messages
 from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.tools import ToolError, validate
-from assistant.events import Event, ReplyDone, Source, ToolRequest
+from assistant.events import ReplyDone, Source, ToolRequest
 from assistant.llm import grammar
 from assistant.llm.engine import GenerationStats, LlmEngine
 from assistant.llm.provider import LlmProvider
@@ -38,12 +39,6 @@ REQUESTS = [
 ]
 
 
-class Recorder(list):
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
 
 
 def tool_prompt(engine: LlmEngine, text: str) -> str:
@@ -89,8 +84,8 @@ def history(tmp_path: Path) -> Iterator[History]:
     h.close()
 
 
-def make(history: History, engine: LlmEngine) -> tuple[DialogueManager, Recorder, NoteStore]:
-    events = Recorder()
+def make(history: History, engine: LlmEngine) -> tuple[DialogueManager, EventRecorder, NoteStore]:
+    events = EventRecorder()
     notes = NoteStore(history)
     m = DialogueManager(
         replace(Settings(), temperature=0.2, max_tokens=24),

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from recording import EventRecorder
 
 from assistant.config import Settings
 from assistant.dialogue.builtin_tools import ToolEnv, builtin_registry
@@ -34,24 +35,6 @@ from assistant.events import (
 )
 from assistant.llm.provider import LlmProvider
 from assistant.llm.templates import Message, PlainFormat
-
-
-class Recorder(list):
-    def __init__(self) -> None:
-        super().__init__()
-        self.cond = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.cond:
-            self.append(event)
-            self.cond.notify_all()
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
-
-    def wait_for(self, test, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-        with self.cond:
-            return self.cond.wait_for(lambda: any(test(e) for e in self), timeout)
 
 
 class ScriptedModel:
@@ -101,7 +84,7 @@ def history(tmp_path: Path) -> Iterator[History]:
 
 
 def make(history: History, model: ScriptedModel | None = None, **settings):  # type: ignore[no-untyped-def]
-    events = Recorder()
+    events = EventRecorder()
     llm = LlmProvider.ready(model) if model is not None else None  # type: ignore[arg-type]
     notes = NoteStore(history)
     m = DialogueManager(
