@@ -54,8 +54,8 @@ def understood_examples() -> list[tuple[str, list[str]]]:
     return kept
 
 
-def examples_html(model_on: bool) -> str:
-    parts = ["<p>Say it after the wake phrase, hold Talk, or type it.</p>"]
+def examples_html(model_on: bool, wake_phrase: str = "hey parley") -> str:
+    parts = [f"<p>Say “{wake_phrase}” first, or hold Talk, or type it.</p>"]
     for title, sentences in understood_examples():
         items = "".join(f"<li>“{s}”</li>" for s in sentences)
         parts.append(f"<p><b>{title}</b></p><ul>{items}</ul>")
@@ -76,22 +76,21 @@ def version() -> str:
 
 
 def model_names(settings: Any) -> list[str]:
-    """What the user runs, by the names people read (the catalog's), not ids."""
-    from assistant.models.catalog import load_catalog
+    """What the user runs, by the names people read (the catalog's), not ids:
+    the models the settings select, explicitly or as the automatic choice."""
+    in_use: dict[str, str] = {}
+    try:
+        from assistant.models import list_models
 
-    catalog = load_catalog()
-
-    def name(setting: str, fallback: str) -> str:
-        if not setting:
-            return fallback
-        entry = catalog.get(setting)
-        return entry.display_name if entry else setting
-
-    llm = "off" if not getattr(settings, "use_llm", True) else name(
-        getattr(settings, "llm_model", ""), "Gemma 3 270M (built in)"
-    )
-    engine = getattr(settings, "stt_engine", "") or "automatic"
-    stt = name(getattr(settings, "stt_model", ""), f"the best installed ({engine})")
+        for m in list_models():
+            if m.in_use:
+                in_use.setdefault(m.kind, m.name)
+    except Exception:  # no model manager, or an unreadable catalog
+        pass
+    llm = in_use.get("llm", getattr(settings, "llm_model", "") or "the built-in model")
+    if not getattr(settings, "use_llm", True):
+        llm = "turned off"
+    stt = in_use.get("stt", getattr(settings, "stt_model", "") or "the best installed")
     voice = getattr(settings, "tts_voice", "") or "the system voice (eSpeak NG)"
     return [f"Language model: {llm}", f"Speech recognition: {stt}", f"Voice: {voice}"]
 

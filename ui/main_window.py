@@ -613,7 +613,9 @@ class MainWindow(QMainWindow):
         from ui.help_dialogs import TextWindow, examples_html
 
         model_on = bool(getattr(self.settings, "use_llm", True))
-        self.examples_window = TextWindow("What can I say?", examples_html(model_on), self)
+        wake = str(getattr(self.settings, "wake_phrase", "hey parley"))
+        html = examples_html(model_on, wake)
+        self.examples_window = TextWindow("What can I say?", html, self)
         self.examples_window.open()
 
     def show_about(self) -> None:

@@ -173,3 +173,20 @@ def test_first_run_wizard(qtbot: Any, app_without_mic: Any) -> None:
     assert talk.exchange.bubbles[0].text() == "what time is it"
     shot(wizard, "wizard-5-say-hello-answered")
     wizard.accept()
+
+
+def test_help_menu(qtbot: Any, window: Any) -> None:
+    titles = [a.text() for a in window.help_menu.actions() if a.text()]
+    assert any("What can I say" in t for t in titles)
+    assert any("set-up again" in t for t in titles)
+    assert any("About" in t for t in titles)
+    window.show_examples()
+    text = window.examples_window.body.text()
+    assert "set a timer for 5 minutes" in text and "take a note buy milk" in text
+    shot(window.examples_window, "help-what-can-i-say")
+    window.show_about()
+    about = window.about_window.body.text()
+    assert "Parley" in about and "Gemma 3 270M" in about and "Apache-2.0" in about
+    shot(window.about_window, "help-about")
+    # Developer tools are hidden unless asked for.
+    assert not window.hard_cases_action.isVisible() and not window.latency_toggle.isVisible()
