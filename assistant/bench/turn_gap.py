@@ -235,22 +235,22 @@ def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
     return int(loud[0]), int(loud[-1]) + 1
 
 
-def measure_gap(recording: Path, question: Path) -> float:
+def measure_gap_ms(recording: Path, question: Path) -> float:
     """ms from the question's true end of speech (left) to the reply's first sample (right)."""
     stereo, rate = read_wav(recording)
     left, right = stereo[:, 0], stereo[:, 1]
     q, q_rate = read_wav(question)
     q_start, q_end = speech_bounds(q.reshape(-1))
-    speech_len = (q_end - q_start) / q_rate
+    speech_len_s = (q_end - q_start) / q_rate
     reply = np.flatnonzero(np.abs(right.astype(np.int32)) > ONSET)
     onset = np.flatnonzero(np.abs(left.astype(np.int32)) > ONSET)
     if reply.size == 0 or onset.size == 0:
         return float("nan")
-    first_left = onset[0] / rate
+    first_left_s = onset[0] / rate
     # The reply may start before the question's echo ends on the left channel:
     # the question's onset is its first sound before any reply sound.
-    end_of_speech = first_left + speech_len
-    return (reply[0] / rate - end_of_speech) * 1000
+    speech_end_s = first_left_s + speech_len_s
+    return (reply[0] / rate - speech_end_s) * 1000
 
 
 class _Events:
@@ -408,12 +408,12 @@ def _one_turn(pulse: Any, events: _Events, q: _Question, work: Path) -> TurnGap:
     except TimeoutError:
         got.setdefault("heard", "")
     rec.stop()
-    gap = float(measure_gap(rec_path, q.wav)) if got.get("stages") else float("nan")
+    gap_ms = float(measure_gap_ms(rec_path, q.wav)) if got.get("stages") else float("nan")
     rec_path.unlink(missing_ok=True)
     return TurnGap(
         q.text,
         q.kind,
-        round(gap, 1),
+        round(gap_ms, 1),
         got.get("source", ""),
         got.get("heard", ""),
         got.get("stages", {}),
