@@ -51,7 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         import_module(f"assistant.commands.{name}").add_parser(sub)
+    _describe(sub)
     return parser
+
+
+def _describe(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Each subcommand's help page opens with what it does: its one-line help
+    as the description, unless it has its own (and the same for theirs)."""
+    for choice in sub._choices_actions:
+        page = sub.choices.get(choice.dest)
+        if page is None:
+            continue
+        if not page.description and choice.help:
+            page.description = choice.help[0].upper() + choice.help[1:] + "."
+        for action in page._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe(action)
 
 
 def setup_logging(verbose: bool) -> None:

@@ -597,7 +597,8 @@ class Pipeline:
                 result = self.manager.confirm(*turn.confirm)
             else:
                 result = self.manager.handle(
-                    turn.text, confidence=turn.confidence, cancel=turn.cancel, started=turn.started
+                    turn.text, confidence=turn.confidence, cancel=turn.cancel, started=turn.started,
+                    typed=turn.heard is None and not turn.tentative,  # the UI's text box
                 )
         finally:
             self.manager.sink = self._emit

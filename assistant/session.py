@@ -109,6 +109,24 @@ def resolve_model(settings: Settings) -> Path:
     return ensure_embedded_model()
 
 
+def model_problem(setting: str) -> str | None:
+    """Why `--model setting` cannot be used, naming the path; None when it can.
+    Checked before anything starts: a wrong path given on the command line is
+    the user's mistake to hear about at once, not at the first question."""
+    from assistant.llm.engine import LlmError
+    from assistant.models.resolve import llm_model_path
+
+    try:
+        path = llm_model_path(setting)
+    except LlmError as e:
+        return e.message
+    if not path.exists():
+        return f"There is no model file at {path.resolve()} (from --model {setting})."
+    if path.is_dir():
+        return f"{path.resolve()} is a folder, not a GGUF model file (from --model {setting})."
+    return None
+
+
 def catalog_template(model_id: str) -> str:
     """The chat template the model catalog names for `model_id` ("" when the
     setting is a path, or the catalog names none): used when the GGUF has none."""

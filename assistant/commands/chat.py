@@ -14,7 +14,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -42,7 +42,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-llm", action="store_true", help="answer by rules only, load no model")
     p.add_argument("--model", metavar="PATH", help="GGUF model file to use for this run")
     p.add_argument("--new", action="store_true", help="start a new conversation")
+    p.add_argument(
+        "--yes", action="store_true",
+        help="approve actions that need a yes (open a page, delete a note): for scripts",
+    )
     p.set_defaults(func=run)
+
+
+NEEDS_YES = 3
+"""Exit code of `chat --once` when the request needs a yes it did not get."""
 
 
 class Printer:
@@ -57,6 +65,13 @@ class Printer:
         self.prompt = ""
         """Shown again after a notice that arrives while the user is typing."""
         self.at_prompt = False
+        self.typed: Callable[[], str] = lambda: ""
+        """What the user has typed on the prompt line so far (redrawn with it)."""
+        self.once = False
+        """`--once`: there is no next line to answer a question with."""
+        self._deferred: list[str] = []
+        """Lines (a finished timer, a state) that came while a reply streamed:
+        they wait for the reply's line to end, never split it."""
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -77,25 +92,33 @@ class Printer:
             self.out.write("\n")
             self.out.flush()
             self._streaming = False
+            deferred, self._deferred = self._deferred, []
+            for text in deferred:
+                self._line(text)
         elif isinstance(event, Error):
             self._line(f"parley: {event.message}")
         elif isinstance(event, Notice):
             self._line(f"({event.message})")
-            if self.at_prompt and self.prompt:  # a timer went off while the user types
-                self.err.write(self.prompt)
-                self.err.flush()
         elif isinstance(event, Flagged) and event.reason == "negative_sentiment":
             pass  # the reply itself acknowledges it
         elif isinstance(event, ToolRequest):
-            # The reply asks the question; this says how long the answer may take.
-            self._line(f"(waiting {event.timeout_s:g} s for yes or no: {event.description})")
+            if not self.once:  # --once says what to do instead, after the reply
+                # The reply asks the question; this says how long the answer may take.
+                self._line(f"(waiting {event.timeout_s:g} s for yes or no: {event.description})")
         elif isinstance(event, ToolResult):
             pass  # its text is in the reply, or in a notice
 
     def _line(self, text: str) -> None:
-        if self._streaming or (self.at_prompt and self.prompt):
-            self.err.write("\n")
-        self.err.write(text + "\n")
+        if self._streaming:
+            self._deferred.append(text)
+            return
+        if self.at_prompt and self.prompt:
+            # The user is typing: the line replaces the prompt line, which is
+            # drawn again below it with what was typed so far.
+            self.err.write("\r\033[K" if self.err.isatty() else "\n")
+            self.err.write(text + "\n" + self.prompt + self.typed())
+        else:
+            self.err.write(text + "\n")
         self.err.flush()
 
 
@@ -138,8 +161,34 @@ class LineReader:
         self.printer = printer
         self.encoding = getattr(stream, "encoding", None) or "utf-8"
         self.warned = False
+        self.editing = False
+        """A terminal: lines come through readline, so a notice can redraw
+        the prompt with what was typed so far (`Printer.typed`)."""
+
+    def edit_lines(self) -> None:
+        """Read a terminal's lines through readline (where the platform has it)."""
+        try:
+            import readline
+        except ImportError:
+            return
+        reconfigure = getattr(self.stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")  # bad bytes become U+FFFD, told once below
+        self.editing = True
+        self.printer.typed = readline.get_line_buffer
+
+    def _edited_line(self) -> str:
+        try:
+            line = input()
+        except EOFError:
+            return ""
+        if "\ufffd" in line:
+            self.bad_bytes()
+        return line + "\n"
 
     def readline(self) -> str:
+        if self.editing:
+            return self._edited_line()
         raw = getattr(self.stream, "buffer", None)
         if raw is None:  # a text-only stream (tests, embedding): already text
             return clean_text(self.stream.readline(), self)
@@ -177,8 +226,11 @@ def clean_text(text: str, reader: LineReader | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.session import Session
+    from assistant.session import Session, model_problem
 
+    if args.model and not args.no_llm and (problem := model_problem(args.model)):
+        print(f"parley: {problem}", file=sys.stderr)
+        return 2
     printer = Printer(args.json)
     session = Session.open(
         printer, model=args.model, use_llm=not args.no_llm, new_conversation=args.new
@@ -188,24 +240,50 @@ def run(args: argparse.Namespace) -> int:
             once = clean_text(args.once)
             if once != args.once:
                 printer(Notice(BAD_BYTES, "bad_input"))
+            printer.once = True
             result = _turn(session, once)
-            return 0 if result is not None else 1
+            if result is None:
+                return 1
+            llm = session.llm
+            if result.flagged == "unhandled" and session.settings.llm_model and llm and llm.error:
+                return 1  # the model the user chose is broken: the error above says why
+            return _answer_once(session, args.yes)
         session.start_llm()  # load in the background while the user types
-        return _repl(session, printer)
+        return _repl(session, printer, args.yes)
     finally:
         session.close()
 
 
-def _turn(session: Any, text: str, *, prepare_next: bool = False) -> Any:
+def _answer_once(session: Any, yes: bool) -> int:
+    """After `--once`: a request that waits for a yes gets it from --yes, or
+    is dropped with a word on how to give one (exit NEEDS_YES)."""
+    pending = session.manager.pending_request
+    if pending is None:
+        return 0
+    if yes:
+        session.manager.confirm(pending.request_id, True)
+        return 0
+    print(
+        f"parley: nothing was done: this request needs your yes ({pending.description}).\n"
+        "  Add --yes to approve it from a script, or run `parley chat` and answer yes.",
+        file=sys.stderr,
+    )
+    return NEEDS_YES
+
+
+def _turn(session: Any, text: str, *, prepare_next: bool = False, yes: bool = False) -> Any:
     cancel = CancelToken()
     with ctrl_c_cancels(cancel):
-        result = session.manager.handle(text, cancel=cancel)
+        result = session.manager.handle(text, cancel=cancel, typed=True)
+        pending = session.manager.pending_request
+        if yes and pending is not None:  # --yes: the script said yes in advance
+            result = session.manager.confirm(pending.request_id, True)
         if prepare_next:  # while the user reads the reply
             session.manager.prepare_next_turn(lambda: cancel.cancelled)
     return result
 
 
-def _repl(session: Any, printer: Printer) -> int:
+def _repl(session: Any, printer: Printer, yes: bool = False) -> int:
     interactive = sys.stdin.isatty()
     if interactive and not printer.json_mode:
         print(
@@ -215,6 +293,8 @@ def _repl(session: Any, printer: Printer) -> int:
     prompt = "> " if interactive and not printer.json_mode else ""
     printer.prompt = prompt
     reader = LineReader(sys.stdin, printer)
+    if prompt:
+        reader.edit_lines()
     while True:
         try:
             if prompt:
@@ -234,6 +314,6 @@ def _repl(session: Any, printer: Printer) -> int:
             continue  # a bare Enter is not a turn
         if text.lower() in QUIT_WORDS:
             return 0
-        result = _turn(session, text, prepare_next=True)
+        result = _turn(session, text, prepare_next=True, yes=yes)
         if result is not None and result.intent == IntentName.GOODBYE.value:
             return 0

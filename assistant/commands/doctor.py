@@ -43,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"       fix: {c.fix}")
     failed = [c for c in checks if c.status == "fail"]
     if not args.json:
+        names = ", ".join(dict.fromkeys(c.name for c in failed))
         print(
-            "\nEverything essential works."
+            "\nReady: everything essential works."
             if not failed
-            else f"\n{len(failed)} essential problem(s): Parley cannot run properly until fixed."
+            else f"\nNot ready: {len(failed)} problem(s) to fix first ({names})."
         )
     return 1 if failed else 0
 
@@ -190,11 +191,11 @@ def _llm() -> list[Check]:
 
             check_gguf(llm_model_path(settings.llm_model))
             out.append(Check("language model", "ok", settings.llm_model))
-        except LlmError as e:
+        except LlmError as e:  # the user chose this model: broken is not ready
             out.append(
                 Check(
                     "language model",
-                    "warn",
+                    "fail",
                     e.message,
                     "Fix llm_model in the config, or remove it to use the built-in model.",
                 )
@@ -339,11 +340,11 @@ def _audio() -> list[Check]:
         out = [Check("audio", "warn", f"{found}: {missing}")]
     else:
         out = [Check("audio", "ok", found)]
-    if not inputs:
+    if not inputs:  # Parley is a voice assistant: without a microphone it is not ready
         out.append(
             Check(
                 "microphone",
-                "warn",
+                "fail",
                 "no input device found",
                 "Plug in a microphone; until then Parley works by typing (parley chat).",
             )

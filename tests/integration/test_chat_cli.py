@@ -185,7 +185,7 @@ def test_malformed_config_is_reported_with_line_and_rest_applies(parley_home: Pa
     assert "line 2: n_ctx" in out.stderr and "line 3" in out.stderr
     assert "Traceback" not in out.stderr
     # use_llm = false on line 1 still applied: no model, a clear no-LLM answer.
-    assert "without a language model" in out.stdout
+    assert "language model turned off" in out.stdout
 
 
 @pytest.mark.parametrize("kind", ["missing", "random", "truncated"])
@@ -196,18 +196,17 @@ def test_bad_model_file_is_one_clear_message(parley_home: Path, gguf_path: Path,
     elif kind == "truncated":
         model.write_bytes(gguf_path.read_bytes()[:3_000_000])
     out = run(["chat", "--model", str(model), "--once", "why is the sky blue"], parley_home)
-    assert out.returncode == 0
     assert "Traceback" not in out.stderr
-    expected = {"missing": "not found", "random": "not a GGUF", "truncated": "damaged"}[kind]
+    if kind == "missing":  # a wrong path is refused before anything starts, by name
+        assert out.returncode == 2 and str(model) in out.stderr
+        return
+    assert out.returncode == 1  # the model the user chose is broken: a failed command
+    expected = {"random": "not a GGUF", "truncated": "damaged"}[kind]
     assert expected in out.stderr
-    assert "without a language model" in out.stdout  # and Parley still answers
+    assert "could not be loaded" in out.stdout  # and Parley still answers
     # Rules keep working with a broken model.
-    assert (
-        run(
-            ["chat", "--model", str(model), "--once", "what is 2 plus 2"], parley_home
-        ).stdout.strip()
-        == "2 plus 2 is 4."
-    )
+    rule = run(["chat", "--model", str(model), "--once", "what is 2 plus 2"], parley_home)
+    assert (rule.returncode, rule.stdout.strip()) == (0, "2 plus 2 is 4.")
 
 
 def test_unwritable_data_dir_still_answers(tmp_path: Path) -> None:
@@ -235,8 +234,10 @@ def test_empty_input_asks_again(parley_home: Path) -> None:
 def test_doctor_reports_and_exits_zero_when_healthy(parley_home: Path, gguf_path: Path) -> None:
     configure(parley_home, gguf_path)
     out = run(["doctor", "--json"], parley_home)
-    assert out.returncode == 0, out.stdout
     checks = {c["name"]: c for c in map(json.loads, out.stdout.splitlines())}
+    # Not ready (exit 1) only for a missing microphone on this machine.
+    no_mic = checks.get("microphone", {}).get("status") == "fail"
+    assert out.returncode == (1 if no_mic else 0), out.stdout
     assert checks["history"]["status"] == "ok"
     assert checks["language model"]["status"] == "ok"
     assert checks["llm runtime"]["status"] == "ok"
@@ -303,7 +304,7 @@ def test_human_chat_shows_the_question_and_waits(parley_home: Path) -> None:
         "I'll delete your one note. Shall I? Say yes or no.",
         "Deleted 1 note.",
     ]
-    assert "(waiting 20 s for yes or no: delete your one note)" in out.stderr
+    assert "(waiting 120 s for yes or no: delete your one note)" in out.stderr  # typed
 
 
 def test_open_url_goes_through_BROWSER_only_after_yes(parley_home: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from assistant.commands.chat import Printer
-from assistant.events import Notice, ReplyDelta, ToolRequest, ToolResult
+from assistant.events import Notice, ReplyDelta, ReplyDone, Source, ToolRequest, ToolResult
 
 
 def make(prompt: str = "") -> tuple[Printer, io.StringIO, io.StringIO]:
@@ -30,12 +30,44 @@ def test_in_a_pipe_a_notice_is_one_line() -> None:
     assert err.getvalue() == "(Your timer for 5 minutes is done.)\n"
 
 
-def test_a_notice_mid_reply_starts_a_new_line() -> None:
+def test_a_notice_mid_reply_waits_for_the_line_to_end() -> None:
     p, out, err = make("> ")
-    p(ReplyDelta("Once upon", 1))
+    p(ReplyDelta("The capital of France is", 1))
+    p(Notice("Your timer for 2 minutes is done.", "timer"))
+    assert err.getvalue() == ""  # not inside the sentence
+    p(ReplyDelta(" Paris.", 1))
+    p(ReplyDone("The capital of France is Paris.", Source.LLM, False, 1))
+    assert out.getvalue() == "The capital of France is Paris.\n"
+    assert err.getvalue() == "(Your timer for 2 minutes is done.)\n"
+
+
+def test_a_notice_while_typing_redraws_the_prompt_with_the_typed_text() -> None:
+    p, _out, err = make("> ")
+    p.at_prompt = True
+    p.typed = lambda: "what is 2 pl"
     p(Notice("Your tea timer is done.", "timer"))
-    assert out.getvalue() == "Once upon"
-    assert err.getvalue() == "\n(Your tea timer is done.)\n"
+    assert err.getvalue() == "\n(Your tea timer is done.)\n> what is 2 pl"
+
+
+def test_voice_states_never_split_a_reply() -> None:
+    from assistant.commands.listen import VoicePrinter
+    from assistant.events import State, StateChanged
+
+    out, err = io.StringIO(), io.StringIO()
+    p = VoicePrinter(False, out, err)
+    p(ReplyDelta("It is a long", 1))
+    p(StateChanged(State.SPEAKING))
+    p(ReplyDelta(" sentence.", 1))
+    p(ReplyDone("It is a long sentence.", Source.LLM, False, 1))
+    assert out.getvalue() == "It is a long sentence.\n"
+    assert err.getvalue() == "(speaking)\n"
+
+
+def test_once_has_no_countdown_line() -> None:
+    p, _out, err = make()
+    p.once = True
+    p(ToolRequest("r1", "open_url", {"url": "https://a.example"}, "open a page", 120.0))
+    assert err.getvalue() == ""
 
 
 def test_tool_request_says_how_long_results_stay_quiet() -> None:

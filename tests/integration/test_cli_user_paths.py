@@ -1,0 +1,122 @@
+"""The command line as a user meets it (issue 16): real `parley` subprocesses
+with PARLEY_HOME in a temp folder. A request that needs a yes under --once,
+--yes for scripts, a wrong --model path, --no-llm's words, every subcommand's
+help page, doctor's verdict on a broken configuration, alarms by typing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.commands.chat import NEEDS_YES
+
+PARLEY = [sys.executable, "-m", "assistant.cli"]
+
+
+def run(args: list[str], home: Path, env: dict[str, str] | None = None, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [*PARLEY, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PARLEY_HOME": str(home), **(env or {})},
+    )
+
+
+def browser(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A BROWSER that only writes down what it was asked to open."""
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n')
+    script.chmod(0o755)
+    return {"BROWSER": str(script)}, opened
+
+
+def test_once_with_a_consequential_request_says_how_to_answer(
+    parley_home: Path, tmp_path: Path
+) -> None:
+    env, opened = browser(tmp_path)
+    out = run(["chat", "--no-llm", "--once", "open the page example.net"], parley_home, env)
+    assert out.returncode == NEEDS_YES, out.stderr
+    assert "--yes" in out.stderr and "parley chat" in out.stderr
+    assert "waiting" not in out.stderr  # no countdown nobody can answer
+    assert not opened.exists()  # nothing was opened
+
+
+def test_yes_approves_for_a_script(parley_home: Path, tmp_path: Path) -> None:
+    env, opened = browser(tmp_path)
+    args = ["chat", "--no-llm", "--yes", "--once", "open https://example.net/page"]
+    out = run(args, parley_home, env)
+    assert out.returncode == 0, out.stderr
+    assert opened.read_text().splitlines() == ["https://example.net/page"]
+    assert out.stdout.splitlines()[-1] == "Opened https://example.net/page."
+
+
+def test_a_typed_question_waits_the_typed_timeout(parley_home: Path) -> None:
+    (parley_home / "config.toml").write_text("typed_confirm_timeout_s = 75\n")
+    out = run(["chat", "--no-llm"], parley_home, stdin="take a note tea\ndelete my notes\nno\n")
+    assert out.returncode == 0, out.stderr
+    assert "(waiting 75 s for yes or no: delete your one note)" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["chat", "listen"])
+def test_a_wrong_model_path_is_named_and_fails(parley_home: Path, command: str) -> None:
+    args = [command, "--model", "no/such/model.gguf"]
+    out = run([*args, "--once", "hello"] if command == "chat" else args, parley_home)
+    assert out.returncode != 0
+    assert str(Path("no/such/model.gguf").resolve()) in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_no_llm_does_not_send_the_user_to_settings(parley_home: Path) -> None:
+    out = run(["chat", "--no-llm", "--once", "who wrote hamlet"], parley_home)
+    assert out.returncode == 0, out.stderr
+    assert "turned off" in out.stdout
+    assert "Settings" not in out.stdout and "models pull" not in out.stdout
+
+
+def test_every_subcommand_help_has_a_description(parley_home: Path) -> None:
+    from assistant.cli import COMMANDS
+
+    pages = [[c] for c in COMMANDS] + [["history", "list"], ["models", "pull"], ["bench", "llm"]]
+    for page in pages:
+        out = run([*page, "--help"], parley_home)
+        assert out.returncode == 0, (page, out.stderr)
+        # usage, then a blank line, then the description (before "options:").
+        body = out.stdout.split("\n\n")
+        assert len(body) > 2 and not body[1].startswith(("options:", "positional")), page
+
+
+def test_doctor_is_not_ready_when_the_configured_model_is_missing(parley_home: Path) -> None:
+    (parley_home / "config.toml").write_text('llm_model = "/nowhere/mine.gguf"\n')
+    out = run(["doctor"], parley_home)
+    assert out.returncode == 1, out.stdout
+    assert "Not ready" in out.stdout and "Everything essential works" not in out.stdout
+    as_json = run(["doctor", "--json"], parley_home)
+    checks = {c["name"]: c for c in map(json.loads, as_json.stdout.splitlines())}
+    assert checks["language model"]["status"] == "fail"
+    assert "/nowhere/mine.gguf" in checks["language model"]["detail"]
+
+
+def test_alarms_by_typing(parley_home: Path) -> None:
+    lines = [
+        "set an alarm for 6:15 am",
+        "wake me up at a quarter to eight tomorrow for the dentist",
+        "cancel my alarm",
+        "the second one",
+        "what alarms do I have",
+    ]
+    out = run(["chat", "--no-llm"], parley_home, stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    said = out.stdout.splitlines()
+    assert said[0].startswith("Alarm set for 6:15 AM ") and ":" not in said[0].split("AM")[1]
+    assert said[1] == "Alarm set for 7:45 AM tomorrow: dentist."
+    assert said[2].endswith("Which one should I cancel?")
+    assert said[3] == "Cancelled the dentist alarm at 7:45 AM."
+    assert said[4] == "You have one: the alarm at 6:15 AM."
