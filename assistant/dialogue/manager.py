@@ -76,6 +76,14 @@ NO_LLM_HELP = (
     "and date, set timers, do arithmetic and take notes. To add a model, choose one in "
     "Settings, or run `parley models list` and `parley models pull`."
 )
+LLM_OFF_HELP = (
+    "I can't answer that with the language model turned off: I answer by rule only, "
+    "the time and date, timers and alarms, arithmetic and notes."
+)
+LLM_BROKEN_HELP = (
+    "I can't answer that: the language model could not be loaded (the message above says "
+    "why). Until it can, I answer by rule: the time and date, timers, arithmetic and notes."
+)
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
 MAX_TOOL_CALLS = 4
 """Tool calls the LLM may make in one user turn, results fed back after each."""
@@ -421,8 +429,19 @@ class DialogueManager:
             if intent is not None:  # a weaker rule match beats no answer at all
                 return self._answer_rule(intent, user_id, t0, timings)
             self._flag(user_id, "unhandled", text)
-            return self._finish_fixed(NO_LLM_HELP, Source.SYSTEM, user_id, t0, flagged="unhandled")
+            return self._finish_fixed(
+                self._no_llm_help(), Source.SYSTEM, user_id, t0, flagged="unhandled"
+            )
         return self._answer_llm(engine, user_id, cancel, t0, timings)
+
+    def _no_llm_help(self) -> str:
+        """Why there is no model, in the user's terms: turned off on purpose,
+        configured but broken, or none yet."""
+        if not self.settings.use_llm:
+            return LLM_OFF_HELP
+        if self.settings.llm_model and self.llm is not None and self.llm.error is not None:
+            return LLM_BROKEN_HELP  # the user's chosen model: the error names the cause
+        return NO_LLM_HELP
 
     def _clarify(self, text: str, confidence: float, reason: str, t0: float) -> TurnResult:
         user_id = self._add_turn("user", text, confidence=confidence, flagged=reason)
