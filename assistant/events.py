@@ -48,6 +48,78 @@ class Source(StrEnum):
     SYSTEM = "system"  # Parley's own words: a clarification, a no-model notice
 
 
+class FlagReason(StrEnum):
+    """Why a turn is listed as a hard case (`Flagged.reason`, the history's
+    `flagged` column: the stored text is the value)."""
+
+    EMPTY = "empty"
+    UNINTELLIGIBLE = "unintelligible"
+    LOW_CONFIDENCE = "low_confidence"
+    NEGATIVE_SENTIMENT = "negative_sentiment"
+    UNHANDLED = "unhandled"
+    TOO_LONG = "too_long"
+
+
+class ErrorCode(StrEnum):
+    """`Error.code`: stable, for programs (the UI branches on them, `--json`
+    prints them). LlmError and SttError carry theirs from the engines."""
+
+    # input and hearing
+    NO_MICROPHONE = "no_microphone"
+    INPUT_LOST = "input_lost"
+    STT_UNAVAILABLE = "stt_unavailable"
+    WORKER_FAILED = "worker_failed"
+    BAD_AUDIO = "bad_audio"
+    BAD_SETTING = "bad_setting"
+    BAD_WORD = "bad_word"
+    # models
+    MODEL_MISSING = "model_missing"
+    MODEL_CORRUPT = "model_corrupt"
+    MODEL_BROKEN = "model_broken"
+    MODEL_UNREADABLE = "model_unreadable"
+    LLM_FAILED = "llm_failed"
+    LLM_UNAVAILABLE = "llm_unavailable"
+    GRAMMAR_INVALID = "grammar_invalid"
+    CONTEXT_FULL = "context_full"
+    CONTEXT_TOO_SMALL = "context_too_small"
+    SYSTEM_PROMPT_TOO_LONG = "system_prompt_too_long"
+    INPUT_TOO_LONG = "input_too_long"
+    # speaking
+    TTS_UNAVAILABLE = "tts_unavailable"
+    OUTPUT_UNAVAILABLE = "output_unavailable"
+    # storage
+    HISTORY_DAMAGED = "history_damaged"
+    HISTORY_UNWRITABLE = "history_unwritable"
+    NOTES_UNAVAILABLE = "notes_unavailable"
+    TIMERS_DAMAGED = "timers_damaged"
+    # the app
+    TURN_FAILED = "turn_failed"
+    STARTUP_FAILED = "startup_failed"
+    ALREADY_RUNNING = "already_running"
+
+
+class NoticeCode(StrEnum):
+    """`Notice.code`: what a notice is about."""
+
+    NONE = ""
+    READY = "ready"
+    LLM_LOADING = "llm_loading"
+    CONFIG_PROBLEM = "config_problem"
+    BAD_INPUT = "bad_input"
+    INPUT_BACK = "input_back"
+    NO_STT = "no_stt"
+    STT_FALLBACK = "stt_fallback"
+    NO_WAKE = "no_wake"
+    TTS_VOICE = "tts_voice"
+    TIMER = "timer"
+    """A timer or alarm went off, or went off while Parley was closed: the voice loop speaks it."""
+    TIMERS_UNSAVED = "timers_unsaved"
+    CONFIRM_TIMEOUT = "confirm_timeout"
+    """No answer to a tool request, so it was not run."""
+    TOOL_DENIED = "tool_denied"
+    """The user said something else instead of yes."""
+
+
 @dataclass(frozen=True)
 class Event:
     """Base of all events. Subclasses set `type`."""
@@ -170,9 +242,7 @@ class Flagged(Event):
 
     type: ClassVar[EventType] = EventType.FLAGGED
     turn_id: int
-    reason: str
-    """One of: empty, unintelligible, low_confidence, negative_sentiment,
-    unhandled."""
+    reason: FlagReason
     text: str = ""
 
 
@@ -181,8 +251,7 @@ class Error(Event):
     """Something went wrong; `message` is for humans, `code` for programs."""
 
     type: ClassVar[EventType] = EventType.ERROR
-    code: str
-    """Stable machine code, e.g. model_missing, model_corrupt, history_unwritable."""
+    code: ErrorCode
     message: str
     """One clear sentence a user can act on."""
     fatal: bool = False
@@ -195,11 +264,7 @@ class Notice(Event):
 
     type: ClassVar[EventType] = EventType.NOTICE
     message: str
-    code: str = ""
-    """What it is about. Tools use: timer (a timer or alarm went off, or went
-    off while Parley was closed: the voice loop speaks it), confirm_timeout (no
-    answer to a tool request, so it was not run), tool_denied (the user said
-    something else instead of yes)."""
+    code: NoticeCode = NoticeCode.NONE
 
 
 @dataclass(frozen=True)

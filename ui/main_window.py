@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 
 from assistant.events import (
     Error,
+    ErrorCode,
     Flagged,
     Latency,
     Notice,
+    NoticeCode,
     Partial,
     ReplyDelta,
     ReplyDone,
@@ -211,9 +213,9 @@ class MainWindow(QMainWindow):
         top = QHBoxLayout()
         top.addWidget(self.state_label)
         top.addSpacing(8)
-        mic = QLabel("Mic")
-        mic.setBuddy(self.level)
-        top.addWidget(mic)
+        self.mic_label = QLabel("Mic")
+        self.mic_label.setBuddy(self.level)
+        top.addWidget(self.mic_label)
         top.addWidget(self.level)
         top.addStretch(1)
         top.addWidget(self.latency_toggle)
@@ -403,6 +405,7 @@ class MainWindow(QMainWindow):
     def on_user_turn(self, e: UserTurn) -> None:
         self.stall.mark()
         self.partial.hide()
+        self._reply_tool = ""  # a tool's outcome belongs to the reply of its own turn
         if e.conversation_id and e.conversation_id != self.shown_conversation:
             self.shown_conversation = e.conversation_id  # the core opened one (a first turn)
         self.transcript.add_user(e.text, e.turn_id)
@@ -413,8 +416,10 @@ class MainWindow(QMainWindow):
     def on_reply_done(self, e: ReplyDone) -> None:
         bubble = self.transcript.finish_reply(e.text, e.turn_id, e.interrupted)
         tool, self._reply_tool = self._reply_tool, ""
-        if e.source == Source.TOOL or tool:
-            bubble.set_tag(tool_tag(tool or e.intent))
+        if tool:  # the reply tells a tool's outcome: the tool's icon
+            bubble.set_tag(tool_tag(tool))
+        elif e.source == Source.TOOL:  # a rule reply by a tool ("timer", "note_add")
+            bubble.set_tag(tool_tag(e.intent, fallback=False))
         self.refresh_conversations()
 
     def on_turn_retracted(self, e: TurnRetracted) -> None:
@@ -456,37 +461,41 @@ class MainWindow(QMainWindow):
         self.latency_toggle.setVisible(on)
         self.latency_action.setVisible(on)
         self.hard_cases_action.setVisible(on)
+        self.transcript.show_flags = on
         self.view_menu.menuAction().setVisible(on)
         if not on:
             self.set_latency_visible(False)
 
     def on_error(self, e: Error) -> None:
-        if e.code in ("no_microphone", "stt_unavailable", "worker_failed"):
+        if e.code in (ErrorCode.NO_MICROPHONE, ErrorCode.STT_UNAVAILABLE, ErrorCode.WORKER_FAILED):
             self.set_can_listen(False, e.message)
         message = e.message
-        if e.code in ("llm_failed", "model_missing"):
+        if e.code in (ErrorCode.LLM_FAILED, ErrorCode.MODEL_MISSING):
             message = model_cause(message, str(getattr(self.settings, "llm_model", "")))
         self.notices.show_notice(e.code, message, error=True)
 
     def set_can_listen(self, ok: bool, why: str = "") -> None:
-        """Without a microphone (or a recogniser) the Talk button says why."""
+        """Without a microphone (or a recogniser) the Talk button says why, and
+        no level meter suggests that one is there."""
         self.ptt.setEnabled(ok)
         self.ptt.setToolTip(PushToTalk.TIP if ok else f"Parley cannot listen: {why}")
-        self.level.setEnabled(ok)
+        self.level.setVisible(ok)
+        self.mic_label.setVisible(ok)
         self.listen.set_can_listen(ok, why)
 
     def on_notice(self, e: Notice) -> None:
-        if e.code == "timer":
+        if e.code == NoticeCode.TIMER:
             self.timer_done(e.message)
             return
-        if e.code == "confirm_timeout":  # said by the ToolResult's bubble
+        if e.code == NoticeCode.CONFIRM_TIMEOUT:  # said by the ToolResult's bubble
             return
-        if e.code == "input_back":
+        if e.code == NoticeCode.INPUT_BACK:
             self.set_can_listen(True)
-        if e.code == "no_stt":
+        if e.code == NoticeCode.NO_STT:
             self.set_can_listen(False, e.message)
-        if e.code in ("config_problem", "no_wake", "tts_voice", "input_back", "no_stt",
-                      "timers_unsaved", "input_lost"):
+        if e.code in (NoticeCode.CONFIG_PROBLEM, NoticeCode.NO_WAKE, NoticeCode.TTS_VOICE,
+                      NoticeCode.INPUT_BACK, NoticeCode.NO_STT, NoticeCode.TIMERS_UNSAVED,
+                      ErrorCode.INPUT_LOST):
             self.notices.show_notice(e.code, e.message)
         self.statusBar().showMessage(e.message, 10000)
 
