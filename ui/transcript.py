@@ -136,6 +136,8 @@ class Transcript(QScrollArea):
         self._users: dict[int, Bubble] = {}
         self._open: _Reply | None = None  # the reply streaming now
         self._latency_visible = False
+        self.show_flags = False
+        """Mark hard cases on the user's words (the developer setting)."""
         self.bubbles: list[Bubble] = []
         self.verticalScrollBar().rangeChanged.connect(self._stick_to_bottom)
         self._at_bottom = True
@@ -275,15 +277,18 @@ class Transcript(QScrollArea):
         tool = ""
         for t in turns:
             if t.role == "user":
+                tool = ""
                 self.add_user(t.text, t.id)
-                if t.flagged:
+                if t.flagged and self.show_flags:
                     self.mark_flagged(t.id, t.flagged)
             elif t.role == "assistant":
                 b = self.finish_reply(t.text, t.id, interrupted=t.status == "interrupted")
                 if t.timings:
                     self.set_latency(t.id, t.timings)
-                if t.source == "tool" or tool:
-                    b.set_tag(tool_tag(tool or t.intent))
+                if tool:
+                    b.set_tag(tool_tag(tool))
+                elif t.source == "tool":
+                    b.set_tag(tool_tag(t.intent, fallback=False))
                 tool = ""
             elif t.role == "tool":
                 # Audit rows (request, decision, result): the reply that follows

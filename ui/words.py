@@ -21,12 +21,13 @@ TOOL_ICONS = {
 DEFAULT_ICON = ("✓", "Done")
 
 
-def tool_tag(tool: str) -> str:
-    """A small glyph and word above a tool's reply, by what the tool is about."""
+def tool_tag(tool: str, fallback: bool = True) -> str:
+    """A small glyph and word above a tool's reply, by what the tool is about
+    ('' for an unknown one when `fallback` is False)."""
     for word, (icon, name) in TOOL_ICONS.items():
         if word in tool:
             return f"{icon} {name}"
-    return f"{DEFAULT_ICON[0]} {DEFAULT_ICON[1]}"
+    return f"{DEFAULT_ICON[0]} {DEFAULT_ICON[1]}" if fallback and tool else ""
 
 
 def _humane(value: Any) -> str:

@@ -145,3 +145,28 @@ def test_a_consequential_request_from_the_real_core(
         controller.close()
         bridge.close()
         window.stall.stop()
+
+
+def test_a_tool_action_is_one_reply_with_its_icon(qtbot: Any, window: Any) -> None:
+    from assistant.events import Notice, ReplyDone, Source, UserTurn
+
+    for e in (
+        UserTurn("take a note buy milk", 1),
+        ToolResult("", "add_note", True, "Noted: buy milk."),
+        ReplyDone("Noted: buy milk.", Source.TOOL, False, 2, "note_add"),
+        UserTurn("hello", 3),
+        ReplyDone("Hello!", Source.RULE, False, 4, "greeting"),
+    ):
+        window.bridge(e)
+    bubbles = window.transcript.bubbles
+    qtbot.waitUntil(lambda: len(bubbles) == 4, timeout=3000)
+    assert [b.role for b in bubbles] == ["user", "assistant", "user", "assistant"]
+    assert bubbles[1].tag.text() == "✎ Notes" and bubbles[1].text() == "Noted: buy milk."
+    assert bubbles[3].tag.isHidden()  # the next reply is not the tool's
+    # An unanswered question has no reply: its outcome is said once, as Parley's words.
+    text = "No answer, so I did not delete the note."
+    window.bridge(ToolResult("r9", "delete_note", False, text, {"reason": "timeout"}))
+    window.bridge(Notice(text, "confirm_timeout"))
+    qtbot.waitUntil(lambda: len(bubbles) == 5, timeout=3000)
+    qtbot.wait(50)
+    assert len(bubbles) == 5 and bubbles[4].text() == text and bubbles[4].role == "assistant"
