@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,27 @@ from assistant.dialogue import dbfile
 
 log = logging.getLogger(__name__)
 
-ROLES = ("user", "assistant", "tool")
-STATUSES = ("streaming", "done", "interrupted")
+
+class TurnRole(StrEnum):
+    """Who a turn is from (the `role` column stores the value)."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class TurnStatus(StrEnum):
+    """Where a turn's writing stands (the `status` column stores the value)."""
+
+    STREAMING = "streaming"
+    """Being written: a reply is stored when it starts."""
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    """Cut off: by barge-in, or by a crash (`recover_interrupted`)."""
+
+
+ROLES = tuple(r.value for r in TurnRole)
+STATUSES = tuple(s.value for s in TurnStatus)
 SOURCES = ("", "rule", "llm", "tool", "system")
 EXPORT_FORMATS = ("md", "json")
 TITLE_CHARS = 60
@@ -47,11 +67,9 @@ class DamagedDatabase(HistoryError):
 class Turn:
     id: int
     conversation_id: int
-    role: str
-    """'user', 'assistant' or 'tool'."""
+    role: TurnRole
     text: str
-    status: str
-    """'streaming' (being written), 'done' or 'interrupted'."""
+    status: TurnStatus
     source: str
     """Who wrote a reply: '', 'rule', 'llm', 'tool' or 'system'."""
     intent: str
@@ -337,10 +355,10 @@ class History:
     def add_turn(
         self,
         conversation_id: int,
-        role: str,
+        role: TurnRole | str,
         text: str,
         *,
-        status: str = "done",
+        status: TurnStatus | str = TurnStatus.DONE,
         source: str = "",
         intent: str = "",
         confidence: float | None = None,
@@ -409,7 +427,7 @@ class History:
         turn_id: int,
         *,
         text: str | None = None,
-        status: str | None = None,
+        status: TurnStatus | str | None = None,
         source: str | None = None,
         flagged: str | None = None,
         timings: dict[str, float] | None = None,
@@ -520,9 +538,14 @@ def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
 
 
 def _turn(row: tuple[Any, ...]) -> Turn:
-    *head, timings, created_at, data = row
+    turn_id, conversation_id, role, text, status, *rest, timings, created_at, data = row
     return Turn(
-        *head,
+        turn_id,
+        conversation_id,
+        TurnRole(role),  # the table's CHECK admits only these
+        text,
+        TurnStatus(status),
+        *rest,
         timings=json.loads(timings or "{}"),
         created_at=created_at,
         data=json.loads(data or "{}"),

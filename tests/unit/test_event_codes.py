@@ -126,3 +126,27 @@ def test_values_are_unique_snake_case(enum: type) -> None:
     values = [m.value for m in enum]
     assert len(values) == len(set(values))
     assert all(v == "" or v.replace("_", "").isalpha() and v.islower() for v in values)
+
+
+def test_history_stores_role_status_and_flag_as_the_same_text(tmp_path: Path) -> None:
+    from assistant.dialogue.history import History, TurnRole, TurnStatus
+
+    h = History(tmp_path / "history.sqlite3")
+    try:
+        c = h.new_conversation()
+        user = h.add_turn(c, TurnRole.USER, "hello", flagged=FlagReason.LOW_CONFIDENCE)
+        h.add_turn(c, "assistant", "hi", status="streaming")  # plain text still works
+        h.update_turn(user, status=TurnStatus.INTERRUPTED)
+        turns = h.turns(c)
+    finally:
+        h.close()
+    assert [(t.role, t.status) for t in turns] == [
+        (TurnRole.USER, TurnStatus.INTERRUPTED), (TurnRole.ASSISTANT, TurnStatus.STREAMING)
+    ]
+    assert all(type(t.role) is TurnRole and type(t.status) is TurnStatus for t in turns)
+    db = sqlite3.connect(tmp_path / "history.sqlite3")
+    query = "SELECT role, status, flagged, typeof(role) FROM turns ORDER BY id"
+    rows = db.execute(query).fetchall()
+    db.close()
+    assert rows == [("user", "interrupted", "low_confidence", "text"),
+                    ("assistant", "streaming", None, "text")]  # fmt: skip
