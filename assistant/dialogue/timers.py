@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +47,40 @@ CREATE TABLE IF NOT EXISTS timers (
 """
 
 
+class TimerKind(StrEnum):
+    TIMER = "timer"
+    """A duration."""
+    ALARM = "alarm"
+    """A clock time."""
+
+
+class TimerState(StrEnum):
+    """See the module docstring. The `state` column stores the value."""
+
+    PENDING = "pending"
+    FIRED = "fired"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class Timer:
     id: int
-    kind: str
-    """'timer' (a duration) or 'alarm' (a clock time)."""
+    kind: TimerKind
     label: str
     duration_s: int
     """Seconds from creation to due (timers); 0 for alarms."""
     due_at: float
     """Wall-clock due time, seconds since the epoch."""
     created_at: float
-    state: str
+    state: TimerState
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Timer:
+        timer_id, kind, label, duration_s, due_at, created_at, state = row
+        # The table's CHECKs admit only these values.
+        return cls(timer_id, TimerKind(kind), label, duration_s, due_at, created_at,
+                   TimerState(state))  # fmt: skip
 
 
 class TimerStore:
@@ -144,7 +167,8 @@ class TimerStore:
             log.exception("timers: on_damage failed")
 
     def add(
-        self, due_at: float, *, kind: str = "timer", label: str = "", duration_s: int = 0
+        self, due_at: float, *, kind: TimerKind | str = TimerKind.TIMER, label: str = "",
+        duration_s: int = 0,
     ) -> Timer:
         now = self.clock()
         cur, _ = self._run(
@@ -152,20 +176,21 @@ class TimerStore:
             " VALUES (?, ?, ?, ?, ?)",
             (kind, label, duration_s, due_at, now),
         )
-        return Timer(int(cur.lastrowid or 0), kind, label, duration_s, due_at, now, "pending")
+        return Timer(int(cur.lastrowid or 0), TimerKind(kind), label, duration_s, due_at, now,
+                     TimerState.PENDING)  # fmt: skip
 
     _SELECT = "SELECT id, kind, label, duration_s, due_at, created_at, state FROM timers"
 
     def pending(self) -> list[Timer]:
         """Timers still to fire, soonest first."""
         _, rows = self._run(self._SELECT + " WHERE state = 'pending' ORDER BY due_at, id")
-        return [Timer(*r) for r in rows]
+        return [Timer.from_row(r) for r in rows]
 
     def get(self, timer_id: int) -> Timer | None:
         _, rows = self._run(self._SELECT + " WHERE id = ?", (timer_id,))
-        return Timer(*rows[0]) if rows else None
+        return Timer.from_row(rows[0]) if rows else None
 
-    def finish(self, timer_id: int, state: str) -> bool:
+    def finish(self, timer_id: int, state: TimerState) -> bool:
         """Move a pending timer to `state`; False when it was not pending (already
         fired, cancelled, or taken by another process)."""
         cur, _ = self._run(
@@ -197,7 +222,7 @@ class TimerScheduler:
         now = self.store.clock()
         try:
             for timer in self.store.pending():
-                if timer.due_at <= now and self.store.finish(timer.id, "missed"):
+                if timer.due_at <= now and self.store.finish(timer.id, TimerState.MISSED):
                     self._announce(timer, True)
         except HistoryError as e:  # the timers are unreadable; the rest of Parley is not
             log.warning("timers: %s", e)
@@ -210,7 +235,7 @@ class TimerScheduler:
         return timer
 
     def cancel(self, timer_id: int) -> bool:
-        ok = self.store.finish(timer_id, "cancelled")
+        ok = self.store.finish(timer_id, TimerState.CANCELLED)
         self.changed()
         return ok
 
@@ -233,7 +258,7 @@ class TimerScheduler:
         try:
             for timer in self.store.pending():
                 if timer.due_at <= now:
-                    if self.store.finish(timer.id, "fired"):
+                    if self.store.finish(timer.id, TimerState.FIRED):
                         self._announce(timer, False)
                 else:
                     wait = min(wait, timer.due_at - now)

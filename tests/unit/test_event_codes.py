@@ -150,3 +150,23 @@ def test_history_stores_role_status_and_flag_as_the_same_text(tmp_path: Path) ->
     db.close()
     assert rows == [("user", "interrupted", "low_confidence", "text"),
                     ("assistant", "streaming", None, "text")]  # fmt: skip
+
+
+def test_timers_store_kind_and_state_as_the_same_text(tmp_path: Path) -> None:
+    from assistant.dialogue.timers import TimerKind, TimerState, TimerStore
+
+    store = TimerStore(tmp_path / "timers.sqlite3")
+    try:
+        alarm = store.add(2e9, kind="alarm", label="tea")
+        timer = store.add(2e9, kind=TimerKind.TIMER, duration_s=60)
+        assert store.finish(timer.id, TimerState.CANCELLED)
+        again = store.get(timer.id)
+    finally:
+        store.close()
+    assert (alarm.kind, alarm.state) == (TimerKind.ALARM, TimerState.PENDING)
+    assert again is not None and type(again.state) is TimerState
+    assert (again.kind, again.state) == ("timer", "cancelled")
+    db = sqlite3.connect(tmp_path / "timers.sqlite3")
+    rows = db.execute("SELECT kind, state, typeof(state) FROM timers ORDER BY id").fetchall()
+    db.close()
+    assert rows == [("alarm", "pending", "text"), ("timer", "cancelled", "text")]
