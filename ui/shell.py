@@ -97,6 +97,7 @@ class Shell:
         self.app.setQuitOnLastWindowClosed(self.tray is None)
         self._start_hotkey()
         self.window.show()
+        log.info("window shown")  # `parley bench startup` times the app to this line
         # Engines load on a background thread, started once the window has been
         # painted: some engines hold the GIL while they load.
         QTimer.singleShot(100, self.controller.start)

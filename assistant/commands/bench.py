@@ -45,6 +45,15 @@ def add_parser(subparsers: Any) -> None:
     wake.add_argument("--quick", action="store_true", help="fewer renderings")
     wake.set_defaults(func=run_wake)
 
+    startup = sub.add_parser(
+        "startup", help="time to the window and to ready-to-listen; memory at rest"
+    )
+    startup.add_argument("--runs", type=int, default=5, help="measured runs of each")
+    startup.add_argument("--settle", type=float, default=5.0, help="seconds before memory")
+    startup.add_argument("--model", default="", metavar="PATH|ID", help="llm_model for the run")
+    startup.add_argument("--json", action="store_true")
+    startup.set_defaults(func=run_startup)
+
     vad = sub.add_parser("vad", help="compare the VADs on the LibriVox clips")
     vad.add_argument("--snr", type=float, default=10.0, help="noise level for the noisy run (dB)")
     vad.add_argument("--json", action="store_true")
@@ -112,6 +121,19 @@ def run_turn_gap(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(report.to_dict()) if args.json else report.table())
     return 0
+
+
+def run_startup(args: argparse.Namespace) -> int:
+    import sys
+
+    from assistant.bench.startup import run_startup as bench_startup
+
+    report = bench_startup(
+        max(1, args.runs), settle_s=args.settle, model=args.model,
+        log=lambda s: print(s, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(report.to_dict()) if args.json else report.table())
+    return 1 if report.problems else 0
 
 
 def run_vad(args: argparse.Namespace) -> int:
