@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
         self.conversations.currentItemChanged.connect(self._current_changed)
         self.conversations.itemActivated.connect(self._open_item)
         self.listen.changed.connect(self._show_state)
+        self._show_state(self.listen.shown)  # _build set the state before this connection
         self.talk_key = TalkKey(self, self.ptt)
         QApplication.instance().installEventFilter(self.talk_key)
         self._meter = QTimer(self)

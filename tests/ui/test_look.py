@@ -101,3 +101,9 @@ def test_close_to_tray_hides_instead_of_quitting(qtbot: Any, window: Any) -> Non
     window.settings = replace(window.settings, close_to_tray=False)
     window.close()
     assert quits == [1]
+
+
+def test_the_state_shows_from_the_start(window: Any) -> None:
+    """Before the core says anything, the indicator already reads Idle and Stop is off."""
+    assert "Idle" in window.state_label.text()
+    assert not window.stop.isEnabled()
