@@ -25,7 +25,9 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -39,6 +41,20 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
 ANSWER_TIMEOUT_S = 10.0
 REVIVE_EVERY_S = 5.0
+
+
+class Op(StrEnum):
+    """What the parent asks its worker, as (op, bytes) on the pipe."""
+
+    ACCEPT = "accept"
+    """Decode these samples (int16 bytes)."""
+    PARTIAL = "partial"
+    """Answer with the partial transcript."""
+    FINAL = "final"
+    """Answer with the final transcript; the utterance ends."""
+    RESET = "reset"
+    """Drop the utterance."""
+    QUIT = "quit"
 
 
 @dataclass(frozen=True)
@@ -94,21 +110,32 @@ def _worker_main(
         conn.send(_Ready(engine.load_seconds))
     except OSError:  # the parent quit while the model loaded: nothing to tell
         return
+    _serve(conn, rec, conn.send)
+
+
+def _serve(
+    conn: Connection, rec: Any, send: Callable[[object], None],
+    after: Callable[[Op], None] | None = None,
+) -> None:
+    """Answer the parent's requests with `rec` until it says QUIT or goes away;
+    `after(op)` runs once each request is done."""
     while True:
         try:
             op, data = conn.recv()
         except (EOFError, OSError):
             return  # the parent went away
-        if op == "accept":
+        if op == Op.ACCEPT:
             rec.accept(np.frombuffer(data, dtype=np.int16))
-        elif op == "partial":
-            conn.send(rec.partial())
-        elif op == "final":
-            conn.send(rec.final())
-        elif op == "reset":
+        elif op == Op.PARTIAL:
+            send(rec.partial())
+        elif op == Op.FINAL:
+            send(rec.final())
+        elif op == Op.RESET:
             rec.reset()
-        elif op == "quit":
+        elif op == Op.QUIT:
             return
+        if after is not None:
+            after(op)
 
 
 def _moonshine_main(conn: Connection) -> None:
@@ -149,26 +176,14 @@ def _moonshine_main(conn: Connection) -> None:
     except OSError:  # the parent quit while the model loaded: nothing to tell
         rec.close()
         return
+    def after(op: Op) -> None:
+        if op == Op.ACCEPT:
+            tell_settled()
+        elif op in (Op.RESET, Op.FINAL):
+            told[0] = True  # a new utterance starts settled, on both sides
+
     try:
-        while True:
-            try:
-                op, data = conn.recv()
-            except (EOFError, OSError):
-                return  # the parent went away
-            if op == "accept":
-                rec.accept(np.frombuffer(data, dtype=np.int16))
-                tell_settled()
-            elif op == "partial":
-                send(rec.partial())
-            elif op == "final":
-                send(rec.final())
-            elif op == "reset":
-                rec.reset()
-                told[0] = True  # a new utterance starts settled, on both sides
-            elif op == "quit":
-                return
-            if op == "final":
-                told[0] = True
+        _serve(conn, rec, send, after)
     finally:
         rec.close()
 
@@ -254,7 +269,7 @@ class RecognizerProcess:
         self.load_seconds = time.monotonic() - self._spawned
         self._ready = True
 
-    def _send(self, op: str, data: bytes = b"") -> bool:
+    def _send(self, op: Op, data: bytes = b"") -> bool:
         if self._conn is None and not self._revive():
             return False
         if not self._ready:
@@ -341,7 +356,7 @@ class RecognizerProcess:
             self._proc = self._conn = None
         if conn is not None:
             with contextlib.suppress(OSError, ValueError):
-                conn.send(("quit", b""))
+                conn.send((Op.QUIT, b""))
             conn.close()
         if proc is not None:
             proc.join(timeout=2)
@@ -353,13 +368,13 @@ class RecognizerProcess:
     def accept(self, samples: np.ndarray) -> None:
         data = _as_pcm(samples).tobytes()
         if data:
-            self._send("accept", data)
+            self._send(Op.ACCEPT, data)
 
     def partial(self) -> str:
         if self._pushes:  # the newest pushed partial: no round trip, no wait
             self._drain()
             return self._latest
-        if not self._send("partial"):
+        if not self._send(Op.PARTIAL):
             return ""
         text = self._answer()
         return text if isinstance(text, str) else ""
@@ -374,14 +389,14 @@ class RecognizerProcess:
         return True
 
     def final(self) -> Transcript:
-        if not self._send("final"):
+        if not self._send(Op.FINAL):
             return _transcript([], self.engine)
         self._next_utterance()
         result = self._answer()
         return result if isinstance(result, Transcript) else _transcript([], self.engine)
 
     def reset(self) -> None:
-        if self._send("reset"):
+        if self._send(Op.RESET):
             self._next_utterance()
 
     def close(self) -> None:
