@@ -3,134 +3,29 @@ Pipeline, DialogueManager (rules, SQLite history), Speaker and eSpeak NG worker;
 only the microphone and the sound device are replaced (a silent source, an
 output that records what it is asked to play).
 
-The test thread plays the ear thread: it calls `Pipeline.on_ear` directly."""
+The test thread plays the ear thread: it calls `Pipeline.on_ear` directly
+(tests/pipeline_kit.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
+from pipeline_kit import Events, Out, heard, user_rows, voice_loop, wait_held
 
-from assistant.config import Settings
-from assistant.dialogue.history import History
-from assistant.dialogue.manager import DialogueManager
-from assistant.dialogue.notes import NoteStore
-from assistant.events import Event, Latency, ReplyDone, TurnRetracted, UserTurn
+from assistant.events import Latency, ReplyDone, TurnRetracted, UserTurn
 from assistant.pipeline import Pipeline, VoiceOptions
-from assistant.speech.ear import (
-    Ear,
-    PauseHeard,
-    SpeechResumed,
-    SpeechStarted,
-    TurnEnding,
-    UtteranceHeard,
-)
-from assistant.speech.speaker import Speaker
-from assistant.speech.stt import Transcript
+from assistant.speech.ear import PauseHeard, SpeechResumed, SpeechStarted, TurnEnding
 from assistant.speech.tts import Synthesizer
-from assistant.speech.vad import EnergyVad
-
-
-class SilentSource:
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-
-    def read(self, timeout: float | None = None) -> np.ndarray | None:
-        time.sleep(timeout or 0.05)
-        return None
-
-
-class NoRecognizer:
-    sample_rate = 16_000
-
-    def accept(self, samples: np.ndarray) -> None: ...
-    def partial(self) -> str:
-        return ""
-
-    def final(self) -> Transcript:
-        return Transcript("", 0.0, (), "none")
-
-    def reset(self) -> None: ...
-
-
-class Out:
-    """Records the clips it is asked to play; `stop` counts."""
-
-    def __init__(self) -> None:
-        self.clips: list[float] = []  # monotonic time each clip was handed over
-        self.stops: list[float] = []
-
-    def play(self, samples: np.ndarray, rate: int) -> None:
-        self.clips.append(time.monotonic())
-
-    def stop(self) -> None:
-        self.stops.append(time.monotonic())
-
-    def wait_done(self, timeout: float | None = None) -> bool:
-        return True
-
-
-class Events(list):
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.changed:
-            self.append(event)
-            self.changed.notify_all()
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
-
-    def wait(self, pred: Callable[[], bool], timeout: float = 20.0) -> None:
-        with self.changed:
-            assert self.changed.wait_for(pred, timeout), list(self)
 
 
 @pytest.fixture
 def loop(tmp_path: Path, synth: Synthesizer) -> Iterator[tuple[Pipeline, Events, Out]]:
-    history = History(tmp_path / "history.sqlite3")
-    events = Events()
-    manager = DialogueManager(
-        Settings(), sink=events, history=history, llm=None, notes=NoteStore(history)
-    )
-    manager.open_conversation(new=True)
-    out = Out()
-    speaker = Speaker(synth, out)
-    ear = Ear(EnergyVad(), NoRecognizer(), lambda _m: None)
-    pipeline = Pipeline(manager, SilentSource(), ear, speaker, events,
-                        VoiceOptions(open_mic=True, follow_up_s=0.0))  # fmt: skip
-    pipeline.start()
-    yield pipeline, events, out
-    pipeline.close()
-    manager.close()
-    history.close()
-
-
-def heard(text: str, speech_end: float) -> UtteranceHeard:
-    now = time.monotonic()
-    return UtteranceHeard(Transcript(text, 0.9, (), "test"), speech_end, now, now, True)
-
-
-def user_rows(pipeline: Pipeline) -> list[str]:
-    history = pipeline.manager.history
-    assert history is not None
-    return [t.text for t in history.turns(pipeline.manager.conversation_id) if t.role == "user"]
-
-
-def wait_held(pipeline: Pipeline) -> None:
-    """Until the reply prepared during the pause is synthesised and held."""
-    speaker, tentative = pipeline.speaker, pipeline._tentative
-    assert speaker is not None and tentative is not None
-    deadline = time.monotonic() + 20
-    while not speaker.held(tentative.epoch):
-        assert time.monotonic() < deadline, "the prepared reply was never held"
-        time.sleep(0.005)
+    with voice_loop(tmp_path, synth, VoiceOptions(open_mic=True, follow_up_s=0.0)) as parts:
+        yield parts
 
 
 def test_a_reply_prepared_in_the_pause_plays_when_the_turn_ends(
