@@ -130,6 +130,13 @@ class _Stop:
 
 
 @dataclass(frozen=True)
+class _FollowUp:
+    """A reply was heard: listen without the wake phrase until `until` (monotonic)."""
+
+    until: float
+
+
+@dataclass(frozen=True)
 class _Speculate:
     """The user paused after a complete-looking request: warm the LLM up."""
 
@@ -186,13 +193,17 @@ class Pipeline:
         self.speaker = speaker
         self.sink = sink
         self.options = options or VoiceOptions()
-        self._commands: queue.Queue[_Listen | _Stop] = queue.Queue()
+        self._commands: queue.Queue[_Listen | _FollowUp | _Stop] = queue.Queue()
         self._turns: queue.Queue[_Turn | _Speculate | _Retract | _Stop] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._current: _Turn | None = None
         self._lock = threading.Lock()
-        self._follow_up_until = 0.0
+        self._follow_up_until = 0.0  # owned by the ear thread, like the ear itself
         self._state = State.IDLE
+        self._state_lock = threading.Lock()
+        """`_state` changes only in `_set_state`, under this lock, which also emits
+        its StateChanged (so clients see the changes in order); the ear, brain and
+        mouth threads all change it. Never take `_lock` while holding it."""
         self._stopping = threading.Event()
         self.finished = threading.Event()
         """Set when the source ended and the last reply was spoken (file mode)."""
@@ -230,8 +241,9 @@ class Pipeline:
         for t in self._threads:
             t.start()
         # Always announce the first state: it tells clients Parley is ready to hear.
-        self._state = State.LISTENING if not self.ear.wake_required else State.IDLE
-        self._emit(StateChanged(self._state))
+        with self._state_lock:
+            self._state = State.LISTENING if not self.ear.wake_required else State.IDLE
+            self._emit(StateChanged(self._state))
         for text in unheard:  # timers that went off while Parley was closed
             self._announce(text)
 
@@ -305,13 +317,16 @@ class Pipeline:
                 return
             if isinstance(cmd, _Listen):
                 self._apply_listen(cmd.on)
+            elif isinstance(cmd, _FollowUp):
+                self._apply_follow_up(cmd.until)
             self._expire_follow_up()
             try:
                 block = self.source.read(0.1)
             except EndOfStream:
                 self.ear.end_of_stream()
                 with self._lock:
-                    self._source_done = True
+                    self._source_done = True  # from now on _spoken opens follow-ups itself
+                self._drain_follow_ups()
                 self._maybe_finished()
                 return
             except DeviceLost as e:
@@ -349,6 +364,24 @@ class Pipeline:
             if not self.options.open_mic:
                 self.ear.wake_required = True
                 self._set_state(State.IDLE)
+
+    def _apply_follow_up(self, until: float) -> None:
+        self.ear.wake_required = False
+        self._follow_up_until = until
+        with self._lock:
+            idle = self._current is None  # (not a turn that began since)
+        if idle:
+            self._set_state(State.LISTENING)
+
+    def _drain_follow_ups(self) -> None:
+        """The ear loop ends: apply a follow-up queued before it did."""
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(cmd, _FollowUp):
+                self._apply_follow_up(cmd.until)
 
     def _expire_follow_up(self) -> None:
         if (
@@ -679,9 +712,17 @@ class Pipeline:
         if self.on_turn_done is not None:
             self.on_turn_done(result)
         if not self.options.open_mic and not turn.cancel.cancelled:
-            self.ear.wake_required = False
-            self._follow_up_until = time.monotonic() + self.options.follow_up_s
-        self._set_state(State.LISTENING if not self.ear.wake_required else State.IDLE)
+            # Ear is single-threaded: its thread opens the follow-up window
+            # (wake_required), or this one once the ear loop has ended.
+            follow_up = _FollowUp(time.monotonic() + self.options.follow_up_s)
+            with self._lock:
+                ear_running = not self._source_done
+                if ear_running:
+                    self._commands.put(follow_up)
+            if not ear_running:
+                self._apply_follow_up(follow_up.until)
+        else:
+            self._set_state(State.LISTENING if not self.ear.wake_required else State.IDLE)
         self._reply_finished()
 
     def _reply_finished(self) -> None:
@@ -698,9 +739,10 @@ class Pipeline:
     # -- events ---------------------------------------------------------------------------
 
     def _set_state(self, state: State) -> None:
-        if state is not self._state:
-            self._state = state
-            self._emit(StateChanged(state))
+        with self._state_lock:
+            if state is not self._state:
+                self._state = state
+                self._emit(StateChanged(state))
 
     def _emit(self, event: Event) -> None:
         if isinstance(event, Notice) and event.code in SPOKEN_NOTICES:
