@@ -143,6 +143,7 @@ LANGUAGES = {
 
 
 AUTOMATIC = {
+    "tts_voice": "System default",
     "llm_model": "Automatic (the embedded default)",
     "stt_model": "Automatic (the best installed)",
 }
@@ -225,7 +226,7 @@ class Field:
             self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
             self.widget.setFixedHeight(90)
             self.widget.textChanged.connect(self.check)
-        elif key in ("input_device", "output_device", "llm_model", "stt_model"):
+        elif key in ("input_device", "output_device", "llm_model", "stt_model", "tts_voice"):
             # Editable: a listed device or model, or any name, number or path typed in.
             self.widget = QComboBox(parent)
             self.widget.setEditable(True)
@@ -358,6 +359,8 @@ class SettingsDialog(QDialog):
         self._models_timer.setInterval(50)
         self._models_timer.timeout.connect(self._fill_models)
         self._models_timer.start()
+        self._voices: _VoiceList | None = None  # listed when the Voice tab is first shown
+        tabs.currentChanged.connect(self._tab_shown)
         self._poll = QTimer(self)
         self._poll.setInterval(50)
         self._poll.timeout.connect(self._update_checks)
@@ -437,7 +440,7 @@ class SettingsDialog(QDialog):
             for d in devices:
                 if d.has(kind):  # type: ignore[arg-type]
                     combo.addItem(f"{d.name} ({d.hostapi})", d.name)
-            combo.setEditText(current)
+            _show_choice(combo, current)
 
     def _fill_models(self) -> None:
         job = self._models_job
@@ -452,8 +455,29 @@ class SettingsDialog(QDialog):
             for m in job.models:
                 # Moonshine is an engine of its own: the Speech engine field picks it.
                 if m.kind == kind and m.installed and m.id != MOONSHINE_ID:
-                    combo.addItem(f"{m.name} ({m.id})", m.id)
-            combo.setEditText(current)
+                    combo.addItem(m.name, m.id)
+            _show_choice(combo, current)
+
+    def _tab_shown(self, index: int) -> None:
+        """Listing the voices starts the speech engine (a second or two): only
+        for a user who opens the Voice tab, and off the GUI thread."""
+        if self._voices is None and self.tabs.tabText(index) == "Voice":
+            self._voices = _VoiceList(self.settings.language).start()
+            self._voices_timer = QTimer(self)
+            self._voices_timer.setInterval(100)
+            self._voices_timer.timeout.connect(self._fill_voices)
+            self._voices_timer.start()
+
+    def _fill_voices(self) -> None:
+        job = self._voices
+        if job is None or not job.done.is_set():
+            return
+        self._voices_timer.stop()
+        combo = self.fields["tts_voice"].widget
+        current = combo.currentText()
+        for name, voice_id in job.voices:
+            combo.addItem(name, voice_id)
+        _show_choice(combo, current)
 
     def test_mic(self) -> None:
         from ui.audio_check import MicCheck
@@ -549,6 +573,16 @@ class SettingsDialog(QDialog):
         super().done(result)
 
 
+def _show_choice(combo: QComboBox, current: str) -> None:
+    """A stored id or device name shows as its list entry (a name people read);
+    anything else stays as typed."""
+    i = combo.findData(current) if current and current != combo.itemText(0) else -1
+    if i > 0:
+        combo.setCurrentIndex(i)
+    else:
+        combo.setEditText(current)
+
+
 class _ModelList:
     """Installed models from the model manager, read on a worker thread."""
 
@@ -568,4 +602,35 @@ class _ModelList:
         except Exception:  # no model manager, or an unreadable catalog: paths still work
             self.models = []
         finally:
+            self.done.set()
+
+
+class _VoiceList:
+    """The speech engine's voices for the user's language (all of them when
+    none fits), as (name, id), read on a worker thread."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language.lower().split("-")[0]
+        self.voices: list[tuple[str, str]] = []
+        self.done = threading.Event()
+
+    def start(self) -> _VoiceList:
+        threading.Thread(target=self._run, name="voice-list", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        synth = None
+        try:
+            from assistant.speech.tts import Synthesizer
+
+            synth = Synthesizer()
+            every = synth.voices()
+            mine = [v for v in every
+                    if any(lang.lower().split("-")[0] == self.language for lang in v.languages)]
+            self.voices = [(v.name, v.id) for v in (mine or every)]
+        except Exception:  # no speech engine: the field still takes a typed name
+            self.voices = []
+        finally:
+            if synth is not None:
+                synth.close()
             self.done.set()

@@ -155,3 +155,21 @@ def test_recording_a_shortcut_writes_pynput_syntax(qtbot: Any) -> None:
     assert d.fields["hotkey"].raw() == "<ctrl>+<shift>+k"
     assert d.save()
     assert load_settings().settings.hotkey == "<ctrl>+<shift>+k"
+
+
+def test_voices_are_offered_by_name(qtbot: Any) -> None:
+    """Opening the Voice tab lists the speech engine's voices for the language
+    (eSpeak NG here), by name; the chosen one is saved by its id."""
+    d = _dialog(qtbot)
+    d.show()
+    combo = d.fields["tts_voice"].widget
+    assert combo.count() == 1 and combo.currentText() == "System default"
+    d.tabs.setCurrentIndex([d.tabs.tabText(i) for i in range(d.tabs.count())].index("Voice"))
+    qtbot.waitUntil(lambda: d._voices is not None and d._voices.done.is_set(), timeout=30000)
+    qtbot.waitUntil(lambda: combo.count() > 1, timeout=2000)
+    names = [combo.itemText(i) for i in range(1, combo.count())]
+    assert any("English" in n for n in names), names[:10]
+    english = next(i for i in range(1, combo.count()) if "English" in combo.itemText(i))
+    combo.setCurrentIndex(english)
+    assert d.save()
+    assert load_settings().settings.tts_voice == combo.itemData(english)
