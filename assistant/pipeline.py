@@ -137,6 +137,13 @@ class _FollowUp:
 
 
 @dataclass(frozen=True)
+class _ListenAhead:
+    """The user is still speaking: evaluate the prompt up to their words so far."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class _Speculate:
     """The user paused after a complete-looking request: warm the LLM up."""
 
@@ -194,7 +201,9 @@ class Pipeline:
         self.sink = sink
         self.options = options or VoiceOptions()
         self._commands: queue.Queue[_Listen | _FollowUp | _Stop] = queue.Queue()
-        self._turns: queue.Queue[_Turn | _Speculate | _Retract | _Stop] = queue.Queue()
+        self._turns: queue.Queue[_Turn | _ListenAhead | _Speculate | _Retract | _Stop] = (
+            queue.Queue()
+        )
         self._threads: list[threading.Thread] = []
         self._current: _Turn | None = None
         self._lock = threading.Lock()
@@ -412,6 +421,8 @@ class Pipeline:
                 self.interrupt("barge-in")
         elif isinstance(msg, PartialHeard):
             self._emit(Partial(msg.text))
+            if not self._busy() and self._tentative is None and not self._merge_prefix:
+                self._turns.put(_ListenAhead(msg.text))
         elif isinstance(msg, PauseHeard):
             self._on_pause(msg)
         elif isinstance(msg, SpeechResumed):
@@ -571,6 +582,10 @@ class Pipeline:
             turn = self._turns.get()
             if isinstance(turn, _Stop):
                 return
+            if isinstance(turn, _ListenAhead):
+                if self._turns.empty():  # only the newest words are worth it
+                    self.manager.listen_ahead(turn.text, self._turn_waiting)
+                continue
             if isinstance(turn, _Speculate):
                 if self._turns.empty():  # a real turn waiting beats a guess
                     self.manager.speculate(turn.text, self._turn_waiting)

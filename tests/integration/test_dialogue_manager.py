@@ -216,6 +216,25 @@ def test_a_waiting_turn_stops_the_next_turn_prefill(
     assert evaluated > own + 5
 
 
+def test_listening_ahead_leaves_only_the_last_words_to_evaluate(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    m, events = make(history, llm_engine, max_tokens=8)
+    m.handle("Hello there, my friend.")
+    m.prepare_next_turn()
+    m.handle("which planet in the solar system is the largest")  # nothing heard ahead
+    unaided = events.of(Latency)[-1].prompt_tokens_evaluated
+    m.prepare_next_turn()
+    assert m.listen_ahead("what time is it") == 0  # a rule will answer: nothing to do
+    partial = "which moon in the solar system"
+    assert m.listen_ahead(partial) > 3  # while the user speaks
+    assert m.listen_ahead(partial) <= 1  # nothing new (the last token is re-read at most)
+    m.handle("which moon in the solar system is the largest")
+    aided = events.of(Latency)[-1].prompt_tokens_evaluated
+    ahead = llm_engine.count_tokens(" " + partial) - 1  # minus BOS
+    assert aided <= unaided - ahead + 2  # the words heard ahead are not evaluated again
+
+
 def test_speculation_at_a_pause_leaves_almost_nothing_to_evaluate(
     history: History, llm_engine: LlmEngine
 ) -> None:
