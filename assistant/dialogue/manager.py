@@ -637,6 +637,23 @@ class DialogueManager:
             marker, lambda text: text[: text.index(marker)].rstrip(" "), should_stop
         )
 
+    def listen_ahead(self, words: str, should_stop: Callable[[], bool] | None = None) -> int:
+        """The user is still speaking and has said `words` so far: evaluate the
+        prompt up to them, so that when the turn ends only its last words and
+        the reply's opener are left to evaluate. Cheap (a few new tokens per
+        partial transcript); nothing when a rule will answer or no model is
+        loaded. Returns the tokens evaluated."""
+        words = " ".join(words.split())
+        intent = intents.parse(words)
+        if not words or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
+            return 0
+        marker = "\x00"
+
+        def upto_words(text: str) -> str:
+            return text[: text.index(marker)] if marker in text else ""
+
+        return self._prefill(words + marker, upto_words, should_stop)
+
     def speculate(self, text: str, should_stop: Callable[[], bool] | None = None) -> int:
         """The user paused after `text`, which may be the whole turn: start the
         reply now. An ordinary reply is generated ahead (`generate_ahead`, up
