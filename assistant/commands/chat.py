@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from assistant.dialogue.intents import IntentName
 from assistant.events import (
     Error,
     Event,
@@ -284,6 +283,8 @@ def _turn(session: Any, text: str, *, prepare_next: bool = False, yes: bool = Fa
 
 
 def _repl(session: Any, printer: Printer, yes: bool = False) -> int:
+    from assistant.dialogue.intents import IntentName  # the rules load with the session
+
     interactive = sys.stdin.isatty()
     if interactive and not printer.json_mode:
         print(

@@ -122,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
             except OSError as e:  # no socket (another user's?): the voice loop still works
                 print(f"parley: {e} `parley toggle` cannot reach this Parley.", file=sys.stderr)
                 control = None
-        if session.llm is not None:  # ready to hear = the model is loaded too
+        # From a microphone Parley listens at once: the model goes on loading
+        # in the background, rule requests are answered meanwhile and a
+        # question for the model waits for it ("Loading the language model…").
+        # A file plays at once, so its turns are timed with the model loaded.
+        if session.llm is not None and args.wav is not None:
             session.llm.get(timeout=300)
         try:
             pipeline.start()

@@ -120,3 +120,17 @@ def test_alarms_by_typing(parley_home: Path) -> None:
     assert said[2].endswith("Which one should I cancel?")
     assert said[3] == "Cancelled the dentist alarm at 7:45 AM."
     assert said[4] == "You have one: the alarm at 6:15 AM."
+
+
+def test_bench_startup_times_the_real_app_and_listen(parley_home: Path) -> None:
+    from assistant.audio.virtual import missing_tools
+
+    if missing_tools():
+        pytest.skip(f"needs {', '.join(missing_tools())} for the virtual microphone")
+    out = run(["bench", "startup", "--runs", "1", "--settle", "0.5", "--json"], parley_home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["problems"] == []
+    assert report["window_s"] > 0 and report["ready_to_listen_s"] > 0
+    assert report["memory_mb"]["app"]["app"] > 0
+    assert report["memory_mb"]["listen"]["speech worker"] > 0
