@@ -128,11 +128,14 @@ class TurnGapReport:
     idle_cpu_percent: float
     """Wake-word listening over `idle_seconds` of silence, % of one core."""
     idle_seconds: float
+    output_latency_ms: float | None = None
+    """PortAudio's output latency for the speaker under test, as Parley logged it."""
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "startup_ms": round(self.startup_ms),
             "idle_cpu_percent": round(self.idle_cpu_percent, 2),
+            "output_latency_ms": self.output_latency_ms,
         }
         fluent = [t for t in self.turns if not t.hesitant]
         for kind in ("rule", "llm"):
@@ -186,6 +189,10 @@ class TurnGapReport:
             f"idle CPU, wake-word mode     {s['idle_cpu_percent']} % of one core "
             f"over {self.idle_seconds:.0f} s (goal <= 3 %)",
         ]
+        lines.append(
+            f"speaker output latency       {s['output_latency_ms']} ms (PortAudio, "
+            "part of every gap)"
+        )
         for kind, goal in (("rule", "p50 <= 200"), ("llm", "p50 <= 250, p95 <= 500")):
             lines.append(
                 f"{kind} turns (n={s[kind + '_n']}): gap p50 {s[kind + '_p50_ms']} ms, "
@@ -356,7 +363,21 @@ def run_turn_gap(
         finally:
             _stop(proc)
         idle = _idle_cpu(pulse, home, idle_seconds)
-    return TurnGapReport(turns, startup_ms, idle, idle_seconds)
+    return TurnGapReport(turns, startup_ms, idle, idle_seconds, output_latency_ms(home))
+
+
+_SPEAKER_LINE = re.compile(r"speaker .* latency (\d+(?:\.\d+)?) ms")
+
+
+def output_latency_ms(home: Path) -> float | None:
+    """The output latency PortAudio gave the speaker Parley played the replies
+    on (the last one Parley logged under `home`), or None when it never opened."""
+    log = home / "logs" / "parley.log"
+    try:
+        found = _SPEAKER_LINE.findall(log.read_text(errors="replace"))
+    except OSError:
+        return None
+    return float(found[-1]) if found else None
 
 
 def _toml_value(text: str) -> str:

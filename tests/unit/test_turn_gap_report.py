@@ -64,3 +64,20 @@ def test_hesitant_requests_count_cut_offs_and_whole_turns() -> None:
     assert s["rule_n"] == 3  # the fluent figures leave the hesitant set out
     json.dumps(r.to_dict())  # numpy values would not serialise
     assert "cut-offs 2 (goal 0), heard whole 2 (goal 3)" in r.table()
+
+
+def test_the_speakers_output_latency_is_read_from_parleys_log(tmp_path) -> None:
+    from assistant.bench.turn_gap import output_latency_ms
+
+    assert output_latency_ms(tmp_path) is None  # never opened
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "parley.log").write_text(
+        "2026-12-04 18:44:14,360 INFO assistant.audio.playback: speaker pulse at 44100 Hz, "
+        "1 ch, latency 40 ms\n"
+        "2026-12-04 18:46:01,773 INFO assistant.audio.playback: speaker pulse at 44100 Hz, "
+        "1 ch, latency 20 ms\n"
+    )
+    assert output_latency_ms(tmp_path) == 20.0  # the stream the replies were played on
+    r = TurnGapReport([], 2000.0, 2.0, 30.0, output_latency_ms(tmp_path))
+    assert r.summary()["output_latency_ms"] == 20.0
+    assert "speaker output latency       20.0 ms" in r.table()
