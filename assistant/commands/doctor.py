@@ -349,8 +349,32 @@ def _audio() -> list[Check]:
                 "Plug in a microphone; until then Parley works by typing (parley chat).",
             )
         )
+    out += _chosen_devices(bool(inputs), bool(outputs))
     if outputs:
         out.append(_output_latency())
+    return out
+
+
+def _chosen_devices(inputs: bool, outputs: bool) -> list[Check]:
+    """A microphone or speaker named in the settings that is not here: the
+    user's configuration is broken, so Parley is not ready."""
+    from assistant.audio.devices import find_input, find_output
+    from assistant.config import load_settings
+
+    settings = load_settings().settings
+    out = []
+    for what, spec, found, present in (
+        ("microphone", settings.input_device, find_input, inputs),
+        ("speaker", settings.output_device, find_output, outputs),
+    ):
+        if spec and present and found(spec) is None:
+            setting = "input_device" if what == "microphone" else "output_device"
+            out.append(
+                Check(
+                    what, "fail", f"{setting} = {spec!r} matches no {what} here",
+                    f"Choose one from `parley devices`, or clear {setting} for the default.",
+                )
+            )
     return out
 
 

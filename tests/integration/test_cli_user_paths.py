@@ -134,3 +134,17 @@ def test_bench_startup_times_the_real_app_and_listen(parley_home: Path) -> None:
     assert report["window_s"] > 0 and report["ready_to_listen_s"] > 0
     assert report["memory_mb"]["app"]["app"] > 0
     assert report["memory_mb"]["listen"]["speech worker"] > 0
+
+
+def test_doctor_is_not_ready_when_the_chosen_microphone_is_gone(parley_home: Path) -> None:
+    from assistant.audio.virtual import PulseServer, missing_tools
+
+    if missing_tools():
+        pytest.skip(f"needs {', '.join(missing_tools())} for a virtual microphone")
+    (parley_home / "config.toml").write_text('input_device = "no such microphone"\n')
+    with PulseServer() as pulse:
+        out = run(["doctor", "--json"], parley_home, env=pulse.env())
+    checks = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 1, out.stdout
+    mic = [c for c in checks if c["name"] == "microphone" and c["status"] == "fail"]
+    assert mic and "no such microphone" in mic[0]["detail"]
