@@ -219,6 +219,8 @@ def judge_turn(text: str) -> TurnVerdict:
         clauses = [c for c in _CLAUSE_BREAK.split(text) if words_of(c)]
         gap = _slot_gap(words_of(clauses[-1]) if clauses else words) or gap
     intent = intents.parse(text)
+    if gap is Missing.DURATION and intent is not None and intent.name is IntentName.ALARM:
+        gap = Missing.MORE  # "an alarm for seven": "thirty" may follow; as it stands, a time
     if gap is not Missing.NOTHING and not _whole_sum(intent):
         return TurnVerdict(False, gap)
     if intent is not None:

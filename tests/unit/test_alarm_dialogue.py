@@ -20,6 +20,7 @@ from assistant.dialogue.intents import parse_choice, parse_clock_words
 from assistant.dialogue.manager import DialogueManager
 from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
+from assistant.dialogue.turn_end import judge_turn
 from assistant.events import Event, ToolRequest
 
 MORNING = datetime(2026, 3, 4, 6, 10)  # a Wednesday, 6:10 AM local
@@ -64,6 +65,15 @@ def test_alarm_reply_names_only_what_was_said(manager) -> None:  # type: ignore[
     assert sorted(t.label for t in pending(m)) == ["", "", "", "yoga"]
     due = {datetime.fromtimestamp(t.due_at).strftime("%d %H:%M") for t in pending(m)}
     assert due == {"05 06:00", "05 08:20", "04 07:15", "04 17:30"}
+
+
+def test_an_alarm_at_a_bare_hour_is_set_not_asked_about(manager) -> None:  # type: ignore[no-untyped-def]
+    m, _ = manager
+    # "for nine" reads like "a timer for nine ..." (nine what?) but an alarm's
+    # number is a time: no "For how long?".
+    assert m.handle("set an alarm for nine").reply == "Alarm set for 9:00 AM today."
+    verdict = judge_turn("could you set an alarm for eight")
+    assert not verdict.asks  # waited for ("eight thirty"?), then answered as it stands
 
 
 def test_cancel_by_time_label_and_length(manager) -> None:  # type: ignore[no-untyped-def]
