@@ -350,9 +350,12 @@ _ALARM_LABEL = (
     r"(?: (?:for|called|named|labelled|labeled|to|so i can|so that i can)"
     r" (?:the |my |a |an )?(?P<label>[a-z][a-z' ]{0,40}))?"
 )
+_ALARM_SET = rf"(?:i (?:need|want|would like) |(?:a )?new )?{_SET}"
 _ALARM_RES = [
-    re.compile(rf"{_SET}{_ART}{_ALARM_NOUN}(?: for| at| to| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"),
-    re.compile(rf"{_SET}{_ART}(?P<when>{_WHEN}) {_ALARM_NOUN}{_ALARM_LABEL}"),
+    re.compile(
+        rf"{_ALARM_SET}{_ART}{_ALARM_NOUN}(?: for| at| to| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"
+    ),
+    re.compile(rf"{_ALARM_SET}{_ART}(?P<when>{_WHEN}) {_ALARM_NOUN}{_ALARM_LABEL}"),
     re.compile(rf"(?:wake|get) me(?: up)?(?: at| for| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"),
     re.compile(rf"remind me (?:at |on )?(?P<when>{_WHEN}) (?:to|about) (?P<label>.+)"),
     re.compile(rf"remind me (?:to|about) (?P<label>.+?) (?:at|on) (?P<when>{_WHEN})"),
@@ -448,6 +451,10 @@ _TIMER_CANCEL_RES = [
     re.compile(
         rf"{_CANCEL_VERB} (?:the |my )?(?P<what>[a-z0-9][a-z0-9' .]{{0,40}}?) (?:one|1)"
     ),
+    re.compile(
+        rf"{_CANCEL_VERB} (?:the |that )?(?:one|1)"
+        r" (?:for|at|called|named|set for|of|about|that is set for) (?P<what2>.{1,40})"
+    ),
 ]
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
@@ -459,6 +466,7 @@ _CHOICE_RES = [
         rf"(?:{_CANCEL_VERB} )?(?:the |that |my )?(?P<ord>{_ORDINAL})"
         r"(?: (?:one|1|timer|alarm|countdown))?(?: please)?"
     ),
+    re.compile(rf"(?:{_CANCEL_VERB} )?(?:the )?(?:number|no) (?P<num>[1-9])"),
     re.compile(
         rf"(?:{_CANCEL_VERB} )?(?P<all>all(?: of them| of those| 3| three| the timers)?"
         r"|both(?: of them)?|every (?:one|1)|them all|all timers|everything)"
@@ -479,9 +487,9 @@ def describe_which(what: str) -> dict[str, Any]:
     """What a (digitized) phrase says about a timer: a clock time ("7 am" ->
     {"time": "07:00"}), a duration ("5 minute" -> {"seconds": 300}) or a label
     ("pasta" -> {"label": "pasta"}). Empty when it says nothing usable."""
-    what = what.strip(" .")
-    if not what or what in ("the", "my", "all", "that", "this"):
-        return {}
+    what = re.sub(r"^(?:the|my|a|an|that|this) ", "", what.strip(" ."))
+    if not what or what in ("the", "my", "all", "that", "this") or re.fullmatch(_DAY, what):
+        return {}  # a day alone ("my alarm for tomorrow") does not say which
     if (when := _when(what)) is not None and re.search(r"\d|noon|midday|midnight", what):
         (hour, minute), _day = when
         if 1 <= hour <= 12 and not re.search(rf"{_AMPM}\b|morning|afternoon|evening|night", what):
@@ -530,6 +538,8 @@ def parse_choice(text: str) -> dict[str, Any] | None:
             groups = m.groupdict()
             if groups.get("ord"):
                 return {"ordinal": _ORDINALS[groups["ord"]]}
+            if groups.get("num"):
+                return {"ordinal": int(groups["num"])}
             if groups.get("all"):
                 return {"all": True}
             if groups.get("kind"):
@@ -537,7 +547,8 @@ def parse_choice(text: str) -> dict[str, Any] | None:
             which = describe_which(groups.get("what") or "")
             if which:
                 return which
-        which = describe_which(core)  # "7 am", "5 minutes"; a bare word only may name one
+        # "7 am", "the 6 30", "5 minutes"; a bare word only may name one.
+        which = describe_which(re.sub(r"^(?:the|that|my) ", "", core))
         if "time" in which or "seconds" in which:
             return which
         if "label" in which and len(core.split()) <= 3:
