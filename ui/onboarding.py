@@ -208,7 +208,8 @@ class ModelsPage(QWizardPage):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.setTitle("Speech and language models")
-        self.language = settings.language
+        self.saved_language = settings.language
+        self.language = first_language(settings)
         self.changes: dict[str, object] = {}
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -229,6 +230,19 @@ class ModelsPage(QWizardPage):
         if self.models is not None:
             self.setSubTitle("Parley has what it needs built in. A larger model hears or "
                              "answers better; pick one to download, or skip this step.")
+            self.language_box = QComboBox()
+            self.language_box.setAccessibleName("Language you speak")
+            from ui.settings_dialog import LANGUAGES
+
+            for code, name in sorted(LANGUAGES.items(), key=lambda kv: kv[1]):
+                self.language_box.addItem(name, code)
+            self.language_box.setCurrentIndex(max(0, self.language_box.findData(self.language)))
+            self.language_box.currentIndexChanged.connect(lambda _i: self._language_chosen())
+            lang_row = QHBoxLayout()
+            lang_row.addWidget(QLabel("I speak:"))
+            lang_row.addWidget(self.language_box)
+            lang_row.addStretch(1)
+            layout.addLayout(lang_row)
             self.list = QListWidget()
             self.list.setAccessibleName("Models")
             layout.addWidget(self.list, 1)
@@ -346,6 +360,24 @@ class ModelsPage(QWizardPage):
                 if m is best:
                     self.list.setCurrentItem(item)
 
+    def _language_chosen(self) -> None:
+        self.language = str(self.language_box.currentData())
+        self.refresh()
+
+    def skip(self) -> None:
+        """Skip this step: no download, and the language stays as it was."""
+        self.cancel()
+        self.language = self.saved_language
+        self.changes.pop("language", None)
+        if self.models is not None:
+            self.language_box.setCurrentIndex(max(0, self.language_box.findData(self.language)))
+
+    def validatePage(self) -> bool:  # noqa: N802 (Qt's name)
+        """Next keeps the language shown (Skip this step does not)."""
+        if self.language != self.saved_language:
+            self.changes["language"] = self.language
+        return True
+
     def _selected(self) -> str | None:
         item = self.list.currentItem()
         if item is None or item.data(256) is None:
@@ -442,6 +474,25 @@ class ModelsPage(QWizardPage):
 
 def _size(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def first_language(settings: Settings) -> str:
+    """The language to start from: the one set in the settings file, else the
+    desktop's own language when Parley knows its name."""
+    import tomllib
+
+    from PySide6.QtCore import QLocale
+
+    from ui.settings_dialog import LANGUAGES
+
+    try:
+        written = "language" in tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no file yet, or one the settings loader reports
+        written = False
+    if written:
+        return settings.language
+    system = QLocale.system().name().split("_")[0].lower()
+    return system if system in LANGUAGES else settings.language
 
 
 def fits(model: Any, language: str) -> bool:
@@ -576,12 +627,20 @@ class FirstTalkPage(QWizardPage):
         layout.addWidget(self.heard)
         layout.addWidget(self.exchange, 1)
         layout.addWidget(self.reply)
-        bridge.partial.connect(lambda e: self.heard.setText(f"Hearing: {e.text}…"))
+        # Bound methods: Qt drops the connections when the page is deleted.
+        bridge.partial.connect(self._partial)
         bridge.user_turn.connect(self._user)
-        bridge.reply_delta.connect(lambda e: self.exchange.append_delta(e.text, e.turn_id))
-        bridge.reply_done.connect(
-            lambda e: self.exchange.finish_reply(e.text, e.turn_id, e.interrupted)
-        )
+        bridge.reply_delta.connect(self._delta)
+        bridge.reply_done.connect(self._done)
+
+    def _partial(self, e: Any) -> None:
+        self.heard.setText(f"Hearing: {e.text}…")
+
+    def _delta(self, e: Any) -> None:
+        self.exchange.append_delta(e.text, e.turn_id)
+
+    def _done(self, e: Any) -> None:
+        self.exchange.finish_reply(e.text, e.turn_id, e.interrupted)
 
     def follow(self, listen: Any) -> None:
         """Talk follows the app's listening state: no microphone, no Talk."""
@@ -640,7 +699,7 @@ class Onboarding(QWizard):
         if page is self.hotkey_page:
             self.hotkey_page.skip()
         elif page is self.models_page:
-            self.models_page.cancel()
+            self.models_page.skip()
         elif page is self.mic:
             self.mic.stop_check()
             self.mic.device.setCurrentIndex(0)

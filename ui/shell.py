@@ -71,6 +71,7 @@ class Shell:
         self.hotkey: GlobalHotkey | None = None
         self.hotkey_handler = HotkeyHandler(self.controller, self.settings.hotkey_mode)
         self.control: ControlServer | None = None
+        self.onboarding: Any = None  # the first-run wizard while it is open
         self._shut = False
 
     # -- start / stop ------------------------------------------------------------------------
@@ -245,7 +246,7 @@ class Shell:
         from ui.onboarding import Onboarding
 
         current = getattr(self, "onboarding", None)
-        if current is not None and current.isVisible():
+        if current is not None:  # already open
             current.raise_()
             return
         wizard = Onboarding(self.controller, self.bridge, self.settings, self.window)
@@ -254,6 +255,9 @@ class Shell:
         self.onboarding = wizard
 
     def _onboarding_done(self, wizard: Any) -> None:
+        if self.onboarding is wizard:  # Help > Run set-up again makes a new one
+            self.onboarding = None
+        wizard.deleteLater()  # after this slot: its saved settings are read below
         try:
             paths.ensure_dir(paths.data_dir())
             flag_path(ONBOARDED_FLAG).write_text("done\n", encoding="utf-8")

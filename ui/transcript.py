@@ -306,7 +306,8 @@ class Transcript(QScrollArea):
 
     def _stick_to_bottom(self, _min: int, maximum: int) -> None:
         if self._at_bottom:
-            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(maximum))
+            # With self as the context: not called once the transcript is gone.
+            QTimer.singleShot(0, self, lambda: self.verticalScrollBar().setValue(maximum))
 
     def palette_changed(self) -> None:
         for b in self.bubbles:

@@ -59,18 +59,42 @@ def test_onboarding_runs_on_first_start_only(qtbot: Any, parley_home: Path) -> N
 
     from ui.shell import ONBOARDED_FLAG, Shell, flag_path
 
-    shells = []
+    shells, wizards = [], []
     for _ in range(2):
         shell = Shell(QApplication.instance(), control=False, global_hotkey=False)  # type: ignore[arg-type]
         shell.controller.start = lambda: None  # type: ignore[method-assign]
         qtbot.addWidget(shell.window)
         assert shell.start()
         shells.append(shell)
-        wizard = getattr(shell, "onboarding", None)
+        wizard = shell.onboarding
+        wizards.append(wizard)
         if wizard is not None:
             wizard.reject()  # "Skip setup"
-    assert getattr(shells[0], "onboarding", None) is not None
-    assert getattr(shells[1], "onboarding", None) is None
+            assert shell.onboarding is None  # closed: Help can open a new one
+    assert wizards[0] is not None and wizards[1] is None
     assert flag_path(ONBOARDED_FLAG).exists()
     for s in shells:
         s.shutdown()
+
+
+def test_the_models_page_follows_the_language(qtbot: Any, fake: Any, window: Any) -> None:
+    w = Onboarding(fake, window.bridge, load_settings().settings, window)
+    qtbot.addWidget(w)
+    page = w.models_page
+    assert page.language_box.currentData() == "en"  # the settings' language (no desktop locale)
+
+    def listed() -> list[str]:
+        return [page.list.item(i).text() for i in range(page.list.count())]
+
+    assert any("Moonshine" in t for t in listed()) and not any("German" in t for t in listed())
+    page.language_box.setCurrentIndex(page.language_box.findData("de"))
+    assert any("German" in t and "★ recommended" in t for t in listed())
+    assert not any("Moonshine" in t for t in listed())
+    assert page.validatePage() and page.changes["language"] == "de"  # Next keeps it
+    page.changes.pop("language")
+    w.restart()
+    w.next(), w.next()  # welcome, microphone -> models
+    assert w.currentPage() is page
+    w.skip_page()  # Skip this step keeps the language as it was
+    w.accept()
+    assert load_settings().settings.language == "en"
