@@ -125,9 +125,16 @@ _RELATIONAL = _words(
     """
     capital population meaning definition opposite author president currency
     distance height length weight size area volume speed value price cost
-    temperature age name color colour capitol mayor founder inventor
+    temperature age name color colour capitol mayor founder inventor root power
+    square cube sum product average difference half
     """
 )
+# "turn off", "switch on": a phrasal verb whose object follows its particle.
+_PHRASAL = _words("turn switch shut put pick look write set plug hook")
+_PARTICLES = _words("off on up down out")
+# After a question word, words that make a whole question without a verb
+# ("what about paris", "what else", "why not", "how come").
+_VERBLESS_FOLLOW_UPS = _words("about else now not so come if for")
 # Verbs whose object a "who ..." question asks for next: "who painted" (the
 # Mona Lisa), "who invented" (the telephone).
 _TRANSITIVE_PAST = _words(
@@ -176,7 +183,7 @@ _MAKING = _words("set start make take add create write jot put new")
 # How requests to an assistant open: a question, an auxiliary, a verb of
 # asking or doing, politeness, a greeting, the speaker themself.
 _OPENERS = (
-    _QUESTION_WORDS | _AUXILIARIES | _OBJECT_VERBS | _MAKING | _CONTRACTED
+    _QUESTION_WORDS | _AUXILIARIES | _OBJECT_VERBS | _MAKING | _CONTRACTED | _PHRASAL
     | _words(
         """
         please hey hi hello good thanks thank okay ok so and also now then i i'm my we
@@ -259,6 +266,10 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.NOTHING  # "what is the weather like"
     if last == "please":  # "could you please" waits; "lights off please" is done
         return Missing.MORE if before in _SUBJECT_PRONOUNS | _MODALS else Missing.NOTHING
+    if last in _PARTICLES and before in _PHRASAL:
+        return Missing.OBJECT  # "turn off" (the lights), "switch on"
+    if last in _PARTICLES and any(w in _PHRASAL for w in words[-5:-2]):
+        return Missing.NOTHING  # "turn it off", "switch the lights on"
     if last in _ARTICLES | _POSSESSIVES | _PREPOSITIONS | _CONJUNCTIONS:
         return Missing.WORDS
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS | _words("there"):
@@ -277,6 +288,10 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.DURATION  # "a timer for five", "remind me in ten"
     if _is_number(last) and before in _OPERATORS:
         return Missing.NOTHING  # "nine plus four"
+    if before in _ARTICLES | _POSSESSIVES and _superlative(last) and _names_no_thing(words):
+        return Missing.WORDS  # "where is the nearest", "show me the best" (what?)
+    if _wh_phrase_without_verb(words):
+        return Missing.MORE  # "how many days", "which planet" (is ...?)
     if last in _TRANSITIVE_PAST and words[0] in _words("who which what"):
         return Missing.MORE  # "who painted", "who first discovered"
     if last in _RELATIONAL and (_ARTICLES | _POSSESSIVES) & set(words[-3:-1]):
@@ -284,6 +299,51 @@ def _lexical_gap(words: list[str]) -> Missing:
     if last in _INDEFINITE and any(w in _TELLING for w in words[:-1]):
         return Missing.COMPLEMENT  # "tell me something"
     return Missing.NOTHING
+
+
+def _superlative(word: str) -> bool:
+    """nearest, biggest, best, first: an adjective that still needs its noun."""
+    return word in _words("best worst first last next most least") or (
+        len(word) > 4 and word.endswith("est") and word not in _words("interest request guest")
+    )
+
+
+def _names_no_thing(words: list[str]) -> bool:
+    """The request has not named the thing a final superlative describes:
+    "where is the nearest", "show me the best" (but "which planet is the
+    largest", "who is the oldest" have)."""
+    first = words[0]
+    if first in _OBJECT_VERBS | _TELLING:
+        return True
+    if first in _words("what's whats where's"):
+        return True
+    return first in _words("what where") and len(words) > 1 and words[1] in _AUXILIARIES
+
+
+# Nouns "what" asks about as a determiner ("what colour is ..."): after "what"
+# a single word may as well be a verb ("what happened").
+_WHAT_NOUNS = _words(
+    "colour color kind type sort size year day month time language country city number"
+)
+
+
+def _wh_phrase_without_verb(words: list[str]) -> bool:
+    """A question word and a noun phrase with no verb yet: "how many days",
+    "which planet", "what colour". (Short: a longer phrase may hold a verb
+    this lexicon does not know, "which planet orbits fastest".)"""
+    first, rest = words[0], words[1:]
+    if first not in _words("which what how") or not rest or len(rest) > 3:
+        return False
+    if first == "how":
+        if rest[0] not in _words("many much"):
+            return False
+        rest = rest[1:]
+    if not rest or rest[0] in _VERBLESS_FOLLOW_UPS | _words("one ones"):
+        return False
+    if first == "what" and rest[0] not in _WHAT_NOUNS:
+        return False
+    verbs = _AUXILIARIES | _CONTRACTED | _MODALS | _OBJECT_VERBS | _TRANSITIVE_PAST
+    return not any(w in verbs or w.endswith("'s") for w in rest)
 
 
 def _slot_gap(words: list[str]) -> Missing:

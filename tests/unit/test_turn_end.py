@@ -36,6 +36,14 @@ FINISHED = [
     "how old are you",
     "what is too plus to",  # a recogniser's spelling of "two plus two"
     "who composed the moonlight sonata",
+    "which planet is the largest",
+    "who is the oldest",
+    "turn the lights on",
+    "switch it off",
+    "what happened",
+    "what about paris",
+    "how many people live in tokyo",
+    "what colour is the sky",
 ]
 UNFINISHED = [
     # trailing function words
@@ -81,6 +89,16 @@ UNFINISHED = [
     ("can you write me anything", Missing.COMPLEMENT),
     ("who composed", Missing.MORE),
     ("who first discovered", Missing.MORE),
+    ("what is the square root", Missing.COMPLEMENT),
+    ("what is two to the power", Missing.COMPLEMENT),
+    # a question's noun phrase with no verb yet, a particle without its object
+    ("how many days", Missing.MORE),
+    ("how much sugar", Missing.MORE),
+    ("which planet", Missing.MORE),
+    ("what colour", Missing.MORE),
+    ("turn off", Missing.OBJECT),
+    ("where is the nearest", Missing.WORDS),
+    ("show me the best", Missing.WORDS),
 ]
 
 
