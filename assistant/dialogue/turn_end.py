@@ -411,6 +411,8 @@ def continuation_question(text: str, verdict: TurnVerdict) -> str:
     tail = [_FLIP.get(w, w) for w in words[-3:]]
     while tail and tail[0] in _QUESTION_WORDS | _AUXILIARIES | _words("much many"):
         tail.pop(0)  # "what is nine plus" -> "nine plus"
+    if len(tail) > 2 and words[-3] in _RECIPIENTS:
+        tail.pop(0)  # "show me the best" -> "the best" (not "you the best")
     if not tail:
         return "Yes?"
     if verdict.missing is Missing.OPERAND and _is_number(tail[-1]):

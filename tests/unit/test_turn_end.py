@@ -148,6 +148,8 @@ def test_empty_text_is_not_finished() -> None:
         ("what is nine minus", "Nine minus what?"),
         ("what is forty", "Forty and what?"),
         ("remind me to", "Remind you to what?"),
+        ("show me the best", "The best what?"),
+        ("turn off", "Turn off what?"),
         ("what is fifty percent", "Fifty percent of what?"),
     ],
 )
