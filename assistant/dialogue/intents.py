@@ -133,6 +133,7 @@ def _normalise(text: str) -> str:
     t = re.sub(r"(?<!\w)'|'(?!\w)", " ", t)  # quote marks go, apostrophes stay
     t = re.sub(r"(?<=[a-z])\s+-+\s+(?=[a-z])", " ", t)  # a dash between words
     t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m[0]], t)
+    t = re.sub(r"\bto morrow\b", "tomorrow", t)  # as a recogniser may write it
     t = _FILLERS.sub(" ", t)
     return " ".join(t.split())
 
@@ -351,9 +352,11 @@ _ALARM_LABEL = (
     r" (?:the |my |a |an )?(?P<label>[a-z][a-z' ]{0,40}))?"
 )
 _ALARM_SET = rf"(?:i (?:need|want|would like) |(?:a )?new )?{_SET}"
+_ALARM_ART = r"(?:(?:an?|the|my|one|in) )?"  # "set in alarm": "an" as heard
 _ALARM_RES = [
     re.compile(
-        rf"{_ALARM_SET}{_ART}{_ALARM_NOUN}(?: for| at| to| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"
+        rf"{_ALARM_SET}{_ALARM_ART}{_ALARM_NOUN}(?: for| at| to| on)? (?P<when>{_WHEN})"
+        rf"{_ALARM_LABEL}"
     ),
     re.compile(rf"{_ALARM_SET}{_ART}(?P<when>{_WHEN}) {_ALARM_NOUN}{_ALARM_LABEL}"),
     re.compile(rf"(?:wake|get) me(?: up)?(?: at| for| on)? (?P<when>{_WHEN}){_ALARM_LABEL}"),

@@ -156,6 +156,7 @@ POSITIVES: list[tuple[str, IntentName, dict[str, Any]]] = [
     ("remind me at 4 pm to call the bank", N.ALARM, {"time": "16:00", "label": "call the bank"}),
     ("set an alarm for noon", N.ALARM, {"time": "12:00"}),
     ("I need an alarm at 7", N.ALARM, {"time": "07:00"}),
+    ("set in alarm for 7 30 to morrow", N.ALARM, {"time": "07:30", "day": "tomorrow"}),
     ("cancel the one for the pasta", N.TIMER_CANCEL, {"label": "pasta"}),
     ("cancel my alarm for tomorrow", N.TIMER_CANCEL, {"kind": "alarm", "label": None}),
     ("open example.com", N.OPEN, {"url": "example.com"}),
