@@ -4,11 +4,12 @@ global hotkey, control socket, settings dialog and first-run onboarding."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QProcess, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from assistant import paths
@@ -142,8 +143,10 @@ class Shell:
         from ui.chime import play_chime
 
         play_chime(self.settings.output_device)
-        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+        if self.tray is not None:
             self.tray.showMessage("Parley", text, QSystemTrayIcon.MessageIcon.Information, 15000)
+        elif shutil.which("notify-send"):  # no tray (GNOME): the desktop's own notifier
+            QProcess.startDetached("notify-send", ["--app-name=Parley", "Parley", text])
 
     def _core_ready(self) -> None:
         self.window.load_current()
