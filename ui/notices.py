@@ -113,8 +113,9 @@ class NoticeBar(QWidget):
         key = condition(code)
         text = plain(code, text)
         error = error and key not in WARNINGS
-        if code in ENDS:
+        if code in ENDS:  # over: a later return of the condition is news again
             self.clear(key)
+            self.dismissed = {d for d in self.dismissed if d[0] != key}
             return
         if (key, text) in self.dismissed:  # the user closed exactly this one already
             return

@@ -25,6 +25,12 @@ def test_one_line_per_condition(qtbot: Any) -> None:
     assert bar.texts() == []
     bar.show_notice("history_unwritable", "Parley cannot write its history.", error=True)
     assert bar.texts() == []  # dismissed: the same notice does not come back
+    bar.show_notice("no_microphone", "No microphone found.", error=True)
+    bar.lines["input"].close_button.click()
+    bar.show_notice("input_back", "The microphone is back.")
+    bar.show_notice("no_microphone", "No microphone found.", error=True)
+    assert bar.texts() == ["No microphone found."]  # lost again: said again
+    bar.clear("input")
     bar.show_notice("output_unavailable", "No speaker found. Plug one in; replies are shown "
                     "as text. Parley answers in text only.", error=True)
     assert bar.texts() == ["No speaker found. Plug one in; replies are shown as text."]
