@@ -93,7 +93,8 @@ class Shell:
             from ui.tray import Tray
 
             self.tray = Tray(self.window, self.window.toggle_listening, self.quit)
-            self.window.listen.changed.connect(self.tray.set_state)
+            listen = self.window.listen
+            listen.changed.connect(lambda state: self.tray.set_state(state, listen.can_listen))
             self.tray.show()
             self.window.tray_available = True
         self.app.setQuitOnLastWindowClosed(self.tray is None)

@@ -53,8 +53,10 @@ class Tray(QSystemTrayIcon):
     def sync(self) -> None:
         self.show_action.setText("Hide Parley" if self.window.isVisible() else "Show Parley")
 
-    def set_state(self, state: State) -> None:
+    def set_state(self, state: State, can_listen: bool = True) -> None:
+        """Follows the window's ListenState (the one state every indicator shows)."""
         listening = state is State.LISTENING
         self.setIcon(self._listening_icon if listening else theme.app_icon())
         self.listen_action.setText("Stop listening" if listening else "Listen")
-        self.setToolTip(f"Parley: {state.value}")
+        self.listen_action.setEnabled(can_listen)
+        self.setToolTip(f"Parley: {state.value}" if can_listen else "Parley: cannot listen")

@@ -146,3 +146,15 @@ def test_the_timers_panel_cancels(qtbot: Any) -> None:
         assert shell.controller.pending_timers() == []
     finally:
         shell.shutdown()
+
+
+def test_the_tray_follows_the_same_state(qtbot: Any, window: Any) -> None:
+    from ui.tray import Tray
+
+    tray = Tray(window, window.toggle_listening, lambda: None)
+    window.listen.changed.connect(lambda s: tray.set_state(s, window.listen.can_listen))
+    window.set_state(State.LISTENING)
+    assert tray.listen_action.text() == "Stop listening"
+    window.set_can_listen(False, "No microphone found.")
+    assert tray.listen_action.text() == "Listen" and not tray.listen_action.isEnabled()
+    assert tray.toolTip() == "Parley: cannot listen"
