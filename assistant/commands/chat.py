@@ -86,14 +86,7 @@ class Printer:
             self.out.flush()
             self._streaming = True
         elif isinstance(event, ReplyDone):
-            if event.interrupted:
-                self.out.write(" [interrupted]")
-            self.out.write("\n")
-            self.out.flush()
-            self._streaming = False
-            deferred, self._deferred = self._deferred, []
-            for text in deferred:
-                self._line(text)
+            self.end_reply_line(" [interrupted]" if event.interrupted else "")
         elif isinstance(event, Error):
             self._line(f"parley: {event.message}")
         elif isinstance(event, Notice):
@@ -106,6 +99,16 @@ class Printer:
                 self._line(f"(waiting {event.timeout_s:g} s for yes or no: {event.description})")
         elif isinstance(event, ToolResult):
             pass  # its text is in the reply, or in a notice
+
+    def end_reply_line(self, tail: str = "") -> None:
+        """The streamed reply's line ends: then the lines that waited for it."""
+        if self._streaming or tail:
+            self.out.write(tail + "\n")
+            self.out.flush()
+        self._streaming = False
+        deferred, self._deferred = self._deferred, []
+        for text in deferred:
+            self._line(text)
 
     def _line(self, text: str) -> None:
         if self._streaming:

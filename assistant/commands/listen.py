@@ -55,6 +55,7 @@ class VoicePrinter(Printer):
         elif isinstance(event, StateChanged):
             self._line(f"({event.state.value})")
         elif isinstance(event, TurnRetracted):
+            self.end_reply_line()  # its reply may have begun: no ReplyDone follows
             self._line("(you went on: that turn and its reply are taken back)")
         else:
             super()._human(event)

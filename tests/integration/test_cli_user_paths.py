@@ -148,3 +148,48 @@ def test_doctor_is_not_ready_when_the_chosen_microphone_is_gone(parley_home: Pat
     assert out.returncode == 1, out.stdout
     mic = [c for c in checks if c["name"] == "microphone" and c["status"] == "fail"]
     assert mic and "no such microphone" in mic[0]["detail"]
+
+
+def test_a_timer_while_typing_redraws_the_prompt_with_the_typed_text(parley_home: Path) -> None:
+    """In a real terminal (a pty): the announcement takes the prompt's line,
+    and the prompt comes back below it with what the user had typed, which
+    the next Enter still sends."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: parley chat on the pty
+        os.environ["PARLEY_HOME"] = str(parley_home)
+        os.execv(sys.executable, [*PARLEY, "chat", "--no-llm"])
+    seen = b""
+
+    def read_until(needle: bytes, timeout: float = 60) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while needle not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert needle in seen, seen.decode(errors="replace")
+        return seen
+
+    try:
+        read_until(b"> ")
+        os.write(fd, b"remind me in 2 seconds\r")
+        read_until(b"Timer set for 2 seconds.")
+        read_until(b"> ", timeout=10)
+        os.write(fd, b"what is 2 pl")
+        after = read_until(b"is done.)")
+        read_until(b"> what is 2 pl", timeout=10)
+        tail = seen[after.index(b"is done.)"):]
+        assert b"> what is 2 pl" in tail
+        os.write(fd, b"us 2\r")
+        read_until(b"2 plus 2 is 4.")
+    finally:
+        os.kill(pid, 15)
+        os.waitpid(pid, 0)
+        os.close(fd)

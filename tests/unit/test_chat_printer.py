@@ -76,3 +76,20 @@ def test_tool_request_says_how_long_results_stay_quiet() -> None:
     p(ToolResult("r1", "delete_note", True, "Deleted the note 'milk'."))
     assert err.getvalue() == "(waiting 20 s for yes or no: delete the note 'milk')\n"
     assert out.getvalue() == ""  # the reply says the outcome; no duplicate line
+
+
+def test_a_reply_taken_back_mid_line_lets_the_waiting_lines_out() -> None:
+    from assistant.commands.listen import VoicePrinter
+    from assistant.events import State, StateChanged, TurnRetracted
+
+    out, err = io.StringIO(), io.StringIO()
+    p = VoicePrinter(False, out, err)
+    p(ReplyDelta("It is", 1))
+    p(StateChanged(State.SPEAKING))
+    p(TurnRetracted(1, 2))
+    assert out.getvalue() == "It is\n"
+    assert err.getvalue() == (
+        "(speaking)\n(you went on: that turn and its reply are taken back)\n"
+    )
+    p(StateChanged(State.LISTENING))  # and later lines are not held
+    assert err.getvalue().endswith("(listening)\n")
