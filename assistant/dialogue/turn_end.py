@@ -126,7 +126,7 @@ _RELATIONAL = _words(
     capital population meaning definition opposite author president currency
     distance height length weight size area volume speed value price cost
     temperature age name color colour capitol mayor founder inventor root power
-    square cube sum product average difference half
+    square cube sum product average difference half point
     """
 )
 # "turn off", "switch on": a phrasal verb whose object follows its particle.
@@ -141,7 +141,8 @@ _TRANSITIVE_PAST = _words(
     """
     wrote painted invented discovered founded built designed directed composed
     created made sang won killed played starred named owned owns invents
-    discovers writes paints sings directs
+    discovers writes paints sings directs discover invent write paint compose
+    found build design direct create sing own
     """
 )
 _INDEFINITE = _words("something anything someone anyone somewhere anywhere stuff")
@@ -177,7 +178,7 @@ _SLOT_NOUNS = {
     "reminder": Missing.NOTE_TEXT,
     "memo": Missing.NOTE_TEXT,
 }
-_MAKING = _words("set start make take add create write jot put new")
+_MAKING = _words("set start make take add create write jot put new begin run")
 
 
 # How requests to an assistant open: a question, an auxiliary, a verb of
@@ -346,12 +347,29 @@ def _wh_phrase_without_verb(words: list[str]) -> bool:
     return not any(w in verbs or w.endswith("'s") for w in rest)
 
 
+def _joined_count_down(words: list[str]) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        if w == "down" and out and out[-1] == "count":
+            out[-1] = "countdown"
+        else:
+            out.append(w)
+    return out
+
+
 def _slot_gap(words: list[str]) -> Missing:
     """A request whose content is still to come: "set a timer", "what is twelve"."""
     # Only the last clause: "start a timer for five minutes and list my notes".
     cut = max((i for i, w in enumerate(words) if w in _words("and then so")), default=-1)
     if cut >= 0 and cut < len(words) - 1:
         words = words[cut + 1 :]
+    words = _joined_count_down(words)  # "start to count down": a countdown
+    if "wake" in words:  # "wake me up", "wake me at": an alarm without its time yet
+        after = words[words.index("wake") + 1 :]
+        if not any(_is_number(w) or w in _words("noon midnight") for w in after):
+            return Missing.CLOCK_TIME
+    if words[0] == "convert" and not _words("to into in") & set(words[2:]):
+        return Missing.COMPLEMENT  # "convert five miles" (to what?)
     for i, word in enumerate(words):
         slot = _SLOT_NOUNS.get(word)
         if slot is None or not any(w in _MAKING for w in words[:i]):
@@ -361,7 +379,8 @@ def _slot_gap(words: list[str]) -> Missing:
             content = [w for w in rest if w not in _FUNCTION_WORDS | _words("that saying says")]
         else:
             content = [w for w in rest if _is_number(w) or w in _words("noon midnight")]
-            if slot is Missing.DURATION and content and _is_number(rest[-1]):
+            counting = len(rest) > 1 and rest[-2] == "from"  # "count down from ten"
+            if slot is Missing.DURATION and content and _is_number(rest[-1]) and not counting:
                 return slot  # "for ten": ten what?
         if not content:
             return slot

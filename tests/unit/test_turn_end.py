@@ -44,6 +44,9 @@ FINISHED = [
     "what about paris",
     "how many people live in tokyo",
     "what colour is the sky",
+    "start a countdown from ten",
+    "wake me up at seven thirty",
+    "convert five miles to kilometres",
 ]
 UNFINISHED = [
     # trailing function words
@@ -99,6 +102,12 @@ UNFINISHED = [
     ("turn off", Missing.OBJECT),
     ("where is the nearest", Missing.WORDS),
     ("show me the best", Missing.WORDS),
+    ("start to count down", Missing.DURATION),
+    ("wake me up", Missing.CLOCK_TIME),
+    ("wake me a pet", Missing.CLOCK_TIME),  # Moonshine's "wake me up at" in a robot voice
+    ("convert five miles", Missing.COMPLEMENT),
+    ("who discover", Missing.MORE),  # heard for "who discovered ..."
+    ("what is the boiling point", Missing.COMPLEMENT),
 ]
 
 
