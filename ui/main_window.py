@@ -482,6 +482,10 @@ class MainWindow(QMainWindow):
         self.ptt.setToolTip(PushToTalk.TIP if ok else f"Parley cannot listen: {why}")
         self.level.setVisible(ok)
         self.mic_label.setVisible(ok)
+        self.text.setPlaceholderText(
+            "Type to Parley instead of talking, then press Enter" if ok
+            else "Type to Parley, then press Enter"
+        )
         self.listen.set_can_listen(ok, why)
 
     def on_notice(self, e: Notice) -> None:
