@@ -293,6 +293,14 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.WORDS  # "where is the nearest", "show me the best" (what?)
     if _wh_phrase_without_verb(words):
         return Missing.MORE  # "how many days", "which planet" (is ...?)
+    if _subject_without_verb(words):
+        return Missing.MORE  # "what time does the sun" (rise?)
+    if len(words) > 3 and words[0] in _words("how where") and (
+        words[-3] in _MODALS and before in _SUBJECT_PRONOUNS
+    ):
+        return Missing.MORE  # "how long should i boil" (what?), "where can i buy"
+    if last in _words("word words term phrase") and before in _ARTICLES | _POSSESSIVES:
+        return Missing.MORE  # "spell the word" (which?), "what does the word"
     if last in _TRANSITIVE_PAST and words[0] in _words("who which what"):
         return Missing.MORE  # "who painted", "who first discovered"
     if last in _RELATIONAL and (_ARTICLES | _POSSESSIVES) & set(words[-3:-1]):
@@ -307,6 +315,16 @@ def _superlative(word: str) -> bool:
     return word in _words("best worst first last next most least") or (
         len(word) > 4 and word.endswith("est") and word not in _words("interest request guest")
     )
+
+
+def _subject_without_verb(words: list[str]) -> bool:
+    """A question whose auxiliary has its subject but no verb yet: "what time
+    does the sun", "when did my flight". (One noun after the article: with
+    two, the second is likely the verb, "does the sun rise".)"""
+    if words[0] not in _QUESTION_WORDS or len(words) < 4:
+        return False
+    aux, det, _noun = words[-3:]
+    return aux in _MODALS and det in _ARTICLES | _POSSESSIVES
 
 
 def _names_no_thing(words: list[str]) -> bool:

@@ -47,6 +47,10 @@ FINISHED = [
     "start a countdown from ten",
     "wake me up at seven thirty",
     "convert five miles to kilometres",
+    "what time does the sun rise",
+    "how long should i boil an egg",
+    "what does the word mean",
+    "why do i sneeze",
 ]
 UNFINISHED = [
     # trailing function words
@@ -107,6 +111,10 @@ UNFINISHED = [
     ("wake me a pet", Missing.CLOCK_TIME),  # Moonshine's "wake me up at" in a robot voice
     ("convert five miles", Missing.COMPLEMENT),
     ("who discover", Missing.MORE),  # heard for "who discovered ..."
+    ("what time does the sun", Missing.MORE),
+    ("when did my flight", Missing.MORE),
+    ("how long should i boil", Missing.MORE),
+    ("spell the word", Missing.MORE),
     ("what is the boiling point", Missing.COMPLEMENT),
 ]
 
