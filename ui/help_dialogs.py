@@ -12,7 +12,15 @@ from importlib import metadata
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 RULE_EXAMPLES: list[tuple[str, list[str]]] = [
     ("Time and date", ["what time is it", "what's the date today", "is it Monday"]),
@@ -54,11 +62,30 @@ def understood_examples() -> list[tuple[str, list[str]]]:
     return kept
 
 
+def tool_lines() -> list[str]:
+    """What the core's tools do, from their own descriptions; the ones that
+    change something say that Parley asks first."""
+    try:
+        from assistant.dialogue.builtin_tools import ToolEnv, builtin_registry
+
+        tools = list(builtin_registry(ToolEnv()))
+    except Exception:  # the list is help, not a condition for showing it
+        return []
+    return [
+        t.description[:1].upper() + t.description[1:]
+        + (" (Parley asks you first)" if t.consequential else "")
+        for t in tools
+    ]
+
+
 def examples_html(model_on: bool, wake_phrase: str = "hey parley") -> str:
     parts = [f"<p>Say “{wake_phrase}” first, or hold Talk, or type it.</p>"]
     for title, sentences in understood_examples():
         items = "".join(f"<li>“{s}”</li>" for s in sentences)
         parts.append(f"<p><b>{title}</b></p><ul>{items}</ul>")
+    tools = "".join(f"<li>{line}</li>" for line in tool_lines())
+    if tools:
+        parts.append(f"<p><b>Everything Parley can do for you</b></p><ul>{tools}</ul>")
     items = "".join(f"<li>“{s}”</li>" for s in MODEL_EXAMPLES)
     if model_on:
         parts.append(f"<p><b>Anything else</b> goes to the language model:</p><ul>{items}</ul>")
@@ -114,9 +141,15 @@ class TextWindow(QDialog):
         self.body.setTextFormat(Qt.TextFormat.RichText)
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.body.setContentsMargins(4, 4, 12, 4)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
+        scroll = QScrollArea(self)
+        scroll.setWidget(self.body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         box = QVBoxLayout(self)
-        box.addWidget(self.body)
+        box.addWidget(scroll, 1)
         box.addWidget(buttons)
-        self.setMinimumWidth(440)
+        # As tall as the text, up to a size that fits any screen (then it scrolls).
+        self.resize(520, min(self.body.sizeHint().height() + 70, 600))

@@ -184,6 +184,7 @@ def test_help_menu(qtbot: Any, window: Any) -> None:
     window.show_examples()
     text = window.examples_window.body.text()
     assert "set a timer for 5 minutes" in text and "take a note buy milk" in text
+    assert "Delete one note (Parley asks you first)" in text  # from the tools themselves
     shot(window.examples_window, "help-what-can-i-say")
     window.show_about()
     about = window.about_window.body.text()
