@@ -23,7 +23,7 @@ MAX_NOTES_READ = 5
 """Reading more notes than this aloud is a monologue: the newest ones are read."""
 
 HELP_TEXT = (
-    "I can tell you the time and the date, set timers, do arithmetic, take notes and "
+    "I can tell you the time and the date, set timers and alarms, do arithmetic, take notes and "
     "read them back, and repeat what I said. With a language model loaded I can also "
     "answer questions and chat. Say stop to interrupt me."
 )
