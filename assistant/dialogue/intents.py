@@ -423,7 +423,16 @@ def _when(text: str) -> tuple[tuple[int, int], str] | None:
     return (clock, day) if clock is not None else None
 
 
+_NOT_A_TIME = re.compile(
+    rf"{_ALARM_SET}{_ALARM_ART}{_ALARM_NOUN}(?: for| at)? (?P<when>\d[\d .:]*(?: ?{_AMPM})?)"
+)
+
+
 def _alarm_intent(core: str) -> Intent | None:
+    if (m := _NOT_A_TIME.fullmatch(core)) and _when(m["when"]) is None:
+        said = m["when"].replace(" ", ":", 1) if re.fullmatch(r"\d+ \d+", m["when"]) else m["when"]
+        error = f"{said} is not a time of day; say it like 7:30 or 7:30 pm."
+        return Intent(IntentName.ALARM, HIGH, {"error": error})
     for pattern in _ALARM_RES:
         m = pattern.fullmatch(core)
         if m is None or (when := _when(m["when"])) is None:

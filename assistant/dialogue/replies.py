@@ -162,6 +162,6 @@ _REPLIES = {
     IntentName.NOTE_CLEAR: lambda _i, _c: "I can't delete notes right now.",
     IntentName.TIMER_LIST: lambda _i, _c: "I can't read your timers right now.",
     IntentName.TIMER_CANCEL: lambda _i, _c: "I can't cancel timers right now.",
-    IntentName.ALARM: lambda _i, _c: "I can't set alarms right now.",
+    IntentName.ALARM: lambda i, _c: str(i.entities.get("error") or "I can't set alarms right now."),
     IntentName.OPEN: lambda _i, _c: "I can't open things right now.",
 }

@@ -214,3 +214,13 @@ def test_matching_timers_reads_every_key() -> None:
     assert [x.id for x in matching_timers(t, {"seconds": 600})] == [3]
     assert [x.id for x in matching_timers(t, {"label": "tea"})] == [1]
     assert matching_timers(t, {"ordinal": 4}) == []
+
+
+@pytest.mark.parametrize(
+    "said", ["set an alarm for 26:00", "set my alarm for 14 pm", "alarm at 6:75"]
+)
+def test_an_alarm_at_no_time_of_day_is_told_so(manager, said: str) -> None:  # type: ignore[no-untyped-def]
+    m, _ = manager
+    r = m.handle(said)
+    assert r.reply.endswith("is not a time of day; say it like 7:30 or 7:30 pm."), r.reply
+    assert pending(m) == []
