@@ -117,7 +117,9 @@ _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, An
     IntentName.ALARM: lambda e: (
         "set_alarm",
         {k: str(e[k])[:40] for k in ("time", "day", "label") if e.get(k)},
-    ),
+    )
+    if "time" in e
+    else None,
     IntentName.OPEN: lambda e: ("open_url", {"url": e["url"]})
     if "url" in e
     else ("open_app", {"name": str(e["app"])[:60]}),
