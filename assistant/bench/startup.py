@@ -199,40 +199,34 @@ def run_startup(
 
     home = Path(tempfile.mkdtemp(prefix="parley-bench-startup-"))
     report = StartupReport([], [])
+    pulse = None
     try:
         (home / "config.toml").write_text(f'llm_model = "{model}"\n' if model else "")
         env = {**os.environ, "PARLEY_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
-        env.pop("PARLEY_STARTUP_MARK", None)
         _mark_onboarded(env)
-        app = [sys.executable, "-m", "ui.app", "-v"]
-        for i in range(runs + 1):
-            run, why = measure(app, env, WINDOW_LINE, "app", timeout_s=timeout_s,
-                               settle_s=settle_s)
-            log(f"window run {i}: {_fmt(run.seconds)} {run.memory_mb}")
-            if why:
-                report.problems.append(f"the app did not show its window: {why}")
-                break
-            if i:  # the first run warms up
-                report.window.append(run)
-        try:
+        try:  # a microphone and a speaker for both, so every worker starts as it would
             pulse = PulseServer().start()
+            env.update(pulse.env())
         except PulseError as e:
             report.problems.append(f"no virtual microphone for `parley listen`: {e}")
-            return report
-        try:
-            listen = [sys.executable, "-m", "assistant.cli", "listen", "--open-mic"]
+        app = [sys.executable, "-m", "ui.app", "-v"]
+        listen = [sys.executable, "-m", "assistant.cli", "listen", "--open-mic"]
+        kinds = [("window", app, WINDOW_LINE, "app", report.window)]
+        if pulse is not None:
+            kinds.append(("listen", listen, READY_LINE, "listen", report.listen))
+        for name, cmd, marker, role, runs_of in kinds:
             for i in range(runs + 1):
-                run, why = measure(listen, {**env, **pulse.env()}, READY_LINE, "listen",
-                                   timeout_s=timeout_s, settle_s=settle_s)
-                log(f"listen run {i}: {_fmt(run.seconds)} {run.memory_mb}")
+                run, why = measure(cmd, env, marker, role, timeout_s=timeout_s,
+                                   settle_s=settle_s)
+                log(f"{name} run {i}: {_fmt(run.seconds)} {run.memory_mb}")
                 if why:
-                    report.problems.append(f"`parley listen` did not get ready: {why}")
+                    report.problems.append(f"{' '.join(cmd[2:])} did not get ready: {why}")
                     break
-                if i:
-                    report.listen.append(run)
-        finally:
-            pulse.stop()
+                if i:  # the first run warms up
+                    runs_of.append(run)
     finally:
+        if pulse is not None:
+            pulse.stop()
         shutil.rmtree(home, ignore_errors=True)
     return report
 
