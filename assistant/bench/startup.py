@@ -45,6 +45,9 @@ class Run:
     """Spawn to the line that says it is ready; -1 when it never came."""
     memory_mb: dict[str, float] = field(default_factory=dict)
     """Resident memory per process, by role, at rest."""
+    private_mb: dict[str, float] = field(default_factory=dict)
+    """Of it, the pages that process alone holds (USS: not the shared
+    libraries, nor a model file other processes map too)."""
 
 
 @dataclass
@@ -61,6 +64,10 @@ class StartupReport:
                 "app": _median_memory(self.window),
                 "listen": _median_memory(self.listen),
             },
+            "private_mb": {
+                "app": _median_memory(self.window, private=True),
+                "listen": _median_memory(self.listen, private=True),
+            },
             "runs": {"window": [asdict(r) for r in self.window],
                      "listen": [asdict(r) for r in self.listen]},
             "problems": self.problems,
@@ -75,11 +82,14 @@ class StartupReport:
             f"runs {', '.join(_fmt(r.seconds) for r in self.listen)}  (goal <= 2 s)",
             "resident memory at rest (median MB):",
         ]
-        memory = d["memory_mb"]
-        assert isinstance(memory, dict)
+        memory, private = d["memory_mb"], d["private_mb"]
+        assert isinstance(memory, dict) and isinstance(private, dict)
         for what, roles in memory.items():
-            shown = ", ".join(f"{role} {mb:.0f}" for role, mb in roles.items()) or "n/a"
-            lines.append(f"  {what:<8} {shown}")
+            shown = ", ".join(
+                f"{role} {mb:.0f} (own {private[what].get(role, 0):.0f})"
+                for role, mb in roles.items()
+            )
+            lines.append(f"  {what:<8} {shown or 'n/a'}")
         lines += [f"problem: {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -93,10 +103,11 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(good), 3) if good else -1.0
 
 
-def _median_memory(runs: list[Run]) -> dict[str, float]:
-    roles = sorted({role for r in runs for role in r.memory_mb})
+def _median_memory(runs: list[Run], private: bool = False) -> dict[str, float]:
+    per_run = [r.private_mb if private else r.memory_mb for r in runs]
+    roles = sorted({role for m in per_run for role in m})
     return {
-        role: round(statistics.median([r.memory_mb[role] for r in runs if role in r.memory_mb]), 1)
+        role: round(statistics.median([m[role] for m in per_run if role in m]), 1)
         for role in roles
     }
 
@@ -117,14 +128,17 @@ def role_of(proc: psutil.Process) -> str:
     return "child"
 
 
-def resident_mb(root: int, main_role: str) -> dict[str, float]:
-    """Resident memory of `root` and its descendants, in MB, by role."""
+def resident_mb(root: int, main_role: str, private: bool = False) -> dict[str, float]:
+    """Resident memory of `root` and its descendants, in MB, by role; with
+    `private`, only the pages each holds alone (USS)."""
     out: dict[str, float] = {}
     try:
         top = psutil.Process(root)
         procs = [(main_role, top)] + [(role_of(c), c) for c in top.children(recursive=True)]
         for role, proc in procs:
-            out[role] = out.get(role, 0.0) + proc.memory_info().rss / 2**20
+            info = proc.memory_full_info() if private else proc.memory_info()
+            size = info.uss if private else info.rss
+            out[role] = out.get(role, 0.0) + size / 2**20
     except psutil.Error:
         pass
     return {k: round(v, 1) for k, v in out.items()}
@@ -173,9 +187,11 @@ def measure(
                 seconds = at - t0
                 break
         memory: dict[str, float] = {}
+        private: dict[str, float] = {}
         if seconds >= 0:
             time.sleep(settle_s)
             memory = resident_mb(proc.pid, role)
+            private = resident_mb(proc.pid, role, private=True)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -184,7 +200,8 @@ def measure(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return Run(round(seconds, 3), memory), "" if seconds >= 0 else "\n".join(seen[-5:])
+    run = Run(round(seconds, 3), memory, private)
+    return run, "" if seconds >= 0 else "\n".join(seen[-5:])
 
 
 def run_startup(

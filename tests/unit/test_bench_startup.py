@@ -29,6 +29,7 @@ def test_measure_finds_the_line_reads_memory_and_ends_the_child() -> None:
     assert why == ""
     assert run.seconds > 0
     assert run.memory_mb["app"] >= 40  # the bytearray is resident
+    assert 40 <= run.private_mb["app"] <= run.memory_mb["app"]  # and its own
     assert not [p for p in psutil.Process().children() if p.cmdline()[-1:] == [CHILD]]
 
 
