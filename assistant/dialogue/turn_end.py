@@ -198,10 +198,20 @@ _OPENERS = (
 _PER_CENT = re.compile(r"\bper cent\b")
 
 
+# A typed web address or path ("example.net/a", "~/notes.txt") is one thing,
+# not words: its last piece is no trailing article.
+_ADDRESS = re.compile(r"\S*[./\\@]\S*[a-z0-9]\S*", re.IGNORECASE)
+
+
 def words_of(text: str) -> list[str]:
-    """Lower-case words; "per cent" (a recogniser's British spelling) is one."""
+    """Lower-case words; "per cent" (a recogniser's British spelling) is one,
+    and so is a web address or a path."""
     text = _PER_CENT.sub("percent", text.lower().replace("\u2019", "'"))
+    text = _ADDRESS.sub(lambda m: m.group() if _NUMBER.fullmatch(m.group()) else " address ", text)
     return _WORD_RE.findall(text)
+
+
+_NUMBER = re.compile(r"[\d.,]+%?")
 
 
 def _is_number(word: str) -> bool:
