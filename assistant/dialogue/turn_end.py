@@ -285,6 +285,8 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.WORDS
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS | _words("there"):
         return Missing.NOTHING  # "what do i have", "how old are you" ... "where is it"
+    if last in _words("have has do be") and any(w in _MODALS for w in words[:-2]):
+        return Missing.NOTHING  # "how many legs does a spider have", "what can it do"
     if last in _AUXILIARIES | _CONTRACTED | _INTENSIFIERS:
         return Missing.MORE  # "what is", "it's", "a very"
     if last in _SUBJECT_PRONOUNS and before in _MODALS:

@@ -51,6 +51,8 @@ FINISHED = [
     "how long should i boil an egg",
     "what does the word mean",
     "why do i sneeze",
+    "how many legs does a spider have",
+    "what can a computer do",
     "open example.net/a",  # a typed address: its last piece is no article
     "send it to bob@example.com",
 ]
