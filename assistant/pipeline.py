@@ -89,6 +89,9 @@ FINISHED_HANGOVER_S = 0.2
 UNSURE_WAIT_SHARE = 0.7
 """Share of `turn_wait_s` that ends a request that does not open the way
 requests do (often a misheard fragment, see `TurnVerdict.sure`)."""
+POLL_S = 0.004
+"""How often the ear loop looks for the recogniser's decode of a pause's last
+words between frames (only while it waits for one)."""
 DECIDE_TIMEOUT_S = 30.0
 """A tentative turn waits at most this long to be committed or dropped (the
 ear always decides far sooner; this only guards against a lost message)."""
@@ -329,8 +332,11 @@ class Pipeline:
             elif isinstance(cmd, _FollowUp):
                 self._apply_follow_up(cmd.until)
             self._expire_follow_up()
+            # While the recogniser decodes the last words of a pause, look for
+            # its answer every few ms: the turn may end between two frames.
+            waiting = self.ear.awaiting_words
             try:
-                block = self.source.read(0.1)
+                block = self.source.read(POLL_S if waiting else 0.1)
             except EndOfStream:
                 self.ear.end_of_stream()
                 with self._lock:
@@ -353,6 +359,8 @@ class Pipeline:
                 continue
             if block is not None:
                 self.ear.feed(block)
+            elif waiting:
+                self.ear.poll()
 
     def _wait_for_input(self) -> bool:
         """Reopen the microphone, retrying until it is back or the loop stops."""

@@ -245,6 +245,24 @@ class Ear:
             if text != self._judged or settled != self._judged_settled:
                 self._judge_pause(text, settled)
 
+    @property
+    def awaiting_words(self) -> bool:
+        """In a pause whose last words the recogniser is still decoding: the
+        caller should `poll()` often, not only when the next frame comes."""
+        return (
+            self._in_speech
+            and self.endpointer.paused
+            and self._listening
+            and not self._judged_settled
+        )
+
+    def poll(self) -> None:
+        """Between frames: when the recogniser has just decoded the last words
+        (a worker pushes that), judge the pause now instead of at the next
+        frame, up to 30 ms later."""
+        if self.awaiting_words and self._settled():
+            self._judge_pause(self.recognizer.partial(), True)
+
     def _settled(self) -> bool:
         settled = getattr(self.recognizer, "settled", None)
         return True if settled is None else bool(settled())

@@ -233,3 +233,34 @@ def test_a_recogniser_that_never_settles_still_ends_the_turn() -> None:
     run(ear, (SPEECH, 0.9), (SILENCE, 1.5))
     utt = next(m for m in got if isinstance(m, UtteranceHeard))
     assert 0.79 < utt.endpoint - utt.speech_end < 0.9
+
+
+class PushedRecognizer(ScriptedRecognizer):
+    """Like a worker process: its decode of the last words lands between frames."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.decoded = False
+
+    def settled(self) -> bool:
+        return self.decoded
+
+
+def test_a_decode_landing_between_frames_is_judged_at_once() -> None:
+    from assistant.speech.ear import PauseJudgement, TurnEnding
+
+    got: list = []
+    ear = Ear(LoudVad(), PushedRecognizer("what time is it"), got.append,
+              endpointer=Endpointer())  # fmt: skip
+    ear.wake_required = False
+    ear.judge = lambda _text: PauseJudgement(0.12, True)
+    run(ear, (SPEECH, 0.9), (SILENCE, 0.15))  # paused, the last words still decoding
+    assert ear.awaiting_words and not any(isinstance(m, TurnEnding) for m in got)
+    ear.poll()  # nothing new yet: nothing happens
+    assert ear.awaiting_words and not any(isinstance(m, TurnEnding) for m in got)
+    ear.recognizer.decoded = True  # type: ignore[attr-defined]
+    ear.poll()  # between two frames
+    assert not ear.awaiting_words
+    assert [m.text for m in got if isinstance(m, TurnEnding)] == ["what time is it"]
+    utt = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert abs((utt.endpoint - utt.speech_end) - 0.15) < 0.01  # no frame waited for
