@@ -76,7 +76,7 @@ from assistant.speech.stt import Transcript
 
 log = logging.getLogger(__name__)
 
-FIRST_CLAUSE_MAX_WORDS = 4
+FIRST_CLAUSE_MAX_WORDS = 3
 """The first clause is spoken after at most this many words, punctuation or not:
 it bounds the first sound of the reply."""
 SPOKEN_NOTICES = frozenset({"timer", "confirm_timeout"})
@@ -466,10 +466,11 @@ class Pipeline:
     def _on_pause(self, msg: PauseHeard) -> None:
         """Answer a finished request during the pause, held until the turn ends."""
         if not msg.settled:
-            # The recogniser is still decoding the last words: generate ahead
-            # for what it has (no history, no sound); the answer waits for them.
-            if msg.complete and msg.text and not self._busy() and self._tentative is None:
-                self._turns.put(_Speculate(msg.text))
+            # The recogniser is still decoding the last words: wait for them.
+            # (Generating ahead on the words so far was measured to cost more
+            # than it saved: it competes with that decode for the CPU, and the
+            # answer, once the words are in, waits for it to yield. Listening
+            # ahead has already evaluated the prompt up to them.)
             return
         tentative = self._tentative
         if tentative is not None and _same_words(tentative.text, msg.text) and msg.complete:
@@ -616,7 +617,9 @@ class Pipeline:
             self._current = turn
         if not turn.tentative:
             self._set_state(State.THINKING)
-        chunker = ClauseChunker(first_max_words=FIRST_CLAUSE_MAX_WORDS)
+        chunker = ClauseChunker(
+            first_min_words=FIRST_CLAUSE_MAX_WORDS, first_max_words=FIRST_CLAUSE_MAX_WORDS
+        )
         speaker = self.speaker
         with turn.lock:  # against `_release` on the ear thread
             hold = turn.tentative and not (turn.released or turn.committed)
