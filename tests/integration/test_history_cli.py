@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -144,10 +143,6 @@ def test_empty_history(capsys: pytest.CaptureFixture[str]) -> None:
     assert parley(["history", "flagged", "--json"], capsys) == (0, "", "")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("assistant.cli") is None,
-    reason="assistant/cli.py (the `parley` entry point) is not written yet",
-)
 def test_through_the_parley_entry_point(filled: dict[str, int]) -> None:
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": pythonpath}
