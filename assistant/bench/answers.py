@@ -161,6 +161,8 @@ def few_shot_marks(header: Sequence[Message]) -> set[str]:
                 w for s in sentences for w in _words(s)[1:]
                 if w[:1].isupper() and w not in ("I", "Parley")
             )  # fmt: skip
+        if m.role == "assistant" and m.content.startswith("I can"):
+            continue  # what Parley says it can do is true in any answer, not example content
         for i in range(len(words) - 4):
             marks.add(" ".join(words[i : i + 5]))
     return marks

@@ -60,6 +60,7 @@ from assistant.llm import grammar as tool_grammar
 from assistant.llm.cancel import CancelToken
 from assistant.llm.context import MIN_MESSAGE_ROOM, ContextOverflow, ContextWindow
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
+from assistant.llm.prompt import LONG_REPLY_TOKENS, turn_messages, wants_long
 from assistant.llm.provider import LlmProvider, LlmState
 from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
 
@@ -300,7 +301,8 @@ class DialogueManager:
         self.conversation_id = last
         for t in self.history.turns(last):
             if t.role in ("user", "assistant") and t.text and not t.flagged:
-                self.messages.append(Message(t.role, t.text))  # type: ignore[arg-type]
+                origin = t.source if t.role == "assistant" else ""
+                self.messages.append(Message(t.role, t.text, origin))  # type: ignore[arg-type]
             if t.role == "assistant" and t.text:
                 self.last_reply = t.text
         return self.conversation_id
@@ -519,7 +521,7 @@ class DialogueManager:
         self._emit(ReplyDone(reply, source, False, reply_id, intent))
         self._emit(Latency(reply_id, timings))
         if remember:
-            self.messages.append(Message("assistant", reply))
+            self.messages.append(Message("assistant", reply, source.value))
             self.last_reply = reply
         return TurnResult(reply, source, user_id, reply_id, False, intent, flagged, timings)
 
@@ -534,7 +536,7 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
 
         def prompt_tokens(kept: Sequence[Message]) -> int:
-            return engine.count_tokens(engine.render([*system, *kept]))
+            return engine.count_tokens(engine.render([*system, *self._turn_view(engine, kept)]))
 
         try:
             kept = self.window.fit(self.messages, prompt_tokens)
@@ -549,7 +551,7 @@ class DialogueManager:
             return self._finish_fixed(
                 str(e), Source.SYSTEM, user_id, t0, flagged="too_long", remember=False
             )
-        prompt = [*system, *kept]
+        prompt = [*system, *self._turn_view(engine, kept)]
         if len(self.tools) and self.tools.might_need(self.messages[-1].content):
             done = self._answer_with_tools(engine, prompt, user_id, cancel, t0, timings)
             if done is not None:
@@ -578,12 +580,14 @@ class DialogueManager:
         # A clause claiming an action no tool of this turn did ("Opened …") is
         # held back, checked and replaced by the truth (dialogue/claims.py).
         gate = claims.ClaimGate(self._actions)
+        long = wants_long(self.messages[-1].content)
         stream = engine.stream(
             prompt,
-            max_tokens=self.settings.max_tokens,
+            max_tokens=max(self.settings.max_tokens, LONG_REPLY_TOKENS if long else 0),
             cancel=cancel,
             temperature=self.settings.temperature,
             stats=stats,
+            paragraphs=long,
         )
         try:
             for delta in stream:
@@ -707,10 +711,15 @@ class DialogueManager:
         system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
         try:
-            return work(engine, [*system, *kept])
+            return work(engine, [*system, *self._turn_view(engine, kept)])
         except LlmError as e:
             log.warning("background work on the model failed: %s", e)
             return 0
+
+    def _turn_view(self, engine: LlmEngine, kept: Sequence[Message]) -> list[Message]:
+        """The conversation as the model sees it (llm/prompt.py): Parley's own
+        rule and tool replies kept from being copied, the clock's facts last."""
+        return turn_messages(kept, self.now(), isinstance(engine.format, PlainFormat))
 
     # -- tools -------------------------------------------------------------------------
 

@@ -330,15 +330,19 @@ class LlmEngine:
         stats: GenerationStats | None = None,
         extra_stop: Sequence[str] = (),
         ignore_eos: bool = False,
+        paragraphs: bool = False,
     ) -> Iterator[str]:
         """Yield reply text as it is generated. Stops at EOS, a stop sequence,
         `max_tokens`, or within one token of `cancel` being set.
         `ignore_eos` (benchmarks) generates exactly `max_tokens`, still paying
-        for the EOS and stop checks."""
+        for the EOS and stop checks. `paragraphs` (a long reply was asked
+        for): a blank line does not end the reply."""
         stats = stats if stats is not None else GenerationStats()
         t0 = time.monotonic()
         prompt = self.format.render(messages)
-        stops = tuple(s for s in (*self.format.stop, *extra_stop) if s)
+        stops = tuple(
+            s for s in (*self.format.stop, *extra_stop) if s and not (paragraphs and s == "\n\n")
+        )
         with self._lock:
             tokens = self.tokenize(prompt)
             if len(tokens) + max_tokens > self.n_ctx:

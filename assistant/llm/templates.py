@@ -18,6 +18,9 @@ Role = Literal["system", "user", "assistant"]
 class Message:
     role: Role
     content: str
+    origin: str = ""
+    """Who wrote a reply: "" (the model or the user), or "rule", "tool",
+    "system" for Parley's own words (llm/prompt.py keeps them from being copied)."""
 
 
 class ChatFormat(Protocol):
@@ -146,13 +149,36 @@ class JinjaFormat:
 
 
 BASE_MODEL_EXAMPLES = (
-    Message("user", "What is the capital of France?"),
-    Message("assistant", "The capital of France is Paris."),
-    Message("user", "Can you suggest a name for a cat?"),
-    Message("assistant", "How about Luna? It's short and friendly."),
+    Message("user", "Who invented the telephone?"),
+    Message("assistant", "Alexander Graham Bell invented the telephone."),
+    Message("user", "And the light bulb?"),
+    Message("assistant", "Thomas Edison made the first practical light bulb."),
+    Message("user", "What is the longest river in Africa?"),
+    Message("assistant", "The Nile is the longest river in Africa."),
+    Message("user", "Why is snow white?"),
+    Message("assistant", "Snow reflects every colour of light alike, so it looks white."),
+    Message("user", "My neighbour's tortoise is called Mochi."),
+    Message("assistant", "That's a lovely name."),
+    Message("user", "What is the tortoise called?"),
+    Message("assistant", "Mochi."),
+    Message("user", "Can you switch off the television?"),
+    Message("assistant", "I can't control devices. I can set timers, take notes and open apps."),
+    Message("user", "Tell me a long story about a brave mouse."),
+    Message(
+        "assistant",
+        "A small mouse named Pip lived under the floor of a busy bakery. Every night she "
+        "crept out to gather crumbs, though the baker's cat watched from the stairs. One "
+        "winter the bakery grew cold and the baker fell ill. Pip climbed onto the stove, "
+        "pulled the chain that opened the flue, and woke the cat, who ran for help. By "
+        "morning the fire was lit again, the baker was well, and the cat left Pip a whole "
+        "loaf as thanks. From then on they shared the warm kitchen as friends.",
+    ),
 )
-"""Base models have no instructions to follow: two example exchanges after the
-system text show them the length and tone of an answer."""
+"""Base models have no instructions to follow: example exchanges after the
+system text show them a spoken answer: a short one that answers the question
+(a follow-up from its context), no claim of an action it cannot do, and a long
+one only when asked. Their facts are far from what users ask, so a copied
+example stands out (`parley bench answers` checks for copies)."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
