@@ -42,6 +42,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--model", metavar="PATH", help="GGUF model file to use for this run")
     p.add_argument("--new", action="store_true", help="start a new conversation")
     p.add_argument(
+        "--continue", dest="continue_", action="store_true",
+        help="with --once: continue the last conversation (default: a fresh one)",
+    )
+    p.add_argument(
         "--yes", action="store_true",
         help="approve actions that need a yes (open a page, delete a note): for scripts",
     )
@@ -234,8 +238,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"parley: {problem}", file=sys.stderr)
         return 2
     printer = Printer(args.json)
+    # A one-off question (a script's) must not inherit an earlier conversation.
+    fresh = args.new or (args.once is not None and not getattr(args, "continue_", False))
     session = Session.open(
-        printer, model=args.model, use_llm=not args.no_llm, new_conversation=args.new
+        printer, model=args.model, use_llm=not args.no_llm, new_conversation=fresh
     )
     try:
         if args.once is not None:
