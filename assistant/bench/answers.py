@@ -155,7 +155,7 @@ def few_shot_marks(header: Sequence[Message]) -> set[str]:
     marks: set[str] = set()
     for m in header:
         words = _words(m.content)
-        if m.role == "assistant":
+        if m.role != "system":  # example turns of both sides
             sentences = re.split(r"(?<=[.!?])\s+", m.content)
             marks.update(
                 w for s in sentences for w in _words(s)[1:]
