@@ -153,31 +153,16 @@ BASE_MODEL_EXAMPLES = (
     Message("assistant", "Alexander Graham Bell invented the telephone."),
     Message("user", "And the light bulb?"),
     Message("assistant", "Thomas Edison made the first practical light bulb."),
-    Message("user", "What is the longest river in Africa?"),
-    Message("assistant", "The Nile is the longest river in Africa."),
-    Message("user", "Why is snow white?"),
-    Message("assistant", "Snow reflects every colour of light alike, so it looks white."),
-    Message("user", "My neighbour's tortoise is called Mochi."),
-    Message("assistant", "That's a lovely name."),
-    Message("user", "What is the tortoise called?"),
-    Message("assistant", "Mochi."),
+    Message("user", "My tortoise is twelve years old. How old is it?"),
+    Message("assistant", "Your tortoise is twelve."),
     Message("user", "Can you switch off the television?"),
     Message("assistant", "I can't control devices. I can set timers, take notes and open apps."),
-    Message("user", "Tell me a long story about a brave mouse."),
-    Message(
-        "assistant",
-        "A small mouse named Pip lived under the floor of a busy bakery. Every night she "
-        "crept out to gather crumbs, though the baker's cat watched from the stairs. One "
-        "winter the bakery grew cold and the baker fell ill. Pip climbed onto the stove, "
-        "pulled the chain that opened the flue, and woke the cat, who ran for help. By "
-        "morning the fire was lit again, the baker was well, and the cat left Pip a whole "
-        "loaf as thanks. From then on they shared the warm kitchen as friends.",
-    ),
 )
 """Base models have no instructions to follow: example exchanges after the
-system text show them a spoken answer: a short one that answers the question
-(a follow-up from its context), no claim of an action it cannot do, and a long
-one only when asked. Their facts are far from what users ask, so a copied
+system text show them a spoken answer: short, answering the question (a
+follow-up from its context), no claim of an action it cannot do. Few and short:
+they are in every prompt (a long request gets room by `llm/prompt.py`
+`wants_long`, not by an example). Their facts are far from what users ask, so a copied
 example stands out (`parley bench answers` checks for copies)."""
 
 
