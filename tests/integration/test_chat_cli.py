@@ -81,13 +81,13 @@ def test_piped_repl_remembers_the_conversation(parley_home: Path, gguf_path: Pat
     replies = [e for e in events(out.stdout) if e["type"] == "reply_done"]
     assert [r["source"] for r in replies] == ["rule", "llm", "rule"]
     assert "buy milk" in replies[2]["text"]
-    # A second run continues the same conversation; --new starts another.
-    run(["chat", "--once", "what is 2 plus 2"], parley_home)
+    # --continue joins the last conversation; a bare --once starts a fresh one.
+    run(["chat", "--continue", "--once", "what is 2 plus 2"], parley_home)
     turns = export(parley_home)["turns"]
     assert len([t for t in turns if t["role"] != "tool"]) == 8
     # The note was taken by the add_note tool: its request and result are in the transcript.
     assert [t["intent"] for t in turns if t["role"] == "tool"] == ["tool_request", "tool_result"]
-    run(["chat", "--new", "--once", "hello"], parley_home)
+    run(["chat", "--once", "hello"], parley_home)
     listed = run(["history", "list", "--json"], parley_home).stdout.splitlines()
     assert len(listed) == 2
 
