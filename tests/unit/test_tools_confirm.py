@@ -313,10 +313,13 @@ def test_llm_calls_are_run_and_fed_back(history: History) -> None:
         )
         # The tool list is in the system part (prefilled at load), the call opens the reply.
         assert "You can use these tools:\nget_time(): current time and date" in model.prompts[0]
-        assert model.prompts[0].endswith(
-            "User: I would like a 10 minute countdown going for tea, and the clock too\n"
-            'Parley: {"tool":"'
+        # The user's words as a sentence; "clock" asks about the time, so the
+        # clock's fact line follows them (llm/prompt.py).
+        assert (
+            "User: I would like a 10 minute countdown going for tea, and the clock too.\n(It is "
+            in model.prompts[0]
         )
+        assert model.prompts[0].endswith(')\nParley: {"tool":"')
         # The conversation remembers the user's words and the outcome, not the tool block.
         assert [msg.role for msg in m.messages[-2:]] == ["user", "assistant"]
         assert m.messages[-2].content.endswith("the clock too")
