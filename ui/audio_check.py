@@ -7,6 +7,7 @@ attributes the GUI reads on a timer: no Qt call ever happens off the GUI thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,16 @@ import numpy as np
 class MicCheck:
     """Reads the microphone for up to `seconds`; `level_dbfs` follows it."""
 
-    def __init__(self, device: str = "", seconds: float = 15.0) -> None:
+    def __init__(
+        self, device: str = "", seconds: float = 15.0, opener: Callable[[str], Any] | None = None
+    ) -> None:
         self.device = device
         self.seconds = seconds
+        self.opener = opener
+        """Opens the source for `device`; MicSource unless the app opens its
+        microphone another way (the controller's source factory)."""
+        self.missing = False
+        """No microphone at all (NoInputDevice), as against one that fails."""
         self.level_dbfs = -90.0
         self.peak_dbfs = -90.0
         self.error = ""
@@ -37,16 +45,17 @@ class MicCheck:
     def _run(self) -> None:
         import time
 
-        from assistant.audio.capture import MicSource
+        from assistant.audio.capture import MicSource, NoInputDevice
 
         try:
-            mic = MicSource(self.device)
+            mic = self.opener(self.device) if self.opener else MicSource(self.device)
             mic.start()
         except Exception as e:  # NoInputDevice and PortAudio errors alike
+            self.missing = isinstance(e, NoInputDevice)
             self.error = str(e) or type(e).__name__
             self.done.set()
             return
-        self.device_name = mic.device_name
+        self.device_name = str(getattr(mic, "device_name", ""))
         end = time.monotonic() + self.seconds
         try:
             while not self._stop.is_set() and time.monotonic() < end:

@@ -10,6 +10,8 @@ Vosk folder and sets llm_model / stt_model directly.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +113,9 @@ class WelcomePage(QWizardPage):
 
 
 class MicPage(QWizardPage):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, opener: Callable[[str], Any] | None = None) -> None:
         super().__init__()
+        self.opener = opener  # the app's own way to open the microphone, when it has one
         self.setTitle("Microphone")
         self.setSubTitle("Check that Parley can hear you.")
         self.device = QComboBox()
@@ -167,7 +170,7 @@ class MicPage(QWizardPage):
         self.stop_check()
         self.status.setText("Say something: the bar moves while Parley hears you.")
         self.meter.setEnabled(True)
-        self.check = MicCheck(self.chosen(), seconds=30).start()
+        self.check = MicCheck(self.chosen(), seconds=30, opener=self.opener).start()
         self._timer.start()
 
     def stop_check(self) -> None:
@@ -186,13 +189,13 @@ class MicPage(QWizardPage):
         if c.done.is_set():
             self._timer.stop()
             if c.error:
-                self.no_microphone(c.error)
+                self.no_microphone(c.error, missing=c.missing)
 
-    def no_microphone(self, why: str) -> None:
+    def no_microphone(self, why: str, missing: bool = False) -> None:
         """One message, and nothing that suggests a microphone is there."""
         self.meter.setValue(0)
         self.meter.setEnabled(False)
-        if self.inputs == 0:
+        if missing or self.inputs == 0:
             self.status.setText(
                 "No microphone found. You can type to Parley for now; plug one in and "
                 "choose Test again, or skip this step."
@@ -676,7 +679,11 @@ class Onboarding(QWizard):
         self.setWindowTitle("Set up Parley")
         self.setObjectName("onboarding")
         self.saved: Settings | None = None
-        self.mic = MicPage(settings)
+        factory = getattr(getattr(controller, "options", None), "source_factory", None)
+        opener = None
+        if factory is not None:  # check the microphone the app itself opens
+            opener = lambda device: factory(replace(settings, input_device=device))  # noqa: E731
+        self.mic = MicPage(settings, opener)
         self.models_page = ModelsPage(settings)
         self.hotkey_page = HotkeyPage(settings)
         self.talk = FirstTalkPage(controller, bridge)
