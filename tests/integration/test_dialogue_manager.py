@@ -193,8 +193,8 @@ def test_prepare_next_turn_leaves_only_the_users_words(
 ) -> None:
     m, events = make(history, llm_engine, max_tokens=8)
     m.handle("Hello there, my friend.")
-    m.handle("what is 9 times 9")  # a rule reply: not in the KV cache yet
-    assert m.prepare_next_turn() > 5  # the rule turn and the next user opener
+    m.handle("what is 9 times 9")  # a rule turn: a base model's prompt leaves it out
+    assert m.prepare_next_turn() >= 1  # the next user opener (llm/prompt.py)
     question = "Which planet is the largest?"
     m.handle(question)
     evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
@@ -207,13 +207,13 @@ def test_a_waiting_turn_stops_the_next_turn_prefill(
 ) -> None:
     m, events = make(history, llm_engine, max_tokens=8)
     m.handle("Hello there, my friend.")
-    m.handle("what is 9 times 9")  # a rule reply: not in the KV cache yet
+    m.handle("what is 9 times 9")
     assert m.prepare_next_turn(should_stop=lambda: True) == 0  # a turn is already queued
     question = "Which planet is the largest?"
-    m.handle(question)  # the turn evaluates what the prefill left undone
+    m.handle(question)  # the turn evaluates what the prefill left undone: the opener
     evaluated = events.of(Latency)[-1].prompt_tokens_evaluated
     own = llm_engine.count_tokens(" " + question + "\nParley:") - 1
-    assert evaluated > own + 5
+    assert evaluated > own
 
 
 def test_listening_ahead_leaves_only_the_last_words_to_evaluate(
@@ -244,10 +244,10 @@ def test_speculation_at_a_pause_leaves_almost_nothing_to_evaluate(
     assert m.speculate("what time is it") == 0  # a rule will answer: nothing to warm
     made = m.speculate(question)  # the pause: the reply starts now
     assert 0 < made <= 12
-    m.handle(question)  # the end of the turn is confirmed with the same words
+    r = m.handle(question)  # the end of the turn is confirmed with the same words
     lat = events.of(Latency)[-1]
     assert lat.ahead_tokens == made and lat.prompt_tokens_evaluated <= 1
-    assert lat.tokens >= made  # the reply went on from the tokens made ahead
+    assert lat.tokens > 0 and r.reply  # the reply is the tokens made ahead (it may end in them)
     # Other words at the end of the turn: the guess is dropped, not spoken.
     m.speculate("tell me about the moon")
     m.handle("tell me about the sun")

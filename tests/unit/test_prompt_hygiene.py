@@ -69,12 +69,16 @@ def test_transcripts_are_written_as_sentences() -> None:
 
 
 def test_bench_leak_check_finds_copies_of_the_header() -> None:
-    marks = few_shot_marks([Message("system", "You are Parley."), *BASE_MODEL_EXAMPLES])
+    example = [Message("user", "Name my cat."), Message("assistant", "How about Mochi?")]
+    marks = few_shot_marks([Message("system", "You are Parley."), *example])
+    assert "Mochi" in marks
     assert find_leaks("Mochi is a good name.", "name my dog", marks) == ["Mochi"]
     assert find_leaks("It's called Mochi.", "my tortoise is Mochi", marks) == []
     assert find_leaks("Sure.\nUser: hi", "hi", marks) == ["User:"]
     assert find_leaks("<end_of_turn>", "hi", marks) == ["<end_of_turn>"]
-    assert find_leaks("I can set timers, take notes and open apps.", "lights", marks) == []
+    real = few_shot_marks([Message("system", "You are Parley."), *BASE_MODEL_EXAMPLES])
+    assert real  # the shipped examples give the bench something to look for
+    assert find_leaks("I can set timers, take notes and open apps.", "lights", real) == []
 
 
 def test_bench_contamination_and_grounding_checks() -> None:
