@@ -17,6 +17,7 @@ from pathlib import Path
 from assistant.events import Error, EventSink, Notice
 from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
 from assistant.session import Session
+from assistant.speech.command_bias import biased
 from assistant.speech.ear import Ear
 from assistant.speech.moonshine import MoonshineEngine
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
@@ -109,7 +110,11 @@ def build_voice(
                 out.close()
             raise VoiceUnavailable(str(e)) from e
     ear = Ear(
-        make_listening_vad(), recognizer, lambda _m: None, endpointer=Endpointer(), spotter=spotter
+        make_listening_vad(),
+        biased(recognizer, s.language),  # commands heard right (speech/command_bias.py)
+        lambda _m: None,
+        endpointer=Endpointer(),
+        spotter=spotter,
     )
     ear.tail_trim = TailTrim()
     options = VoiceOptions(

@@ -16,7 +16,8 @@ Never a command forced onto speech that is not one:
 - text the rules already read, or that holds no word, is left as it is;
 - at most `MAX_EDITS` changes, each within `MAX_WORD_DISTANCE` of what was
   heard, together at most `MAX_CHANGED_SHARE` of the utterance's phones, and
-  more words kept than changed;
+  at least as many words kept as changes made; a number heard as a number is
+  never made another number;
 - only to requests where a word or two matter (timers, alarms, sums, notes,
   apps, time and date), never to the short social ones (stop, thanks, hello);
 - the free text of a command (a note, a timer's label) must be heard as it
@@ -50,6 +51,8 @@ MAX_WORD_DISTANCE = 0.45
 "twelve" is 0.3, "said and" -> "seven" 0.33, "nap" -> "note" 0.67."""
 MAX_CHANGED_SHARE = 0.3
 """Of all the utterance's phones, the share an accepted reading may change."""
+MAX_UNEXPLAINED = 1
+"""Words a corrected command may hold beyond its own and its free text ("please")."""
 MAX_OPTIONS = 16
 """Single changes tried in pairs, cheapest first."""
 
@@ -59,6 +62,7 @@ _NUMBERS = (
     "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
     "hundred", "thousand", "half", "quarter", "point",
 )
+_COUNTS = frozenset(_NUMBERS) - {"half", "quarter", "point"}
 _PHRASES = (
     # operators
     "plus", "minus", "times", "divided by", "multiplied by", "over", "percent",
@@ -66,12 +70,12 @@ _PHRASES = (
     # asking
     "what", "what is", "how much is", "calculate", "is", "it", "the", "of", "and", "a", "an",
     # timers and alarms
-    "set", "set a", "start", "timer", "timers", "alarm", "alarms", "countdown", "for",
+    "set", "set a", "set an", "start", "timer", "timers", "alarm", "alarms", "countdown", "for",
     "minute", "minutes", "second", "seconds", "hour", "hours", "in", "remind me", "wake me",
     "up", "cancel", "left", "time", "how much time",
     # notes
-    "take", "make", "note", "notes", "add", "read", "delete", "list", "my", "all", "to",
-    "what notes", "do i have",
+    "take", "take a", "make", "make a", "note", "notes", "add", "read", "delete", "list",
+    "my", "all", "to", "what notes", "do i have",
     # apps
     "open", "launch",
     # time and date
@@ -157,6 +161,36 @@ def phone_distance(
     return prev[-1] / longest
 
 
+_SPELLING = [
+    ("tion", "SH AH N"), ("ough", "AO"), ("igh", "AY"), ("tch", "CH"), ("sch", "S K"),
+    ("th", "TH"), ("sh", "SH"), ("ch", "CH"), ("ph", "F"), ("ck", "K"), ("ng", "NG"),
+    ("qu", "K W"), ("wh", "W"), ("kn", "N"), ("wr", "R"), ("ee", "IY"), ("ea", "IY"),
+    ("oo", "UW"), ("ou", "AW"), ("ow", "OW"), ("oa", "OW"), ("ai", "EY"), ("ay", "EY"),
+    ("ie", "IY"), ("ei", "EY"), ("oi", "OY"), ("oy", "OY"), ("au", "AO"), ("aw", "AO"),
+    ("er", "ER"), ("ir", "ER"), ("ur", "ER"), ("a", "AE"), ("e", "EH"), ("i", "IH"),
+    ("o", "AA"), ("u", "AH"), ("y", "IY"), ("b", "B"), ("c", "K"), ("d", "D"), ("f", "F"),
+    ("g", "G"), ("h", "HH"), ("j", "JH"), ("k", "K"), ("l", "L"), ("m", "M"), ("n", "N"),
+    ("p", "P"), ("r", "R"), ("s", "S"), ("t", "T"), ("v", "V"), ("w", "W"), ("x", "K S"),
+    ("z", "Z"),
+]
+_SPELLING_RE = re.compile("|".join(re.escape(g) for g, _ in _SPELLING))
+_SPELLING_PHONES = dict(_SPELLING)
+
+
+@lru_cache(maxsize=4096)
+def spelled_phones(word: str) -> tuple[str, ...]:
+    """A rough reading of a word the dictionary lacks, by its letters: a
+    recogniser's run-together words ("adbret", "satatimer") still sound near
+    what was said. Doubled letters count once; a final silent "e" is dropped."""
+    w = re.sub(r"([a-z])\1", r"\1", word.lower())
+    if len(w) > 3 and w.endswith("e") and w[-2] not in "aeiou":
+        w = w[:-1]
+    out: list[str] = []
+    for m in _SPELLING_RE.finditer(w):
+        out.extend(_SPELLING_PHONES[m[0]].split())
+    return tuple(out)
+
+
 def _dictionary_path() -> Path | None:
     try:
         import pocketsphinx
@@ -205,15 +239,16 @@ class CommandBias:
             prons = self._phones(words)
             if prons:
                 self._vocab.append((words, prons))
+        self._words = frozenset(w for phrase in phrases for w in phrase.split())
         self.correct = lru_cache(maxsize=512)(self._correct)  # partials repeat
         self._near_cached = lru_cache(maxsize=4096)(self._near_uncached)
 
     def _phones(self, words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-        """Pronunciations of a word sequence (first two per word), or () when a
-        word is not in the dictionary."""
+        """Pronunciations of a word sequence (first two per word; a word the
+        dictionary lacks is read by its spelling), or () for a word with digits."""
         per_word = []
         for w in words:
-            prons = self._lex.get(w)
+            prons = self._lex.get(w) or ((spelled_phones(w),) if w.isalpha() else ())
             if not prons:
                 return ()
             per_word.append(prons[:2])
@@ -225,7 +260,7 @@ class CommandBias:
     def _correct(self, text: str) -> str:
         """`text`, or the command it nearly is."""
         words = _WORD.findall(text.lower())
-        if len(words) < 2 or not self._lex or _acts(text):
+        if len(words) < 2 or not self._lex or self._acts(text):
             return text
         options = self._options(words)
         if not options:
@@ -233,14 +268,18 @@ class CommandBias:
         total = sum(len(self._phones((w,))[0]) if self._phones((w,)) else len(w) for w in words)
         budget = MAX_CHANGED_SHARE * total
         for edits in self._readings(options, budget):
-            changed = sum(e.end - e.start for e in edits)
-            if len(words) - changed <= changed:
+            kept = len(words) - sum(e.end - e.start for e in edits)
+            if kept < len(edits):
                 continue
             candidate = _apply(words, edits)
             intent = intents.parse(candidate)
             if intent is None or intent.confidence < intents.RULE_CONFIDENCE:
                 continue
-            if intent.name in _BIASED and self._slots_heard(intent, words):
+            if (
+                intent.name in _BIASED
+                and self._slots_heard(intent, words)
+                and self._unexplained(intent, candidate) <= MAX_UNEXPLAINED
+            ):
                 log.debug("command bias: %d change(s)", len(edits))
                 return candidate
         return text
@@ -272,8 +311,14 @@ class CommandBias:
             return []
         n = max(len(p) for p in heard)
         out = []
+        joined = "".join(span)
+        numbers = _COUNTS.intersection(span)
         for vocab, prons in self._vocab:
-            if vocab == span:
+            if vocab == span or (numbers and _COUNTS.intersection(vocab)):
+                continue  # a number heard as a number stays that number ("four ten")
+            if len(span) > 1 and joined == "".join(vocab) and vocab[0] in self.apps:
+                # a name written apart ("fire fox"), never numbers ("four ten")
+                out.append((vocab, 0.1))
                 continue
             d = self._distance(heard, prons)
             if d <= MAX_WORD_DISTANCE:
@@ -295,6 +340,29 @@ class CommandBias:
         found.sort(key=lambda f: f[0])
         return (edits for _, edits in found)
 
+    def _acts(self, text: str) -> bool:
+        """The rules already answer `text` (or it holds no words). Opening an
+        app Parley does not know is not an answer: "open fire thawks" may be
+        Firefox."""
+        if not any(c.isalnum() for c in text):
+            return True
+        intent = intents.parse(text)
+        if intent is None or intent.confidence < intents.RULE_CONFIDENCE:
+            return False
+        app = intent.entities.get("app")
+        return app is None or str(app).lower() in self.apps or len(str(app).split()) > 2
+
+    def _unexplained(self, intent: intents.Intent, candidate: str) -> int:
+        """Words of `candidate` that are neither command words nor the
+        command's free text: an open question edited into a command keeps its
+        own words ("can you explain how rainbows form" is no "cancel ... alarm")."""
+        # a cancel's label names a timer that may not exist: it explains nothing
+        cancel = intent.name is IntentName.TIMER_CANCEL
+        keys = ("text", "app") if cancel else ("text", "label", "app")
+        slots = " ".join(str(intent.entities.get(k, "")) for k in keys)
+        free = set(_WORD.findall(slots.lower()))
+        return sum(1 for w in _WORD.findall(candidate) if w not in self._words and w not in free)
+
     def _slots_heard(self, intent: intents.Intent, words: list[str]) -> bool:
         """Free text (a note, a label) must be as heard; an app must be a known one."""
         e = intent.entities
@@ -309,14 +377,6 @@ class CommandBias:
                 if slot and slot not in heard:
                     return False
         return True
-
-
-def _acts(text: str) -> bool:
-    """The rules already answer `text` (or it holds no words)."""
-    if not any(c.isalnum() for c in text):
-        return True
-    intent = intents.parse(text)
-    return intent is not None and intent.confidence >= intents.RULE_CONFIDENCE
 
 
 def _apply(words: list[str], edits: Iterable[_Edit]) -> str:
@@ -369,3 +429,11 @@ def default_bias() -> CommandBias:
     except Exception:  # no app list on this platform: the built-in names only
         log.debug("command bias: no installed apps listed", exc_info=True)
     return CommandBias(names)
+
+
+def biased(recognizer: Recognizer, language: str) -> Recognizer:
+    """`recognizer` with the bias when Parley hears English (its rules are
+    English); any other language's recogniser as it is."""
+    if not language.lower().startswith("en"):
+        return recognizer
+    return BiasedRecognizer(recognizer, default_bias())
