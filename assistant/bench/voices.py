@@ -7,6 +7,7 @@ Voices:
   are trained on speech like this.
 - ``slt``, ``rms``, ``awb``: flite's robotic voices (Debian's `flite`), a hard
   case for a neural recogniser and an easy one for pocketsphinx.
+- ``espeak``: eSpeak NG's American English (Debian's `espeak-ng`), robotic too.
 
 Each file starts at the first sound and ends `pad_s` after the last.
 """
@@ -25,7 +26,8 @@ import numpy as np
 RATE = 16_000
 FLITE_VOICES = ("slt", "rms", "awb")
 PIPER_VOICES = ("joe",)
-VOICES = (*PIPER_VOICES, *FLITE_VOICES)
+ESPEAK_VOICES = ("espeak",)
+VOICES = (*PIPER_VOICES, *FLITE_VOICES, *ESPEAK_VOICES)
 LOUD = 300
 """|sample| above this (about -40 dBFS) is sound."""
 
@@ -44,6 +46,8 @@ def available_voices() -> list[str]:
         pass
     if subprocess.run(["which", "flite"], capture_output=True).returncode == 0:
         out.extend(FLITE_VOICES)
+    if subprocess.run(["which", "espeak-ng"], capture_output=True).returncode == 0:
+        out.extend(ESPEAK_VOICES)
     return out
 
 
@@ -67,6 +71,8 @@ def speak(text: str, voice: str) -> np.ndarray:
         samples, rate = _speak_piper(text)
     elif voice in FLITE_VOICES:
         samples, rate = _speak_flite(text, voice)
+    elif voice in ESPEAK_VOICES:
+        samples, rate = _speak_espeak(text)
     else:
         raise ValueError(f"unknown voice {voice!r}; choose one of {', '.join(VOICES)}")
     if rate != RATE:
@@ -97,6 +103,20 @@ def _speak_flite(text: str, voice: str) -> tuple[np.ndarray, int]:
             )
         except FileNotFoundError as e:
             raise VoiceMissing("the flite voices need flite (Debian: flite)") from e
+        return _read(path)
+
+
+def _speak_espeak(text: str) -> tuple[np.ndarray, int]:
+    with tempfile.TemporaryDirectory(prefix="parley-voice-") as tmp:
+        path = Path(tmp) / "speech.wav"
+        try:
+            subprocess.run(
+                ["espeak-ng", "-v", "en-us", "-w", str(path), text],
+                check=True,
+                capture_output=True,
+            )
+        except FileNotFoundError as e:
+            raise VoiceMissing("the espeak voice needs eSpeak NG (Debian: espeak-ng)") from e
         return _read(path)
 
 

@@ -45,6 +45,14 @@ def add_parser(subparsers: Any) -> None:
     wake.add_argument("--quick", action="store_true", help="fewer renderings")
     wake.set_defaults(func=run_wake)
 
+    stt = sub.add_parser("stt", help="recognisers: WER, speed, commands' intent accuracy")
+    stt.add_argument("--engines", default="", help="e.g. moonshine,pocketsphinx (default: all)")
+    stt.add_argument("--voices", default="", help="test voices (default: all that speak here)")
+    stt.add_argument("--repeat", type=int, default=5, help="endpoint latency measurements")
+    stt.add_argument("--misses", action="store_true", help="list the commands heard wrong")
+    stt.add_argument("--json", action="store_true")
+    stt.set_defaults(func=run_stt)
+
     startup = sub.add_parser(
         "startup", help="time to the window and to ready-to-listen; memory at rest"
     )
@@ -120,6 +128,28 @@ def run_turn_gap(args: argparse.Namespace) -> int:
         print(f"parley: {e}")
         return 1
     print(json.dumps(report.to_dict()) if args.json else report.table())
+    return 0
+
+
+def run_stt(args: argparse.Namespace) -> int:
+    import sys
+
+    from assistant.bench import stt
+    from assistant.bench.voices import VOICES, VoiceMissing, available_voices
+
+    names = [v.strip() for v in args.voices.split(",") if v.strip()] or available_voices()
+    kinds = [k.strip() for k in args.engines.split(",") if k.strip()] or stt.engine_kinds()
+    unknown = [v for v in names if v not in VOICES]
+    if unknown:
+        print(f"parley: unknown voice {unknown[0]!r}; choose from {', '.join(VOICES)}")
+        return 1
+    try:
+        reports = stt.run(names, kinds, repeat=args.repeat,
+                          log=lambda s: print(s, file=sys.stderr, flush=True))
+    except VoiceMissing as e:
+        print(f"parley: {e}")
+        return 1
+    print(stt.to_json(reports) if args.json else stt.table(reports, misses=args.misses))
     return 0
 
 
