@@ -1,4 +1,5 @@
-"""The chat transcript: user and assistant bubbles, tool actions, notices.
+"""The chat transcript: the user's and Parley's bubbles (a tool's outcome is
+Parley's reply, marked with the tool's icon; notices live above, in ui/notices.py).
 
 A bubble is a QLabel in Markdown mode inside a frame: links open in the
 browser, code shows in a monospace block, the text is selectable and copyable
@@ -60,7 +61,7 @@ class _Reply:
 
 
 class Bubble(QFrame):
-    """One message. `role` is user, assistant, tool or notice."""
+    """One message. `role` is user or assistant (Parley)."""
 
     def __init__(self, role: str, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,7 +103,7 @@ class Bubble(QFrame):
     def set_text(self, text: str) -> None:
         self._text = text
         self.body.setText(text if text else "…")
-        who = {"user": "You", "assistant": "Parley", "tool": "Tool action"}.get(self.role, "Notice")
+        who = "You" if self.role == "user" else "Parley"
         self.body.setAccessibleName(f"{who}: {text}")
 
     def text(self) -> str:
@@ -217,23 +218,10 @@ class Transcript(QScrollArea):
                             w.deleteLater()
                     break
 
-    def add_tool(self, tool: str, text: str, ok: bool) -> Bubble:
-        b = self._add(Bubble("tool", text), Qt.AlignmentFlag.AlignHCenter)
-        b.set_tag(f"⚙ {tool}" + ("" if ok else " · not done"))
-        b.setProperty("failed", not ok)
-        restyle(b)
-        return b
-
     def add_parley(self, text: str) -> Bubble:
         """Parley's words outside a reply (a timer going off): a bubble that stays."""
         self._open = None
         return self._add(Bubble("assistant", text), Qt.AlignmentFlag.AlignLeft)
-
-    def add_notice(self, text: str, error: bool = False) -> Bubble:
-        b = self._add(Bubble("notice", text), Qt.AlignmentFlag.AlignHCenter)
-        b.setProperty("error", error)
-        restyle(b)
-        return b
 
     def mark_flagged(self, turn_id: int, reason: str) -> None:
         b = self._users.get(turn_id)
@@ -331,21 +319,14 @@ def bubble_style(palette: QPalette) -> str:
     user_bg = hl.darker(130) if dark_mode else hl.lighter(175)
     user_bg.setAlpha(255)
     asst_bg = base.lighter(135) if dark_mode else base.darker(106)
-    tool_bg = "#3b3320" if dark_mode else "#fff4d6"
     muted = mid.name() if not dark_mode else "#9aa0a6"
     tag = "#5f4b00" if not dark_mode else "#f0c75e"  # readable on every bubble colour
     return f"""
     #transcript_inner {{ background: {base.name()}; }}
     QFrame#bubble_user {{ background: {user_bg.name()}; border-radius: 12px; }}
     QFrame#bubble_assistant {{ background: {asst_bg.name()}; border-radius: 12px; }}
-    QFrame#bubble_tool {{ background: {tool_bg}; border-radius: 8px;
-        border: 1px solid #c9a227; }}
-    QFrame#bubble_notice {{ background: transparent; border: 1px dashed {mid.name()};
-        border-radius: 8px; }}
-    QFrame#bubble_notice[error="true"] {{ border: 1px solid #d93025; }}
     QFrame[interrupted="true"] {{ border: 1px dashed {muted}; }}
     QFrame[flagged="true"] {{ border-left: 4px solid #e8a317; }}
-    QFrame[failed="true"] {{ border: 1px solid #d93025; }}
     QFrame[timer="true"] {{ border: 2px solid #c9a227; }}
     QLabel#body {{ color: {text.name()}; background: transparent; }}
     QLabel#tag {{ color: {tag}; font-size: 9pt; font-weight: 600; background: transparent; }}
