@@ -90,7 +90,8 @@ class TextLoop:
         while (text := self._turns.get()) is not None:
             self._cancel = CancelToken()
             try:
-                self.manager.handle(text, cancel=self._cancel)
+                # Every turn here was typed: its questions wait typed_confirm_timeout_s.
+                self.manager.handle(text, cancel=self._cancel, typed=True)
                 self.manager.prepare_next_turn()
             except Exception as e:
                 log.exception("turn failed")
