@@ -110,6 +110,7 @@ _PREFIXES = [
     r"i (?:want|would like|'d like|need|wanna) (?:you to|to know)",
     r"i (?:want|would like|'d like|need|wanna) to",
     r"(?:tell|show|give) me|let me know",
+    r"remind me(?= (?:what|who|whom|where|which|how|whether)\b)",  # a question, no timer
     r"(?:do|would|might) you (?:happen to )?know|any idea",
     r"i (?:wonder|was wondering)(?: if)?",
     r"go ahead and|just|quickly",
@@ -171,16 +172,19 @@ _WORD_RULES: list[tuple[IntentName, str, float]] = [
      r"|what was that(?: again)?|sorry what(?: did you say| was that)?"
      r"|i (?:did not|didn't) (?:catch|hear|get) (?:that|you|it|what you said)", HIGH),
     (IntentName.TIME, r"what time is it" + _NOWISH + r"|what is the (?:current )?time" + _NOWISH
-     + r"|what time it is" + _NOWISH + r"|(?:the |current |the current )?time" + _NOWISH
+     + r"|what time it is" + _NOWISH + r"|what the (?:current )?time is" + _NOWISH
+     + r"|(?:the |current |the current )?time" + _NOWISH
      + r"|time check|(?:do you have|have you got|you got|got) the time"
      r"|what time (?:do you have|have you got)|what hour is it|how late is it", HIGH),
     (IntentName.DATE, r"what is (?:the |today's |todays |the current )?date(?: today)?" + _NOWISH
      + r"|(?:the |today's |todays |the current |current )?date(?: today)?"
-     r"|what date is (?:it|today)(?: today)?|which date is it|what is today", HIGH),
+     r"|what date is (?:it|today)(?: today)?|which date is it|what is today"
+     r"|(?:what|which) date it is(?: today)?|what (?:the |today's )?date is(?: today)?", HIGH),
     (IntentName.DAY_OF_WEEK, r"(?:what|which) day is (?:it|today)(?: today)?"
      r"|what day of the week is (?:it|today)(?: today)?|(?:the )?day of the week"
      r"|what is (?:the )?day(?: of the week)?(?: today)?|what weekday is (?:it|today)(?: today)?"
-     r"|what is today's day|what day it is(?: today)?|what day are we", HIGH),
+     r"|what is today's day|(?:what|which) day(?: of the week)? it is(?: today)?"
+     r"|what day are we", HIGH),
     (IntentName.NOTE_LIST, r"(?:read|list|show|tell|give|read out|read back|go through)"
      r"(?: me)?(?: all)?(?: of)? (?:my|the|all my|all the) notes|(?:all )?my notes|notes"
      r"|what (?:are|were) my notes|what notes do i have|what did i note(?: down)?"

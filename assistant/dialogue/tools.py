@@ -24,6 +24,7 @@ arguments or a tool that raises into an outcome with ok=False and a message.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,6 +181,10 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+_ASKING = re.compile(r"\bremind me (?=(?:what|who|whom|where|which|how|whether)\b)")
+"""'Remind me what day it is' asks a question: its 'remind' points at no timer."""
+
+
 class Registry:
     """The tools Parley has, by name, in the order they were added."""
 
@@ -213,7 +218,7 @@ class Registry:
         the turn: the model cannot pick a tool the user's words do not point
         at, and words inside a tool's result cannot widen the choice."""
         words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
-        words = f" {words} "
+        words = f" {_ASKING.sub(' ', words)} "
         return [tool for tool in self if any(f" {k} " in words for k in tool.keywords)]
 
     def might_need(self, text: str) -> bool:

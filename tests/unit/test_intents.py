@@ -38,6 +38,9 @@ POSITIVES: list[tuple[str, IntentName, dict[str, Any]]] = [
     ("what day is it", N.DAY_OF_WEEK, {}),
     ("what day of the week is it today", N.DAY_OF_WEEK, {}),
     ("which day is today", N.DAY_OF_WEEK, {}),
+    ("remind me which day it is, please", N.DAY_OF_WEEK, {}),  # a question, not a timer
+    ("remind me what the time is", N.TIME, {}),
+    ("could you remind me what date it is", N.DATE, {}),
     ("is it friday", N.DAY_OF_WEEK, {"day": "friday"}),
     ("Is today Monday?", N.DAY_OF_WEEK, {"day": "monday"}),
     # timers: spoken numbers, digits, combinations, politeness

@@ -142,6 +142,10 @@ def test_might_need_matches_whole_words() -> None:
     assert registry.might_need("open the website example.com")
     assert not registry.might_need("What is the capital of France?")
     assert not registry.might_need("tell me about notebooks")  # "note" is not in "notebooks"
+    # "remind me" before a question asks it; before a task it is a timer
+    assert not registry.might_need("Remind me which planet has rings")
+    assert not registry.might_need("remind me how tall a giraffe grows")
+    assert registry.might_need("remind me to water the plants")
 
 
 # --- built-in tools ---------------------------------------------------------------------
