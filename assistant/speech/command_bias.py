@@ -21,7 +21,9 @@ Never a command forced onto speech that is not one:
 - only to requests where a word or two matter (timers, alarms, sums, notes,
   apps, time and date), never to the short social ones (stop, thanks, hello);
 - the free text of a command (a note, a timer's label) must be heard as it
-  stands, and an app must be one Parley knows by name.
+  stands, and an app must be one Parley knows by name;
+- a reading keeps at most `MAX_UNEXPLAINED` words that are neither command
+  words nor its free text: an open question keeps its own words.
 """
 
 from __future__ import annotations
