@@ -1,4 +1,4 @@
-"""`parley models`: list, pull, verify, remove, import and choose models.
+"""`parley models`: list, pull, verify, remove, import, choose and recommend models.
 
 `list` reads only local files (works offline). `pull` is the one command that
 uses the network, and only for the model named. Progress goes to stderr, so
@@ -65,6 +65,18 @@ def add_parser(subparsers: Any) -> None:
 
     p = sub.add_parser("use", help="choose an installed model in the settings")
     p.add_argument("id", metavar="ID")
+
+    p = sub.add_parser(
+        "recommend",
+        help="the best language model this computer runs at conversational speed",
+        description="Times the built-in model for a few seconds (once; the result is kept) "
+        "and picks the largest catalog model that answers at conversational speed and fits "
+        "in memory. Downloads nothing.",
+    )
+    p.add_argument("--measure", action="store_true",
+                   help="time the model again, even when a recent check is kept")
+    p.add_argument("--language", help="language you speak (default: the settings')")
+    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,9 +194,45 @@ def _use(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommend(args: argparse.Namespace) -> int:
+    from assistant.config import load_settings
+    from assistant.models import recommend as rec
+
+    language = args.language or load_settings().settings.language
+    if args.measure or rec.cached_check() is None:
+        print("Timing a language model on this computer (a few seconds)…", file=sys.stderr)
+    pick = rec.recommend("llm", language, measure=True, remeasure=args.measure, prepare=True)
+    if pick is None:
+        raise ModelError("The catalog has no language model to recommend.")
+    info = get_model(pick.id)
+    if args.json:
+        print(json.dumps({**pick.to_dict(), "installed": info.installed,
+                          "in_use": info.in_use}, ensure_ascii=False))
+        return 0
+    print(f"Recommended: {pick.sentence}")
+    print(f"\nWhy: {pick.why}\n")
+    rows = [("MODEL", "SIZE", "SPEED", "MEMORY", "")]
+    for e in pick.estimates:
+        verdict = ("too slow" if not e.fast_enough else
+                   "too big" if not e.fits else "ok")
+        rows.append((e.name, human_size(e.size), f"{e.tokens_per_s:.1f} tokens/s",
+                     human_size(e.memory_needed), verdict))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print()
+    if info.in_use:
+        print("Parley already uses it.")
+    elif info.installed:
+        print(f"It is installed. Choose it with: parley models use {pick.id}")
+    else:
+        print(f"Get it with: parley models pull {pick.id} && parley models use {pick.id}")
+    return 0
+
+
 _COMMANDS = {
     "list": _list, "pull": _pull, "verify": _verify, "remove": _remove,
-    "import": _import, "use": _use,
+    "import": _import, "use": _use, "recommend": _recommend,
 }
 
 
