@@ -45,10 +45,12 @@ from assistant.dialogue.manager import DialogueManager, TurnResult
 from assistant.dialogue.turn_end import judge_turn, words_of
 from assistant.events import (
     Error,
+    ErrorCode,
     Event,
     EventSink,
     Latency,
     Notice,
+    NoticeCode,
     Partial,
     ReplyDelta,
     ReplyDone,
@@ -355,7 +357,7 @@ class Pipeline:
                 )
                 if not self._wait_for_input():
                     return
-                self._emit(Notice("The microphone is back.", "input_back"))
+                self._emit(Notice("The microphone is back.", NoticeCode.INPUT_BACK))
                 continue
             if block is not None:
                 self.ear.feed(block)
@@ -606,7 +608,8 @@ class Pipeline:
                 self._run_turn(turn)
             except Exception as e:  # a turn must never kill the loop
                 log.exception("turn failed")
-                self._emit(Error("turn_failed", f"Something went wrong with that turn: {e}"))
+                why = f"Something went wrong with that turn: {e}"
+                self._emit(Error(ErrorCode.TURN_FAILED, why))
                 if not turn.tentative or turn.committed:
                     self._reply_finished()
 

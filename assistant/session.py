@@ -16,7 +16,7 @@ from assistant.config import LoadedSettings, Settings, load_settings
 from assistant.dialogue.history import DamagedDatabase, History, HistoryError
 from assistant.dialogue.manager import DialogueManager, system_messages
 from assistant.dialogue.notes import NoteStore
-from assistant.events import Error, EventSink, Notice
+from assistant.events import Error, ErrorCode, EventSink, Notice, NoticeCode
 from assistant.llm.embedded import ensure_embedded_model
 from assistant.llm.engine import LlmOptions
 from assistant.llm.provider import LlmProvider
@@ -44,7 +44,7 @@ class Session:
     ) -> Session:
         loaded = load_settings()
         for problem in loaded.problems:
-            sink(Notice(str(problem), "config_problem"))
+            sink(Notice(str(problem), NoticeCode.CONFIG_PROBLEM))
         settings = loaded.settings
         if model:
             settings = replace(settings, llm_model=model)
@@ -57,31 +57,31 @@ class Session:
             paths.ensure_dir(paths.data_dir())  # its error names the folder and the fix
             history = History(paths.history_db())
             if history.damage:  # set aside and replaced: say so, and go on
-                sink(Error("history_damaged", history.damage))
+                sink(Error(ErrorCode.HISTORY_DAMAGED, history.damage))
             try:
                 recovered = history.recover_interrupted()
             except DamagedDatabase as e:  # quick_check missed it; now kept in memory
-                sink(Error("history_damaged", str(e)))
+                sink(Error(ErrorCode.HISTORY_DAMAGED, str(e)))
                 recovered = 0
             if recovered:
                 log.info("marked %d reply(s) cut off by a crash as interrupted", recovered)
             notes = NoteStore(history)
-            notes.on_damage = lambda message: sink(Error("history_damaged", message))
+            notes.on_damage = lambda message: sink(Error(ErrorCode.HISTORY_DAMAGED, message))
         except (HistoryError, OSError) as e:
-            sink(Error("history_unwritable", f"{e} The conversation will not be saved."))
+            sink(Error(ErrorCode.HISTORY_UNWRITABLE, f"{e} The conversation will not be saved."))
             history = None
 
         llm = make_provider(settings) if settings.use_llm else None
         manager = DialogueManager(settings, sink=sink, history=history, llm=llm, notes=notes)
         if manager.timers is not None:  # before open_conversation starts them
             store = manager.timers.store
-            store.on_damage = lambda message: sink(Error("timers_damaged", message))
+            store.on_damage = lambda message: sink(Error(ErrorCode.TIMERS_DAMAGED, message))
             if store.damage:
-                sink(Error("timers_damaged", store.damage))
+                sink(Error(ErrorCode.TIMERS_DAMAGED, store.damage))
         try:
             manager.open_conversation(new=new_conversation)
         except DamagedDatabase as e:  # met reading the last conversation; now in memory
-            sink(Error("history_damaged", str(e)))
+            sink(Error(ErrorCode.HISTORY_DAMAGED, str(e)))
             manager.open_conversation(new=new_conversation)
         return cls(settings, loaded, history, notes, llm, manager)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.events import Error, EventSink, Notice, State, StateChanged
+from assistant.events import Error, ErrorCode, EventSink, Notice, NoticeCode, State, StateChanged
 from assistant.llm.cancel import CancelToken
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class TextLoop:
                 self.manager.prepare_next_turn()
             except Exception as e:
                 log.exception("turn failed")
-                self.sink(Error("turn_failed", f"Something went wrong with that turn: {e}"))
+                self.sink(Error(ErrorCode.TURN_FAILED, f"Something went wrong with that turn: {e}"))
 
     def submit_text(self, text: str) -> None:
         self._turns.put(text)
@@ -105,7 +105,8 @@ class TextLoop:
             self._cancel.cancel(reason)
 
     def start_listening(self) -> None:
-        self.sink(Notice("Parley cannot listen: no speech recogniser is installed.", "no_stt"))
+        why = "Parley cannot listen: no speech recogniser is installed."
+        self.sink(Notice(why, NoticeCode.NO_STT))
 
     stop_listening = start_listening
 
@@ -158,7 +159,8 @@ class Controller:
             self._open()
         except Exception as e:  # the window must say why, not die
             log.exception("core start-up failed")
-            self.sink(Error("startup_failed", f"Parley could not start its engine: {e}", True))
+            why = f"Parley could not start its engine: {e}"
+            self.sink(Error(ErrorCode.STARTUP_FAILED, why, True))
         finally:
             self.ready.set()
             if self.on_ready is not None:
@@ -186,7 +188,7 @@ class Controller:
                 speak=self.options.speak,
             )
         except VoiceUnavailable as e:
-            self.sink(Error("stt_unavailable", f"{e} You can still type to Parley."))
+            self.sink(Error(ErrorCode.STT_UNAVAILABLE, f"{e} You can still type to Parley."))
             self.loop = TextLoop(self.session.manager, self.sink)
             self.loop.start()
             return
@@ -196,7 +198,7 @@ class Controller:
         try:
             self.loop.start()
         except NoInputDevice as e:
-            self.sink(Error("no_microphone", str(e)))
+            self.sink(Error(ErrorCode.NO_MICROPHONE, str(e)))
             self.source.inner = SilentSource()
             self.loop.start()
 

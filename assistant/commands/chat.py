@@ -23,6 +23,7 @@ from assistant.events import (
     Event,
     Flagged,
     Notice,
+    NoticeCode,
     ReplyDelta,
     ReplyDone,
     ToolRequest,
@@ -208,7 +209,7 @@ class LineReader:
     def bad_bytes(self) -> None:
         if not self.warned:
             self.warned = True
-            self.printer(Notice(BAD_BYTES, "bad_input"))
+            self.printer(Notice(BAD_BYTES, NoticeCode.BAD_INPUT))
 
 
 def _known(encoding: str) -> bool:
@@ -247,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         if args.once is not None:
             once = clean_text(args.once)
             if once != args.once:
-                printer(Notice(BAD_BYTES, "bad_input"))
+                printer(Notice(BAD_BYTES, NoticeCode.BAD_INPUT))
             printer.once = True
             result = _turn(session, once)
             if result is None:

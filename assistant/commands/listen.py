@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.commands.chat import Printer
-from assistant.events import Error, Event, Notice, StateChanged, TurnRetracted, UserTurn
+from assistant.events import (
+    Error,
+    ErrorCode,
+    Event,
+    Notice,
+    NoticeCode,
+    StateChanged,
+    TurnRetracted,
+    UserTurn,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 speak=not args.no_speak,
             )
         except VoiceUnavailable as e:
-            printer(Error("stt_unavailable", str(e)))
+            printer(Error(ErrorCode.STT_UNAVAILABLE, str(e)))
             return 1
         pipeline = parts.pipeline
         if args.wav is None:
@@ -132,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             pipeline.start()
         except NoInputDevice as e:
-            printer(Error("no_microphone", f"{e} To type in this terminal: parley chat"))
+            printer(Error(ErrorCode.NO_MICROPHONE, f"{e} To type in this terminal: parley chat"))
             return 1
         if not args.json and args.wav is None:
-            printer(Notice("Listening. Ctrl-C quits.", "ready"))
+            printer(Notice("Listening. Ctrl-C quits.", NoticeCode.READY))
         return _wait(pipeline, args.wav is not None)
     finally:
         if parts is not None:

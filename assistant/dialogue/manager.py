@@ -43,10 +43,12 @@ from assistant.dialogue.tools import Plan, Registry, Tool, ToolOutcome
 from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
 from assistant.events import (
     Error,
+    ErrorCode,
     EventSink,
     Flagged,
     Latency,
     Notice,
+    NoticeCode,
     ReplyDelta,
     ReplyDone,
     Source,
@@ -238,6 +240,8 @@ class DialogueManager:
         # own countdown ends with the core's) is ignored, not answered again.
         self._decided: deque[str] = deque(maxlen=64)
         self._started = False
+        self._format_told: object = None
+        """The engine whose chat-format warnings were shown (once per model)."""
         self.complete_call = tool_grammar.complete
         """Writes one grammar-constrained call (replaceable in logic tests)."""
         self._actions: list[tuple[str, ToolOutcome]] = []
@@ -259,7 +263,7 @@ class DialogueManager:
         try:
             store = TimerStore(Path(folder) / "timers.sqlite3")
         except HistoryError as e:
-            self._emit(Notice(f"{e} Timers will not survive a restart.", "timers_unsaved"))
+            self._emit(Notice(f"{e} Timers will not survive a restart.", NoticeCode.TIMERS_UNSAVED))
             try:
                 store = TimerStore(":memory:")
             except HistoryError:
@@ -547,7 +551,7 @@ class DialogueManager:
                 self._emit(Error(code, text))
                 return self._finish_fixed(text, Source.SYSTEM, user_id, t0, remember=False)
             self._flag(user_id, "too_long", str(e))
-            self._emit(Error("input_too_long", str(e)))
+            self._emit(Error(ErrorCode.INPUT_TOO_LONG, str(e)))
             return self._finish_fixed(
                 str(e), Source.SYSTEM, user_id, t0, flagged="too_long", remember=False
             )
@@ -805,7 +809,7 @@ class DialogueManager:
             reply, _ = self._decide(pending, False, "user_turn")
             return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
         reply, _ = self._decide(pending, False, "other_turn")
-        self._emit(Notice(reply, "tool_denied"))
+        self._emit(Notice(reply, NoticeCode.TOOL_DENIED))
         return None
 
     def _late_answer(
@@ -920,7 +924,7 @@ class DialogueManager:
             {"request_id": pending.request_id, "tool": pending.tool, "decision": "timeout"},
         )
         self._emit(ToolResult(pending.request_id, pending.tool, False, text, {"reason": "timeout"}))
-        self._emit(Notice(text, "confirm_timeout"))
+        self._emit(Notice(text, NoticeCode.CONFIRM_TIMEOUT))
         return text
 
     def attach_voice(self, sink: EventSink) -> list[str]:
@@ -940,7 +944,7 @@ class DialogueManager:
         with self._voice_lock:  # never both kept for later and spoken now
             if not self._voice:
                 self._unheard.append(text)
-            self._emit(Notice(text, "timer"))
+            self._emit(Notice(text, NoticeCode.TIMER))
 
     def _audit(self, kind: str, text: str, data: dict[str, Any], *, start: bool = True) -> None:
         """A tool row in the transcript: each request, decision and result."""
@@ -1055,11 +1059,15 @@ class DialogueManager:
             return None
         self.llm.start()  # no-op when already loading or loaded
         if self.llm.state is LlmState.LOADING:
-            self._emit(Notice("Loading the language model…", "llm_loading"))
+            self._emit(Notice("Loading the language model…", NoticeCode.LLM_LOADING))
         stop = (lambda: cancel.cancelled) if cancel is not None else None
         engine = self.llm.get(LLM_WAIT_S, cancel=stop)
         if engine is None and self.llm.error is not None:
             self._emit(Error(self.llm.error.code, self.llm.error.message))
+        if engine is not None and engine is not self._format_told:
+            self._format_told = engine
+            for warning in getattr(engine, "format_warnings", ()):  # stand-ins have none
+                self._emit(Notice(str(warning), "chat_format"))
         return engine
 
     def _note_texts(self) -> list[str]:
@@ -1068,7 +1076,7 @@ class DialogueManager:
         try:
             return [text for _id, text, _at in self.notes.list()]
         except HistoryError as e:
-            self._emit(Error("notes_unavailable", str(e)))
+            self._emit(Error(ErrorCode.NOTES_UNAVAILABLE, str(e)))
             return []
 
     def _flag(self, turn_id: int, reason: str, text: str) -> None:
@@ -1099,7 +1107,7 @@ class DialogueManager:
         try:
             return fn(*args, **kw)
         except HistoryError as e:
-            self._emit(Error("history_unwritable", str(e)))
+            self._emit(Error(ErrorCode.HISTORY_UNWRITABLE, str(e)))
             return None
 
     def _emit(self, event: object) -> None:

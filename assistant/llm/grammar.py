@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.events import ErrorCode
 from assistant.llm.cancel import CancelToken
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
 
@@ -164,7 +165,9 @@ def compile_grammar(text: str) -> Any:
     try:
         return LlamaGrammar.from_string(text, verbose=False)
     except (ValueError, RuntimeError) as e:
-        raise LlmError("grammar_invalid", f"The tool-call grammar does not parse: {e}") from e
+        raise LlmError(
+            ErrorCode.GRAMMAR_INVALID, f"The tool-call grammar does not parse: {e}"
+        ) from e
 
 
 # --- parsing ----------------------------------------------------------------------
@@ -215,7 +218,7 @@ def complete(
     generated: list[int] = []
     with engine.own_decoding(prompt) as model:
         if len(model.tokens) + max_tokens > model.n_ctx:
-            raise LlmError("context_full", "The conversation is too long for a tool call.")
+            raise LlmError(ErrorCode.CONTEXT_FULL, "The conversation is too long for a tool call.")
         stats.prompt_tokens = len(model.tokens)
         stats.evaluated_tokens = len(model.tokens) - model.reused
         stats.finish = "length"
@@ -223,7 +226,7 @@ def complete(
             model.vocab, grammar_text.encode("utf-8"), b"root"
         )
         if not sampler:
-            raise LlmError("grammar_invalid", "llama.cpp refused the tool-call grammar.")
+            raise LlmError(ErrorCode.GRAMMAR_INVALID, "llama.cpp refused the tool-call grammar.")
         try:
             model.start()
             while stats.generated_tokens < max_tokens:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
+from assistant.events import ErrorCode
 from assistant.llm.engine import LlmEngine, LlmError, LlmOptions
 from assistant.llm.templates import Message
 
@@ -91,7 +92,7 @@ class LlmProvider:
             self.error, self.state = e, LlmState.FAILED
         except Exception as e:  # never let a loader bug kill the app silently
             log.exception("LLM load failed")
-            self.error = LlmError("llm_failed", f"The language model failed to load: {e}")
+            self.error = LlmError(ErrorCode.LLM_FAILED, f"The language model failed to load: {e}")
             self.state = LlmState.FAILED
         finally:
             self._done.set()
