@@ -246,6 +246,15 @@ class ModelsPage(QWizardPage):
             lang_row.addWidget(self.language_box)
             lang_row.addStretch(1)
             layout.addLayout(lang_row)
+            from ui.model_pick import RecommendedModel
+
+            # The language model this computer runs best, with one button: the
+            # download goes through this page's own job (progress bar, Cancel).
+            self.recommended_box = RecommendedModel(self.language, hosted=True)
+            self.recommended_box.chosen.connect(self.pull_model)
+            self.recommended_box.decided.connect(lambda _pick: self.refresh())
+            self.recommended_box.start(measure=False)  # at once: a kept check or a guess
+            layout.addWidget(self.recommended_box)
             self.list = QListWidget()
             self.list.setAccessibleName("Models")
             layout.addWidget(self.list, 1)
@@ -366,6 +375,13 @@ class ModelsPage(QWizardPage):
     def _language_chosen(self) -> None:
         self.language = str(self.language_box.currentData())
         self.refresh()
+        self.recommended_box.start(language=self.language)
+
+    def initializePage(self) -> None:  # noqa: N802 (Qt's name)
+        """Shown: time the language model on disk, when no check is kept yet (a few
+        seconds, on a worker), so the recommendation is measured, not guessed."""
+        if self.models is not None:
+            self.recommended_box.start(measure=True)
 
     def skip(self) -> None:
         """Skip this step: no download, and the language stays as it was."""
@@ -397,7 +413,12 @@ class ModelsPage(QWizardPage):
 
     def pull(self) -> None:
         model_id = self._selected()
-        if model_id is None or self.job is not None:
+        if model_id is not None:
+            self.pull_model(model_id)
+
+    def pull_model(self, model_id: str) -> None:
+        """Download `model_id` through the model manager and use it once it is in."""
+        if self.job is not None:
             return
         models = self.models
         token = models.CancelToken()
@@ -443,6 +464,7 @@ class ModelsPage(QWizardPage):
         self.progress.show()
         if self.models is not None:
             self.cancel_button.show()
+            self.recommended_box.set_busy(True)
         self._timer.start()
 
     def _poll(self) -> None:
@@ -458,6 +480,7 @@ class ModelsPage(QWizardPage):
         self.progress.hide()
         if self.models is not None:
             self.cancel_button.hide()
+            self.recommended_box.set_busy(False)
         self.job = None
         if job.error:
             self.status.setText(job.error)
@@ -470,6 +493,8 @@ class ModelsPage(QWizardPage):
             if k == "stt_model":
                 self.stt.setText(str(v))
         self.refresh()
+        if "llm_model" in changed:
+            self.recommended_box.refresh()  # the pick may now be the model in use
 
     def cleanupPage(self) -> None:  # noqa: N802
         self.cancel()
@@ -699,7 +724,7 @@ class Onboarding(QWizard):
         self.customButtonClicked.connect(lambda _which: self.skip_page())
         self.currentIdChanged.connect(self._skip_shown)
         self.settings = settings
-        self.resize(680, 520)
+        self.resize(680, 580)
 
     def skip_page(self) -> None:
         page = self.currentPage()

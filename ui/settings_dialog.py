@@ -300,6 +300,9 @@ class SettingsDialog(QDialog):
         self.saved: Settings | None = None
         self.fields: dict[str, Field] = {}
         self._checks: list[Any] = []
+        self.recommended: Any = None
+        """The recommended language model and its Download button (model_pick.py)."""
+        self._switched = False
         tabs = QTabWidget(self)
         self.tabs = tabs
         faded = self.palette().color(QPalette.ColorRole.Text)
@@ -332,6 +335,8 @@ class SettingsDialog(QDialog):
                     box.addWidget(hint)
                 box.addWidget(f.error)
                 form.addRow(label, box)
+                if key == "llm_model":
+                    form.addRow("", self._recommendation(page))
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
@@ -392,6 +397,32 @@ class SettingsDialog(QDialog):
             out.append(self._button("Preview", "Hear this voice at this rate",
                                     self.preview_voice, parent))
         return out
+
+    def _recommendation(self, parent: QWidget) -> QWidget:
+        from ui.model_pick import RecommendedModel
+
+        self.recommended = RecommendedModel(self.settings.language, parent)
+        self.recommended.switched.connect(self._model_switched)
+        self.recommended.start(measure=True)  # times the model on disk once, on a worker
+        return self.recommended
+
+    def _model_switched(self, changes: dict[str, object]) -> None:
+        """The recommended model is downloaded and chosen: the settings file says so
+        already, the field shows it, and closing the dialog applies it."""
+        if "llm_model" not in changes:
+            return
+        field = self.fields["llm_model"]
+        combo = field.widget
+        value = str(changes["llm_model"])
+        if not value:
+            combo.setCurrentIndex(0)  # the embedded default
+        else:
+            if combo.findData(value) < 0:
+                pick = self.recommended.pick if self.recommended is not None else None
+                combo.addItem(pick.name if pick is not None else value, value)
+            combo.setCurrentIndex(combo.findData(value))
+        field.initial = field.raw()
+        self._switched = True
 
     def _fit(self, pages: list[QWidget]) -> None:
         """Big enough for the largest tab without scrolling, within the screen."""
@@ -564,7 +595,21 @@ class SettingsDialog(QDialog):
         self.accept()
         return True
 
+    def reject(self) -> None:
+        """Cancel drops the edits not saved. A model switched to from the
+        recommendation is already in the settings file: it still applies."""
+        if self._switched:
+            try:
+                self.saved = load_settings().settings
+            except (ConfigError, OSError):
+                self.saved = None
+            self.done(QDialog.DialogCode.Accepted)
+            return
+        super().reject()
+
     def done(self, result: int) -> None:
+        if self.recommended is not None:
+            self.recommended.cancel()  # a download stops; pulling it again resumes
         for _kind, check in self._checks:
             stop = getattr(check, "stop", None)
             if stop is not None:

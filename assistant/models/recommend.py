@@ -471,7 +471,9 @@ def _name(entry: CatalogEntry) -> str:
 
 def size_text(n: float) -> str:
     """'986 MB', '1.9 GB' (as the wizard's model list writes sizes)."""
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{max(1.0, n / 1e3):.0f} KB"
 
 
 def words_text(tokens_per_s: float) -> str:
