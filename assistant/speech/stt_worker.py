@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,13 @@ import numpy as np
 
 from assistant.audio.format import SAMPLE_RATE
 from assistant.speech.stt import SttError, Transcript, _as_pcm, _transcript
+from assistant.speech.worker_process import (
+    WorkerError,
+    WorkerGone,
+    WorkerNotReady,
+    WorkerProcess,
+    WorkerTimeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +218,8 @@ class RecognizerProcess:
         self.two_pass = two_pass
         self.load_seconds = 0.0
         self.restarts = 0
-        self._proc: Any = None
-        self._conn: Connection | None = None
-        self._lock = threading.Lock()  # close() may come from another thread
+        self._worker = WorkerProcess(_worker_main, name="parley-stt", ready=_Ready)
         self._last_revive = 0.0
-        self._spawned = 0.0
-        self._ready = False
         self._pushes = engine == "moonshine"  # partials arrive unasked
         self._utterance = 0  # as the worker counts them (both start at 0)
         self._latest = ""  # the newest partial pushed for this utterance
@@ -228,7 +230,7 @@ class RecognizerProcess:
         """Wait until the worker has loaded the model (the first use waits too).
         Raises SttError when it cannot; the model loads while the caller does
         other start-up work in between."""
-        if self._conn is not None and self._proc is not None and not self._ready:
+        if self._worker.started and not self._worker.ready:
             self._await_ready()
 
     def _start(self) -> None:
@@ -236,69 +238,49 @@ class RecognizerProcess:
         self._await_ready()
 
     def _spawn(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker_main,
-            args=(child, self.extra_words, self.two_pass, self.engine),
-            name="parley-stt",
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        self._spawned = time.monotonic()
-        self._proc, self._conn, self._ready = proc, parent, False
+        self._worker.start(self.extra_words, self.two_pass, self.engine)
         self._utterance, self._latest, self._settled = 0, "", True
 
     def _await_ready(self) -> None:
-        proc, conn = self._proc, self._conn
-        assert proc is not None and conn is not None
-        reply: object = None
         try:
-            if conn.poll(START_TIMEOUT_S):
-                reply = conn.recv()
-        except (EOFError, OSError):
-            reply = None
-        if not isinstance(reply, _Ready):
-            self._proc = self._conn = None
-            proc.kill()
-            conn.close()
+            self._worker.wait_ready(START_TIMEOUT_S)
+        except WorkerError as e:
+            self._worker.close()
+            reply = e.reply if isinstance(e, WorkerNotReady) else None
             if isinstance(reply, _Failed):
-                raise SttError(reply.message, reply.code)
-            raise SttError("The speech recogniser did not start.", "worker_failed")
-        self.load_seconds = time.monotonic() - self._spawned
-        self._ready = True
+                raise SttError(reply.message, reply.code) from None
+            raise SttError("The speech recogniser did not start.", "worker_failed") from None
+        self.load_seconds = time.monotonic() - self._worker.started_at
 
     def _send(self, op: Op, data: bytes = b"") -> bool:
-        if self._conn is None and not self._revive():
+        if not self._worker.started and not self._revive():
             return False
-        if not self._ready:
+        if not self._worker.ready:
             try:
                 self._await_ready()
             except SttError as e:
                 log.error("speech recogniser worker could not start: %s", e)
                 return False
-        assert self._conn is not None
         try:
-            self._conn.send((op, data))
+            self._worker.send((op, data))
             return True
-        except (OSError, ValueError) as e:
+        except WorkerGone as e:
             self._lost(e)
             return False
 
     def _answer(self) -> Any:
         """The worker's answer to the last request; pushed partials met on the
         way are taken in."""
-        assert self._conn is not None
         deadline = time.monotonic() + ANSWER_TIMEOUT_S
         try:
-            while self._conn.poll(max(0.0, deadline - time.monotonic())):
-                reply = self._conn.recv()
+            while True:
+                reply = self._worker.receive(max(0.0, deadline - time.monotonic()))
                 if not isinstance(reply, _Partial | _Settled):
                     return reply
                 self._take(reply)
+        except WorkerTimeout:
             self._lost(TimeoutError(f"no answer within {ANSWER_TIMEOUT_S:g} s"))
-        except (EOFError, OSError) as e:
+        except WorkerGone as e:
             self._lost(e)
         return None
 
@@ -312,17 +294,16 @@ class RecognizerProcess:
 
     def _drain(self) -> None:
         """Take in the partials pushed so far, without waiting."""
-        conn = self._conn
-        if conn is None or not self._ready:
+        if not self._worker.ready:
             return
         try:
-            while conn.poll(0):
-                reply = conn.recv()
+            while self._worker.poll():
+                reply = self._worker.receive(0)
                 if isinstance(reply, _Partial | _Settled):
                     self._take(reply)
                 else:
                     log.warning("speech recogniser worker: unexpected %r", reply)
-        except (EOFError, OSError) as e:
+        except WorkerError as e:
             self._lost(e)
 
     def _next_utterance(self) -> None:
@@ -351,17 +332,7 @@ class RecognizerProcess:
         return True
 
     def _stop_worker(self) -> None:
-        with self._lock:
-            proc, conn = self._proc, self._conn
-            self._proc = self._conn = None
-        if conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                conn.send((Op.QUIT, b""))
-            conn.close()
-        if proc is not None:
-            proc.join(timeout=2)
-            if proc.is_alive():
-                proc.kill()
+        self._worker.stop((Op.QUIT, b""), grace=2.0)
 
     # -- Recognizer -------------------------------------------------------------
 
@@ -404,4 +375,4 @@ class RecognizerProcess:
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else int(self._proc.pid)
+        return self._worker.pid
