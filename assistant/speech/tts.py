@@ -39,10 +39,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -50,6 +48,7 @@ import tempfile
 import threading
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -58,6 +57,13 @@ from typing import Any
 import numpy as np
 
 from assistant.audio import format as audio_format
+from assistant.speech.worker_process import (
+    WorkerError,
+    WorkerGone,
+    WorkerNotReady,
+    WorkerProcess,
+    WorkerTimeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +152,20 @@ class Synthesizer:
     """
 
     def __init__(
-        self, voice: str = "", rate: int = 180, volume: float = 1.0, driver: str | None = None
+        self,
+        voice: str = "",
+        rate: int = 180,
+        volume: float = 1.0,
+        driver: str | None = None,
+        *,
+        engine: Callable[[str], Any] | None = None,
     ) -> None:
         """`voice`: an id, a name or a language tag ("en-us"); empty for the default.
         `rate`: words per minute. `volume`: 0..1. `driver`: "libespeak-ng" or a
         pyttsx3 driver name; None reads $PARLEY_TTS_DRIVER, empty means the
-        platform default (libespeak-ng on Linux, falling back to pyttsx3)."""
+        platform default (libespeak-ng on Linux, falling back to pyttsx3).
+        `engine(driver)` opens the engine in the worker instead of the real ones
+        (for tests: it must be picklable, e.g. a module-level class)."""
         self.voice = voice
         self.rate = rate
         self.volume = volume
@@ -160,9 +174,8 @@ class Synthesizer:
         """Why the requested voice is not in use (empty when it is)."""
         self.voice_in_use = ""
         """The engine's id of the voice speaking, known after `start()`."""
-        self._proc: multiprocessing.process.BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._ready = False
+        self._engine = engine
+        self._worker = WorkerProcess(_worker_main, name="parley-tts", ready=_Ready, own_group=True)
         self._lock = threading.Lock()
         self._tmpdir: Path | None = None
         self._count = 0
@@ -180,9 +193,11 @@ class Synthesizer:
         """Kill the worker (and anything it is playing). Safe to call twice;
         a later request starts a new worker."""
         self._closed = True
-        self._kill()  # first, so a pending request returns at once
+        # Kill it (and its process group: an aplay it started goes too) first,
+        # so a pending request returns at once; the pipe closes under the lock.
+        self._worker.kill()
         with self._lock:
-            self._cleanup_conn()
+            self._worker.close()
             if self._tmpdir is not None:
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 self._tmpdir = None
@@ -196,11 +211,11 @@ class Synthesizer:
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        return self._worker.alive
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._worker.pid
 
     # Requests
 
@@ -259,28 +274,19 @@ class Synthesizer:
     # Internals (called with the lock held)
 
     def _spawn(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker_main,
-            args=(child, self.driver, self.voice, self.rate, self.volume),
-            name="parley-tts",
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        self._proc, self._conn, self._ready = proc, parent, False
+        self._worker.start(self.driver, self.voice, self.rate, self.volume, self._engine)
 
     def _await_ready(self, timeout: float) -> None:
-        if self._ready:
+        if self._worker.ready:
             return
-        reply = self._receive(timeout, "starting the speech engine")
-        if isinstance(reply, _Failed):
-            self._kill()
-            self._cleanup_conn()
-            raise TtsError(reply.message)
-        assert isinstance(reply, _Ready)
-        self._ready = True
+        try:
+            reply = self._worker.wait_ready(timeout)
+        except WorkerNotReady as exc:
+            self._worker.close()
+            assert isinstance(exc.reply, _Failed)
+            raise TtsError(exc.reply.message) from None
+        except WorkerError as exc:
+            raise self._failure(exc, "starting the speech engine") from exc
         self.voice_in_use = reply.voice
         self.driver = self.driver or reply.driver
         if reply.warning and reply.warning != self.warning:
@@ -291,74 +297,47 @@ class Synthesizer:
 
     def _ensure_started(self, timeout: float = 30.0) -> Path:
         self._closed = False
-        if self._proc is None or not self._proc.is_alive():
-            self._cleanup_conn()
-            self._spawn()
+        if not self._worker.alive:
+            self._spawn()  # closing what is left of the last one
         self._await_ready(timeout)
         assert self._tmpdir is not None
         return self._tmpdir
 
     def _request(self, req: object, timeout: float) -> Any:
-        assert self._conn is not None
         try:
-            self._conn.send(req)
-        except (OSError, ValueError) as exc:
+            self._worker.send(req)
+        except WorkerGone as exc:
             self._restart()
             raise TtsError(
                 "The speech engine stopped unexpectedly; it has been restarted."
             ) from exc
-        reply = self._receive(timeout, "speaking" if isinstance(req, _SayReq) else "synthesising")
+        doing = "speaking" if isinstance(req, _SayReq) else "synthesising"
+        try:
+            reply = self._worker.receive(timeout)
+        except WorkerError as exc:
+            raise self._failure(exc, doing) from exc
         if isinstance(reply, _Failed):
             raise TtsError(reply.message)
         assert isinstance(reply, _Done)
         return reply.value
 
-    def _receive(self, timeout: float, doing: str) -> Any:
-        conn = self._conn
-        assert conn is not None
-        try:
-            if conn.poll(timeout):
-                return conn.recv()
-        except (EOFError, OSError) as exc:
-            if self._closed:
-                raise TtsError(f"The speech engine was closed while {doing}.") from exc
-            self._restart()
-            raise TtsError(
-                f"The speech engine stopped while {doing}; it has been restarted."
-            ) from exc
+    def _failure(self, exc: WorkerError, doing: str) -> TtsError:
+        """The error for a worker that died or went silent while `doing`; it is
+        replaced first, unless `close()` ended it."""
+        if isinstance(exc, WorkerGone) and self._closed:
+            return TtsError(f"The speech engine was closed while {doing}.")
         self._restart()
-        raise TtsError(
-            f"The speech engine did not answer within {timeout:g} s while {doing}; "
-            "it has been restarted."
-        )
+        if isinstance(exc, WorkerTimeout):
+            return TtsError(
+                f"The speech engine did not answer within {exc.timeout:g} s while {doing}; "
+                "it has been restarted."
+            )
+        return TtsError(f"The speech engine stopped while {doing}; it has been restarted.")
 
     def _restart(self) -> None:
         """Replace a hung or dead worker. The new one warms up in the background;
         the next request waits for it."""
-        self._kill()
-        self._cleanup_conn()
-        self._spawn()
-
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is None or proc.pid is None:
-            return
-        if proc.is_alive():
-            if hasattr(os, "killpg"):
-                # The worker leads its own process group; this also ends aplay.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
-        proc.join(5)
-        self._ready = False
-
-    def _cleanup_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._proc is not None and not self._proc.is_alive():
-            self._proc.close()
-            self._proc = None
+        self._worker.restart(self.driver, self.voice, self.rate, self.volume, self._engine)
 
 
 def speak_direct(
@@ -441,13 +420,20 @@ def _read_aiff(data: bytes) -> tuple[np.ndarray, int, int]:
 # The worker process
 
 
-def _worker_main(conn: Connection, driver: str, voice: str, rate: int, volume: float) -> None:
-    if hasattr(os, "setpgrp"):
-        os.setpgrp()  # so the parent can kill us together with aplay
+def _worker_main(
+    conn: Connection,
+    driver: str,
+    voice: str,
+    rate: int,
+    volume: float,
+    open_engine: Callable[[str], Any] | None = None,
+) -> None:
+    # It leads a process group of its own (WorkerProcess own_group), so the
+    # parent kills it together with an aplay it started.
     # pyttsx3's eSpeak driver prints a line per saved file.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     try:
-        engine = _open_engine(driver)
+        engine = (open_engine or _open_engine)(driver)
     except Exception as exc:
         conn.send(_Failed(_no_engine_message(driver, exc)))
         return
