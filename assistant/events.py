@@ -118,6 +118,9 @@ class NoticeCode(StrEnum):
     """No answer to a tool request, so it was not run."""
     TOOL_DENIED = "tool_denied"
     """The user said something else instead of yes."""
+    CHAT_FORMAT = "chat_format"
+    """The model's chat format does not fit it (a wrong chat template setting,
+    a template in the GGUF that cannot be used): what and the fix."""
 
 
 @dataclass(frozen=True)

@@ -1067,7 +1067,7 @@ class DialogueManager:
         if engine is not None and engine is not self._format_told:
             self._format_told = engine
             for warning in getattr(engine, "format_warnings", ()):  # stand-ins have none
-                self._emit(Notice(str(warning), "chat_format"))
+                self._emit(Notice(str(warning), NoticeCode.CHAT_FORMAT))
         return engine
 
     def _note_texts(self) -> list[str]:
