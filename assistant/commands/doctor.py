@@ -234,6 +234,42 @@ def _llm() -> list[Check]:
     return out
 
 
+def _chat_format() -> list[Check]:
+    """How Parley will lay out prompts for the model in use, read from the
+    GGUF's metadata (no load): a chat template setting that does not fit the
+    model (`plain` for an instruct model, a chat format for a base model), a
+    template in the file that cannot be used, an instruct model without one."""
+    from assistant.config import load_settings
+    from assistant.llm import embedded
+    from assistant.llm.engine import LlmError
+    from assistant.llm.gguf_meta import GgufError, read_metadata
+    from assistant.llm.templates import select_format
+    from assistant.session import catalog_template
+
+    settings = load_settings().settings
+    if not settings.use_llm:
+        return []
+    try:
+        if settings.llm_model:
+            from assistant.models.resolve import llm_model_path
+
+            path = llm_model_path(settings.llm_model)
+        else:
+            path = embedded.embedded_path()
+        metadata = read_metadata(path)
+    except (LlmError, GgufError, OSError):
+        return []  # no model to read: the language model check says why
+    choice = select_format(
+        metadata,
+        settings.chat_template,
+        fallback=catalog_template(settings.llm_model),
+        filename=path.name,
+    )
+    if not choice.warnings:
+        return [Check("chat format", "ok", f"{path.name}: {choice.reason}")]
+    return [Check("chat format", "warn", w.problem, w.fix) for w in choice.warnings]
+
+
 def _module(name: str, what: str, fix: str) -> Check:
     try:
         mod = importlib.import_module(name)
@@ -432,6 +468,7 @@ PROBES: list[Callable[[], list[Check]]] = [
     _timers,
     _damaged,
     _llm,
+    _chat_format,
     _models,
     _speech,
     _hearing,

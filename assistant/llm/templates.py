@@ -7,9 +7,11 @@ the engine reuse the KV cache and evaluate only the new tokens of each turn.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
@@ -124,28 +126,57 @@ class Llama3Format:
 @dataclass(frozen=True)
 class JinjaFormat:
     """The chat template stored in the GGUF's own metadata, rendered with
-    llama-cpp-python's Jinja2 formatter (the same one its chat API uses)."""
+    llama-cpp-python's Jinja2 formatter (the same one its chat API uses).
+
+    `fold_system`: the template has no system role (Gemma 2's raises "System
+    role not supported"): the system text opens the first user turn instead,
+    as GemmaFormat does."""
 
     template: str
     bos_token: str
     eos_token: str
     name: str = "gguf"
+    fold_system: bool = False
 
     @property
     def stop(self) -> tuple[str, ...]:
         return (self.eos_token,) if self.eos_token else ()
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        formatter = _jinja(self.template, self.eos_token, self.bos_token, add_generation_prompt)
+        turns = [{"role": m.role, "content": m.content} for m in messages]
+        if not self.fold_system:
+            return formatter(messages=turns).prompt
+        if all(t["role"] == "system" for t in turns):
+            # Only the system text so far (the prefill at load): the opening of
+            # the first user turn, which every later prompt starts with.
+            mark = "\x00"
+            turns.append({"role": "user", "content": mark})
+            text = formatter(messages=_fold_system(turns)).prompt
+            return text[: text.index(mark)] if mark in text else ""
+        return formatter(messages=_fold_system(turns)).prompt
 
-        formatter = Jinja2ChatFormatter(
-            template=self.template,
-            eos_token=self.eos_token,
-            bos_token=self.bos_token,
-            add_generation_prompt=add_generation_prompt,
-        )
-        result = formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        return result.prompt
+
+@functools.lru_cache(maxsize=8)
+def _jinja(template: str, eos: str, bos: str, add_generation_prompt: bool) -> Any:
+    """The compiled template (compiling it costs more than rendering a turn)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(
+        template=template, eos_token=eos, bos_token=bos,
+        add_generation_prompt=add_generation_prompt,
+    )  # fmt: skip
+
+
+def _fold_system(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    system = "".join(t["content"] + "\n\n" for t in turns if t["role"] == "system")
+    rest = [dict(t) for t in turns if t["role"] != "system"]
+    if not system:
+        return rest
+    if rest and rest[0]["role"] == "user":
+        rest[0]["content"] = system + rest[0]["content"]
+        return rest
+    return [{"role": "user", "content": system.rstrip()}, *rest]
 
 
 BASE_MODEL_EXAMPLES = (
@@ -174,6 +205,242 @@ NAMED_FORMATS: dict[str, ChatFormat] = {
 }
 
 
+@dataclass(frozen=True)
+class FormatWarning:
+    """A chat format that does not fit the model, found at load: what is
+    wrong and the fix, in plain words (the log, a notice, `parley doctor`)."""
+
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.problem} {self.fix}"
+
+
+@dataclass(frozen=True)
+class FormatChoice:
+    format: ChatFormat
+    reason: str
+    """Why this format, one sentence for the log."""
+    warnings: tuple[FormatWarning, ...] = field(default=())
+
+
+TEMPLATE_MARKERS = (
+    "<|", "<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>", "<s>", "</s>", "[INST]",
+    "[/INST]",
+)  # fmt: skip
+"""Template markup that ends any reply where the model writes it (beside each
+format's own stops): a model in a format it was not trained on writes the next
+turn's header as text, and the user must never see or hear it."""
+
+SETTING_NAME = "the chat template setting (chat_template; Prompt format in the app's settings)"
+_FAMILY_MARKS = {
+    "gemma": "<start_of_turn>", "chatml": "<|im_start|>", "llama3": "<|start_header_id|>",
+}  # fmt: skip
+_FAMILY_LABELS = {"gemma": "Gemma", "chatml": "ChatML (Qwen)", "llama3": "Llama 3"}
+_INSTRUCT_WORD = re.compile(r"(?i)(?<![a-z0-9])(instruct|it|chat)(?![a-z0-9])")
+_PROBE = (
+    Message("system", "Probe system text."),
+    Message("user", "Probe question one?"),
+    Message("assistant", "Probe answer one."),
+    Message("user", "Probe question two?"),
+)
+"""A conversation of every role a Parley prompt has: a template must render it
+with every message's words in it, or it is not used."""
+
+
+def model_name(metadata: dict[str, str], filename: str = "") -> str:
+    return metadata.get("general.name", "") or filename or "this model"
+
+
+def template_family(template: str) -> str:
+    """The NAMED_FORMATS name whose markup a Jinja template writes ("" for none)."""
+    return next((name for name, mark in _FAMILY_MARKS.items() if mark in template), "")
+
+
+def family_format(metadata: dict[str, str], filename: str = "") -> str:
+    """The chat format the model's family uses, from its architecture and name
+    ("" when it cannot be told)."""
+    arch = metadata.get("general.architecture", "").lower()
+    names = f"{metadata.get('general.name', '')} {metadata.get('general.basename', '')} {filename}"
+    if arch.startswith("gemma"):
+        return "gemma"
+    if arch.startswith("qwen"):
+        return "chatml"
+    if arch == "llama" and re.search(r"(?i)llama[\s._-]?3", names):
+        return "llama3"
+    return ""
+
+
+def instruct_evidence(metadata: dict[str, str], filename: str = "") -> str:
+    """What says the model is tuned for chat ("" for nothing): an instruct,
+    "it" or chat fine-tune in its GGUF metadata (general.finetune,
+    general.name) or in its file name."""
+    for key in ("general.finetune", "general.name"):
+        value = metadata.get(key, "")
+        if _INSTRUCT_WORD.search(value):
+            return f"its {key} is {value!r}"
+    if _INSTRUCT_WORD.search(filename.removesuffix(".gguf")):
+        return f"its file name is {filename!r}"
+    return ""
+
+
+def gguf_format(template: str, bos: str = "", eos: str = "") -> tuple[JinjaFormat | None, str]:
+    """The GGUF's template as a format, tried on a probe conversation: as it
+    is, then with the system text folded into the first user turn (templates
+    without a system role). (None, why) when it cannot render a Parley prompt."""
+    problem = ""
+    for fold in (False, True):
+        fmt = JinjaFormat(template, bos, eos, fold_system=fold)
+        try:
+            text = fmt.render(_PROBE)
+            fmt.render(_PROBE[:3], add_generation_prompt=False)
+            fmt.render(_PROBE[:1], add_generation_prompt=False)
+        except Exception as e:  # any template error: syntax, raise_exception, bad fields
+            problem = problem or _template_error(e)
+            continue
+        if not isinstance(text, str) or any(m.content not in text for m in _PROBE):
+            problem = problem or "it leaves the conversation's words out of the prompt"
+            continue
+        return fmt, ""
+    return None, problem
+
+
+def _template_error(e: Exception) -> str:
+    lineno = getattr(e, "lineno", None)
+    where = f" (line {lineno})" if lineno else ""
+    if type(e).__name__ == "TemplateSyntaxError":
+        first = str(getattr(e, "message", None) or e).split(". ")[0].rstrip(".")
+        return f"it uses Jinja that Parley cannot run: {first}{where}"
+    text = " ".join(str(e).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"it fails to render: {type(e).__name__}: {text}{where}"
+
+
+def setting_warnings(
+    metadata: dict[str, str], named: str, filename: str = ""
+) -> tuple[FormatWarning, ...]:
+    """A chat template setting that does not fit the model: `plain` for a
+    model with its own chat template, a chat format for a base model, or
+    another family's format."""
+    if not named:
+        return ()
+    model = model_name(metadata, filename)
+    template = metadata.get("tokenizer.chat_template", "")
+    own = template_family(template)
+    clear = f"Clear {SETTING_NAME}: this model has its own chat template."
+    if named == "plain":
+        if not template:
+            return ()
+        return (
+            FormatWarning(
+                f"{model} has its own chat template (an instruct model), but the chat "
+                "template setting is 'plain', the transcript format for base models.",
+                clear,
+            ),
+        )
+    if template:
+        if own and own != named:
+            return (
+                FormatWarning(
+                    f"The chat template setting is {named!r}, but {model}'s own chat "
+                    f"template is {_FAMILY_LABELS[own]}.",
+                    clear,
+                ),
+            )
+        return ()
+    evidence = instruct_evidence(metadata, filename)
+    if not evidence:
+        return (
+            FormatWarning(
+                f"{model} looks like a base model (no chat template in the file, and "
+                f"nothing in its metadata or name says instruct), but the chat template "
+                f"setting is {named!r}, a format for instruct models: a base model does "
+                "not know those turns and answers poorly.",
+                f"Clear {SETTING_NAME}: Parley then talks to a base model as a transcript.",
+            ),
+        )
+    family = family_format(metadata, filename)
+    if family and family != named:
+        return (
+            FormatWarning(
+                f"The chat template setting is {named!r}, but {model} is of a family "
+                f"that uses {_FAMILY_LABELS[family]}.",
+                f"Set {SETTING_NAME} to {family!r}.",
+            ),
+        )
+    return ()
+
+
+def select_format(
+    metadata: dict[str, str],
+    named: str = "",
+    *,
+    bos: str = "",
+    eos: str = "",
+    fallback: str = "",
+    filename: str = "",
+) -> FormatChoice:
+    """Pick the chat format: a name from settings wins, then the GGUF's own
+    template (when it renders a Parley prompt), then `fallback` (the model
+    catalog's name for it), then the plain transcript for base models. With
+    the reason for the log, and warnings when the result does not fit the
+    model (a wrong setting, a template that fails, an instruct model without
+    one). ValueError for a name that is no format."""
+    for name in (named, fallback):
+        if name and name not in NAMED_FORMATS:
+            known = ", ".join(NAMED_FORMATS)
+            raise ValueError(f"unknown chat template {name!r} (known: {known})")
+    warnings = setting_warnings(metadata, named, filename)
+    if named:
+        why = f"chat template {named!r} from settings"
+        return FormatChoice(NAMED_FORMATS[named], why, warnings)
+    model = model_name(metadata, filename)
+    family = family_format(metadata, filename)
+    template = metadata.get("tokenizer.chat_template", "")
+    if template:
+        fmt, problem = gguf_format(template, bos, eos)
+        if fmt is not None:
+            folded = " (no system role: the system text opens the first user turn)"
+            why = "chat template from the GGUF metadata" + (folded if fmt.fold_system else "")
+            return FormatChoice(fmt, why, warnings)
+        fix = (
+            f"Set {SETTING_NAME} to {family!r}, the format of this model's family."
+            if family
+            else f"Set {SETTING_NAME} to the model's format (gemma, chatml or llama3), "
+            "or choose another model."
+        )
+        warning = FormatWarning(
+            f"{model}'s own chat template cannot be used ({problem}): Parley talks to it "
+            "as a plain transcript, and its answers may be poor.",
+            fix,
+        )
+        return FormatChoice(
+            PlainFormat(),
+            "the chat template in the GGUF cannot be used: plain transcript format",
+            (*warnings, warning),
+        )
+    if fallback:
+        why = f"chat template {fallback!r} from the model catalog"
+        return FormatChoice(NAMED_FORMATS[fallback], why, warnings)
+    evidence = instruct_evidence(metadata, filename)
+    if not evidence:
+        why = "no chat template in the GGUF: plain transcript format (base model)"
+        return FormatChoice(PlainFormat(), why, warnings)
+    fix = (
+        f"Set {SETTING_NAME} to {family!r}, the format of this model's family."
+        if family
+        else f"Set {SETTING_NAME} to the model's format (gemma, chatml or llama3)."
+    )
+    warning = FormatWarning(
+        f"{model} looks like an instruct model ({evidence}) but its file has no chat "
+        "template: Parley talks to it as a plain transcript, and its answers may be poor.",
+        fix,
+    )
+    why = "no chat template in the GGUF: plain transcript format"
+    return FormatChoice(PlainFormat(), why, (*warnings, warning))
+
+
 def choose_format(
     metadata: dict[str, str],
     named: str = "",
@@ -182,19 +449,6 @@ def choose_format(
     eos: str = "",
     fallback: str = "",
 ) -> tuple[ChatFormat, str]:
-    """Pick the chat format: a name from settings wins, then the GGUF's own
-    template, then `fallback` (the model catalog's name for it), then the plain
-    transcript for base models. Returns the format and a sentence saying why,
-    for the log."""
-    for name in (named, fallback):
-        if name and name not in NAMED_FORMATS:
-            known = ", ".join(NAMED_FORMATS)
-            raise ValueError(f"unknown chat template {name!r} (known: {known})")
-    if named:
-        return NAMED_FORMATS[named], f"chat template {named!r} from settings"
-    template = metadata.get("tokenizer.chat_template", "")
-    if template:
-        return JinjaFormat(template, bos, eos), "chat template from the GGUF metadata"
-    if fallback:
-        return NAMED_FORMATS[fallback], f"chat template {fallback!r} from the model catalog"
-    return PlainFormat(), "no chat template in the GGUF: plain transcript format (base model)"
+    """`select_format` without the warnings: the format and why."""
+    choice = select_format(metadata, named, bos=bos, eos=eos, fallback=fallback)
+    return choice.format, choice.reason

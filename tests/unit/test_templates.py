@@ -14,6 +14,9 @@ from assistant.llm.templates import (
     choose_format,
 )
 
+OWN = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+"""A template of the GGUF's own (one that leaves words out is not used: test_chat_format_fit)."""
+
 CONVO = [
     Message("system", "Be brief."),
     Message("user", "Hi"),
@@ -48,7 +51,7 @@ def test_gemma_folds_system_into_first_user_turn() -> None:
 
 def test_choose_format_order() -> None:
     assert choose_format({}, "chatml")[0] == ChatMLFormat()
-    fmt, why = choose_format({"tokenizer.chat_template": "{{ messages[0]['content'] }}"})
+    fmt, why = choose_format({"tokenizer.chat_template": OWN})
     assert isinstance(fmt, JinjaFormat) and "GGUF" in why
     fmt, why = choose_format({})
     assert isinstance(fmt, PlainFormat) and "base model" in why
@@ -59,7 +62,7 @@ def test_choose_format_order() -> None:
 def test_the_catalog_template_serves_only_a_gguf_without_one() -> None:
     fmt, why = choose_format({}, fallback="chatml")
     assert fmt == ChatMLFormat() and "catalog" in why
-    own = {"tokenizer.chat_template": "{{ messages[0]['content'] }}"}
+    own = {"tokenizer.chat_template": OWN}
     assert isinstance(choose_format(own, fallback="chatml")[0], JinjaFormat)
     assert choose_format(own, "gemma", fallback="chatml")[0] == GemmaFormat()  # settings win
     with pytest.raises(ValueError, match="unknown chat template"):
