@@ -145,8 +145,11 @@ class RecommendedModel(QGroupBox):
         if self._deciding is not None:
             self._again = True  # after the running one: it may predate this change
             return
-        if self.pick is None or (measure and not self.pick.measured):
+        if self.pick is None:
             self.sentence.setText(CHECKING if measure else "Choosing a model…")
+        elif measure and not self.pick.measured:  # the guess stays until it is measured
+            self.button.setEnabled(False)
+            self._say(CHECKING)
         language_now, measure_now = self.language, self.measure
         self._deciding = _Work(lambda _w: decide(language_now, measure_now), "model-pick")
         self._timer.start()
@@ -168,6 +171,8 @@ class RecommendedModel(QGroupBox):
             self.decided.emit(None)
             return
         self.pick, self.info = work.result
+        if self.status.text() == CHECKING:
+            self._say("")
         if self.pick is None:
             self.hide()
             self.decided.emit(None)

@@ -487,9 +487,10 @@ def words_text(tokens_per_s: float) -> str:
 def _sentence(name: str, size: int, tokens_per_s: float, measured: bool) -> str:
     what = f"{size_text(size)} download" if size else "built in, no download"
     speed = words_text(tokens_per_s)
-    if not measured:
-        speed = speed.replace("about", "roughly", 1) + " (a first guess)"
-    return f"{name}: {what}, {speed} on this computer."
+    if measured:
+        return f"{name}: {what}, {speed} on this computer."
+    speed = speed.replace("about", "roughly", 1)
+    return f"{name}: {what}, {speed} on this computer (a first guess)."
 
 
 # --------------------------------------------------------------------------- entry point
