@@ -535,7 +535,7 @@ def recommended(shown: list[Any], kind: str, language: str) -> Any:
     else the catalog's default for this language (what Parley uses when the
     setting is empty), else the first installed one."""
     try:
-        from assistant.models import recommend  # type: ignore[attr-defined]
+        from assistant.models import recommend
 
         pick = recommend.recommend(kind, language)
         pick_id = getattr(pick, "id", pick)
