@@ -500,7 +500,7 @@ class MainWindow(QMainWindow):
             self.set_can_listen(False, e.message)
         if e.code in (NoticeCode.CONFIG_PROBLEM, NoticeCode.NO_WAKE, NoticeCode.TTS_VOICE,
                       NoticeCode.INPUT_BACK, NoticeCode.NO_STT, NoticeCode.TIMERS_UNSAVED,
-                      ErrorCode.INPUT_LOST):
+                      NoticeCode.CHAT_FORMAT, ErrorCode.INPUT_LOST):
             self.notices.show_notice(e.code, e.message)
         self.statusBar().showMessage(e.message, 10000)
 

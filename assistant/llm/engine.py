@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.llm.cancel import CancelToken
-from assistant.llm.templates import ChatFormat, Message, choose_format
+from assistant.llm.templates import (
+    TEMPLATE_MARKERS,
+    ChatFormat,
+    FormatWarning,
+    Message,
+    select_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ class LlmOptions:
     """A name in templates.NAMED_FORMATS for a GGUF without a template of its
     own (the model catalog's); "" = the plain transcript format."""
     seed: int = -1
+    repeat_penalty: float = 0.0
+    """0 = the model family's (`family_sampling`); 1 = no penalty."""
 
 
 @dataclass
@@ -168,11 +176,26 @@ class LlmEngine:
     """One loaded model. Generations are serialised by a lock; `generate` is
     called from the brain thread, `count_tokens` from anywhere."""
 
-    def __init__(self, llama: object, path: Path, fmt: ChatFormat, why: str) -> None:
+    def __init__(
+        self,
+        llama: object,
+        path: Path,
+        fmt: ChatFormat,
+        why: str,
+        warnings: Sequence[FormatWarning] = (),
+        repeat_penalty: float = 0.0,
+    ) -> None:
         self._llm = llama
         self.path = path
         self.format = fmt
         self.format_reason = why
+        self.format_warnings = tuple(warnings)
+        """The chat format does not fit the model (a wrong setting, a template
+        that fails): each says what and the fix. The dialogue manager shows them."""
+        self.sampling = family_sampling(fmt)
+        if repeat_penalty > 0:
+            self.sampling = Sampling(self.sampling.temperature, repeat_penalty)
+        self._sampling = {**_SAMPLING, "repeat_penalty": self.sampling.repeat_penalty}
         self.n_ctx: int = llama.n_ctx()  # type: ignore[attr-defined]
         self._lock = threading.Lock()
         self._tok_cache: tuple[str, list[int]] = ("", [])
@@ -215,9 +238,15 @@ class LlmEngine:
             ) from e
         meta = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
         bos, eos = _special_text(llama)
-        fmt, why = choose_format(
-            meta, options.chat_template, bos=bos, eos=eos, fallback=options.fallback_template
+        choice = select_format(
+            meta,
+            options.chat_template,
+            bos=bos,
+            eos=eos,
+            fallback=options.fallback_template,
+            filename=path.name,
         )
+        why = choice.reason
         log.info(
             "loaded %s in %.0f ms: n_ctx=%d threads=%d gpu_layers=%d; %s",
             path.name,
@@ -227,7 +256,9 @@ class LlmEngine:
             options.n_gpu_layers,
             why,
         )
-        return cls(llama, path, fmt, why)
+        for warning in choice.warnings:
+            log.warning("chat format: %s", warning)
+        return cls(llama, path, choice.format, why, choice.warnings, options.repeat_penalty)
 
     def _eog_checker(self) -> Callable[[int], bool]:
         """End-of-generation test: EOS and the template's end-of-turn tokens
@@ -341,7 +372,9 @@ class LlmEngine:
         t0 = time.monotonic()
         prompt = self.format.render(messages)
         stops = tuple(
-            s for s in (*self.format.stop, *extra_stop) if s and not (paragraphs and s == "\n\n")
+            s
+            for s in dict.fromkeys((*self.format.stop, *TEMPLATE_MARKERS, *extra_stop))
+            if s and not (paragraphs and s == "\n\n")
         )
         with self._lock:
             tokens = self.tokenize(prompt)
@@ -385,7 +418,7 @@ class LlmEngine:
             if len(tokens) + budget >= self.n_ctx:
                 return 0
             made: list[int] = []
-            gen = self._llm.generate(tokens, temp=temperature, reset=True, **_SAMPLING)  # type: ignore[attr-defined]
+            gen = self._llm.generate(tokens, temp=temperature, reset=True, **self._sampling)  # type: ignore[attr-defined]
             try:
                 for token in gen:
                     made.append(token)
@@ -427,7 +460,7 @@ class LlmEngine:
         continues after them (its prefix match evaluates only the last one)."""
         yield from replay
         gen = self._llm.generate(  # type: ignore[attr-defined]
-            [*prompt, *replay], temp=temperature, reset=True, **_SAMPLING
+            [*prompt, *replay], temp=temperature, reset=True, **self._sampling
         )
         try:
             yield from gen
@@ -536,6 +569,29 @@ class OwnDecoding:
 
 _SAMPLING: dict[str, float | int] = {"top_k": 40, "top_p": 0.95, "min_p": 0.05,
                                      "repeat_penalty": 1.1}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    """The temperature that measured best for this family."""
+    repeat_penalty: float
+    """llama.cpp's repeat penalty: it acts on the tokens of the reply being
+    written only (llama-cpp-python's sampler is never shown the prompt)."""
+
+
+COMMON_SAMPLING = Sampling(temperature=0.7, repeat_penalty=1.1)
+"""llama.cpp's common defaults: kept for instruct formats (no instruct weights
+could be measured here)."""
+FAMILY_SAMPLING: dict[str, Sampling] = {
+    "plain": Sampling(temperature=0.7, repeat_penalty=1.1),
+}
+"""By chat format name, measured with `parley bench answers` (docs/ARCHITECTURE.md,
+Answers): the base model in its plain transcript."""
+
+
+def family_sampling(fmt: ChatFormat) -> Sampling:
+    return FAMILY_SAMPLING.get(fmt.name, COMMON_SAMPLING)
 
 
 @dataclass
