@@ -63,6 +63,8 @@ class CaseResult:
     """The model claimed an action no tool did (caught by the claim gate or not)."""
     heard: bool = False
     """... and the claim gate missed it: the user hears it."""
+    repeats: list[str] = field(default_factory=list)
+    """Runs of words a reply says twice (`repeated_run`), one per reply."""
 
 
 @dataclass
@@ -80,6 +82,11 @@ class ModelReport:
     """Of those, claims the user would still hear (the claim gate missed them)."""
     contamination: int
     cases: list[CaseResult]
+    repeats: int = 0
+    """Cases with a reply that says a run of words twice (what a repeat penalty acts on)."""
+    temperature: float = 0.0
+    repeat_penalty: float = 0.0
+    seed: int = 0
 
     @property
     def facts_followups(self) -> float:
@@ -96,7 +103,10 @@ class ModelReport:
         return d
 
     def table(self) -> str:
-        lines = [f"model {self.model} ({self.format} format), {self.seconds:.0f} s"]
+        lines = [
+            f"model {self.model} ({self.format} format), temperature {self.temperature:g}, "
+            f"repeat penalty {self.repeat_penalty:g}, seed {self.seed}, {self.seconds:.0f} s"
+        ]
         for cat, s in self.scores.items():
             lines.append(
                 f"  {cat:<14} {int(s['passed']):3d}/{int(s['total']):<3d} {s['percent']:5.1f} %"
@@ -107,6 +117,8 @@ class ModelReport:
             f"  leaks               {self.leaks:3d}   (goal 0)",
             f"  false claims        {self.false_claims:3d}   (goal 0; "
             f"{self.false_claims_heard} not caught by the claim gate)",
+            f"  repeats             {self.repeats:3d}   (goal 0: replies saying "
+            f"{REPEAT_RUN} words twice)",
         ]
         return "\n".join(lines)
 
@@ -181,6 +193,22 @@ def find_leaks(reply: str, said: str, marks: set[str]) -> list[str]:
         elif re.search(rf"\b{re.escape(mark)}\b", reply) and not contains(said, mark):
             found.append(mark)
     return found
+
+
+REPEAT_RUN = 4
+
+
+def repeated_run(reply: str, n: int = REPEAT_RUN) -> str:
+    """The first run of `n` words that `reply` says twice (ignoring case), or
+    "": a small model's loop ("I can help you. I can help you ...")."""
+    words = [w.lower() for w in _words(reply)]
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        run = tuple(words[i : i + n])
+        if run in first and i - first[run] >= n:
+            return " ".join(run)
+        first.setdefault(run, i)
+    return ""
 
 
 def rule_facts(replies: Sequence[str]) -> set[str]:
@@ -277,9 +305,11 @@ def run_model(
     *,
     seed: int = 1234,
     fallback_template: str = "",
+    repeat_penalty: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> ModelReport:
-    """Load `model` once and run every case through a real DialogueManager."""
+    """Load `model` once and run every case through a real DialogueManager.
+    `repeat_penalty` 0: the model family's (`engine.family_sampling`)."""
     from assistant.dialogue.history import History
     from assistant.dialogue.manager import DialogueManager, system_messages
     from assistant.dialogue.notes import NoteStore
@@ -294,6 +324,7 @@ def run_model(
         chat_template=settings.chat_template,
         fallback_template=fallback_template,
         seed=seed,
+        repeat_penalty=repeat_penalty,
     )
     provider = LlmProvider(lambda: model, options, lambda e: system_messages(settings, e))
     provider.start()
@@ -329,15 +360,20 @@ def run_model(
                     heard = heard or unbacked
                     claimed = claimed or unbacked or _caught(result.reply)
                 ok, why = check(case, replies, rule_replies, manager.now(), claimed, heard)
+                repeats = [r for r in map(repeated_run, replies) if r]
                 results.append(CaseResult(case.category, list(case.turns), replies, ok, why,
-                                          sorted(set(leaks)), claimed, heard))  # fmt: skip
+                                          sorted(set(leaks)), claimed, heard, repeats))  # fmt: skip
                 if progress is not None:
                     mark = "ok " if ok and not leaks else "BAD"
                     progress(f"[{n}/{len(cases)}] {mark} {case.category}: {replies[-1][:70]!r}")
         finally:
             manager.close()
             history.close()
-    return _report(model.name, engine.format.name, time.monotonic() - t0, results)
+    report = _report(model.name, engine.format.name, time.monotonic() - t0, results)
+    report.temperature = settings.temperature
+    report.repeat_penalty = engine.sampling.repeat_penalty
+    report.seed = seed
+    return report
 
 
 def _report(model: str, fmt: str, seconds: float, results: list[CaseResult]) -> ModelReport:
@@ -362,6 +398,7 @@ def _report(model: str, fmt: str, seconds: float, results: list[CaseResult]) -> 
         false_claims_heard=sum(r.heard for r in results),
         contamination=sum(not r.passed for r in results if r.category == "contamination"),
         cases=results,
+        repeats=sum(bool(r.repeats) for r in results),
     )
 
 
@@ -393,6 +430,7 @@ def bench_answers(
     *,
     only: str | None = None,
     seed: int = 1234,
+    repeat_penalty: float = 0.0,
     verbose: bool = False,
     as_json: bool = False,
     err: Any = None,
@@ -422,7 +460,7 @@ def bench_answers(
             progress = (lambda line: print(line, file=err, flush=True)) if verbose else None
             report = run_model(
                 path, settings, cases, seed=seed, fallback_template=catalog_template(name),
-                progress=progress,
+                repeat_penalty=repeat_penalty, progress=progress,
             )
         except LlmError as e:
             print(f"parley: {name or 'the embedded model'}: {e.message}", file=err)

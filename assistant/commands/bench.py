@@ -78,6 +78,10 @@ def add_parser(subparsers: Any) -> None:
     )
     answers.add_argument("--only", metavar="CATEGORY", help="run one category of cases")
     answers.add_argument("--seed", type=int, default=1234)
+    answers.add_argument(
+        "--repeat-penalty", type=float, default=0.0, metavar="X",
+        help="llama.cpp's repeat penalty for the run (1 = none; default: the model family's)",
+    )
     answers.add_argument("-v", "--verbose", action="store_true", help="every case, as it runs")
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=run_answers)
@@ -207,6 +211,7 @@ def run_answers(args: argparse.Namespace) -> int:
     from assistant.bench.answers import bench_answers
 
     return bench_answers(
-        args.model, args.set, only=args.only, seed=args.seed, verbose=args.verbose,
+        args.model, args.set, only=args.only, seed=args.seed,
+        repeat_penalty=args.repeat_penalty, verbose=args.verbose,
         as_json=args.json, err=sys.stderr,
     )
