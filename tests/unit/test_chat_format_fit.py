@@ -262,3 +262,10 @@ def test_doctor_names_a_template_that_fails(parley_home: Path, tmp_path: Path) -
 def test_doctor_passes_over_a_file_it_cannot_read(parley_home: Path, tmp_path: Path) -> None:
     (tmp_path / "m.gguf").write_bytes(b"GGUF\x03\x00")  # the language model check names it
     assert _doctor(parley_home, tmp_path / "m.gguf", "") == []
+
+
+def test_the_catalog_lists_the_built_in_base_model_as_plain() -> None:
+    """`--model gemma-3-270m-q4_k_m` (its id) used to get Gemma's instruct turns."""
+    from assistant.session import catalog_template
+
+    assert catalog_template("gemma-3-270m-q4_k_m") == "plain"
