@@ -211,7 +211,9 @@ def request(command: str, address: str | None = None, timeout: float = 2.0) -> A
         if peer is not None and peer != os.geteuid():
             raise UnsafeAddress(path, f"is served by another user (uid {peer})")
         try:
-            sock.sendall(_encode({"cmd": command}))
+            # A busy server answers and closes before reading: its answer waits.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(_encode({"cmd": command}))
             line = _read_line(sock, deadline)
         except TimeoutError as e:
             raise NotRunning(f"{address} did not answer within {timeout} s") from e
