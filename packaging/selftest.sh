@@ -9,7 +9,12 @@
 #   --help; doctor (exit 0); chat --once "what time is it" (a rule reply);
 #   an LLM reply when the bundle holds the model or PARLEY_SELFTEST_GGUF is set;
 #   say --to a WAV (the TTS worker process starts inside the frozen app);
-#   listen --wav on a spoken question (VAD, speech recognition, reply, speech);
+#   transcribe the spoken question (and, when pocketsphinx-testdata is
+#   installed, a LibriVox clip): the words, and the engine: Moonshine tiny
+#   English wherever the bundle must carry it (Linux x86_64/aarch64, Windows
+#   x64; macOS when the build had it), else pocketsphinx; doctor names it;
+#   listen --wav on the spoken question (VAD, the recogniser's worker process,
+#   reply, speech), with no fallback from Moonshine to pocketsphinx;
 #   on Linux, install.sh / --uninstall into a scratch HOME and the .desktop file;
 #   with --gui (Linux, needs Xvfb): the window on a virtual screen, screenshot
 #   (kept in the scratch folder, which is printed), then SIGTERM ends it.
@@ -108,8 +113,34 @@ check_cmd() {  # name expected-regex -- command...
 echo "== Parley bundle self-test: $exe"
 echo "   scratch folder: $work"
 
+# Moonshine tiny English, the default English recogniser: the bundle carries
+# it where its wheel exists (bundle_contents.PLATFORM_PACKAGES). (Linux and
+# Windows: _internal/ beside the executable; macOS: Contents/Frameworks.)
+moonshine=0
+if [ -n "$(find -L "$bundle" "$bundle/../Frameworks" -maxdepth 4 -type d \
+  -path "*/moonshine_voice/assets/tiny-en" 2>/dev/null | head -1)" ]; then
+  moonshine=1
+fi
+moonshine_needed=0
+case "$os-$(uname -m)" in
+  linux-x86_64 | linux-aarch64 | windows-*) moonshine_needed=1 ;;
+esac
+engine=pocketsphinx
+if [ $moonshine = 1 ] || [ $moonshine_needed = 1 ]; then engine=moonshine; fi
+
 check_cmd help "usage: parley" -- "$exe" --help
 check_cmd doctor "Everything essential works" -- "$exe" doctor
+if [ $engine = moonshine ]; then
+  # Its library loads and its metadata (the version) is there.
+  if grep -Eq "^\[ok +\] speech recogniser: Moonshine .*moonshine-voice [0-9]" "$work/doctor.out"; then
+    record doctor-moonshine PASS "$(grep -Em1 "speech recogniser" "$work/doctor.out" | cut -c1-70)"
+  else
+    missing=""
+    [ $moonshine = 1 ] || missing="the bundle has no moonshine_voice/assets/tiny-en; "
+    record doctor-moonshine FAIL "$missing$(grep -m1 "speech recogniser" "$work/doctor.out" \
+      | cut -c1-60); see $work/doctor.out"
+  fi
+fi
 check_cmd chat-once "It's [0-9]" -- "$exe" chat --once "what time is it"
 
 # The language model, when the bundle carries one (PARLEY_BUNDLE_MODEL=1) or
@@ -154,16 +185,52 @@ if [ -z "$wav" ]; then
     wav=""
   fi
 fi
+transcribe_check() {  # name wav expected-words
+  local name=$1 clip=$2 words=$3 out=$work/$1.out
+  run_clean "$exe" transcribe "$clip" --json >"$out" 2>"$work/$name.err"
+  local status=$? text used
+  text=$(grep -o '"text": *"[^"]*"' "$out" | head -1 | sed 's/^"text": *//')
+  used=$(grep -o '"engine": *"[^"]*"' "$out" | head -1 | sed 's/^"engine": *"//; s/"$//')
+  if [ $status -eq 0 ] && [ "$used" = "$engine" ] && grep -q "$words" <<<"$text"; then
+    record "$name" PASS "$used heard $text"
+  else
+    record "$name" FAIL "exit $status, ${used:-no engine} heard ${text:-nothing} (want $engine: $words)"
+    tail -15 "$work/$name.err" | sed 's/^/    | /'
+  fi
+}
+
+if [ -n "$wav" ]; then
+  transcribe_check transcribe "$wav" "what time is it"
+else
+  record transcribe FAIL "no test speech: install flite or espeak-ng and sox, or set PARLEY_SELFTEST_WAV"
+fi
+# Read speech, not synthetic: a LibriVox clip (Debian's pocketsphinx-testdata).
+librivox=/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav
+if [ $engine = moonshine ] && [ -f "$librivox" ]; then
+  transcribe_check transcribe-librivox "$librivox" "he was not an ill disposed young man"
+fi
+
 if [ -n "$wav" ]; then
   listen_out=$work/listen.out
   run_clean "$exe" listen --wav "$wav" --json --speak-to "$work/answer.wav" \
     >"$listen_out" 2>"$work/listen.err"
   status=$?
   heard=$(grep '"user_turn"' "$listen_out" | head -1 | grep -o '"text": *"[^"]*"')
+  # The question is heard all the same by pocketsphinx when Moonshine is
+  # not in the bundle (no notice), or when its worker process cannot start in
+  # the frozen app (an stt_fallback notice): both fail here.
+  fallback=$(grep -o '"code": *"stt_fallback"' "$listen_out" | head -1)
   if [ $status -eq 0 ] && grep -q "what time is it" <<<"$heard" \
     && grep -q '"type": *"reply_done"' "$listen_out" \
     && [ "$(wc -c <"$work/answer.wav" 2>/dev/null || echo 0)" -gt 8000 ]; then
-    record listen-wav PASS "heard ${heard#*: }, replied and spoke"
+    if [ -n "$fallback" ]; then
+      record listen-wav FAIL "Moonshine did not start; pocketsphinx heard: see $listen_out"
+      grep '"stt_fallback"' "$listen_out" | cut -c1-300 | sed 's/^/    | /'
+    elif [ $engine = moonshine ] && [ $moonshine = 0 ]; then
+      record listen-wav FAIL "pocketsphinx heard: the bundle has no Moonshine"
+    else
+      record listen-wav PASS "$engine heard ${heard#*: }, replied and spoke"
+    fi
   else
     record listen-wav FAIL "exit $status, heard ${heard:-nothing}; see $listen_out, $work/listen.err"
     tail -15 "$work/listen.err" | sed 's/^/    | /'
