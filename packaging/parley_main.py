@@ -3,11 +3,13 @@
 It is `ui.app:main`, the `parley` console script: no arguments open the
 window, a subcommand runs the command line (assistant.cli).
 
-`freeze_support()` must run before anything else: the TTS worker is a
-multiprocessing 'spawn' child, and in a frozen app the child is this same
-executable started with multiprocessing's arguments. Without the call every
-child would start another Parley instead of the worker (PyInstaller's
-multiprocessing runtime hook makes it work on Linux and macOS too).
+`freeze_support()` must run before anything else: the TTS worker and the
+speech recogniser's worker (pocketsphinx or Moonshine, assistant/speech/
+stt_worker.py) are multiprocessing 'spawn' children, and in a frozen app a
+child is this same executable started with multiprocessing's arguments.
+Without the call every child would start another Parley instead of the worker
+(PyInstaller's multiprocessing runtime hook makes it work on Linux and macOS
+too).
 """
 
 from __future__ import annotations
