@@ -15,6 +15,15 @@ recogniser keeps the utterance's audio and decodes it again as it grows:
   case at an endpoint: the pause-time decode ran during the hangover. Otherwise
   it decodes the utterance once more.
 
+The final transcript depends on the utterance's audio alone, never on when the
+decodes ran: Moonshine's words change when its clip moves by a few ms (joe's
+"take a note buy milk and eggs" ends "eggs" or "aggs" as the clip starts a few
+ms earlier or later), so a decode is known by the exact audio it read (`Clip`:
+each segment and where its audio ends), and only a decode of the clip
+`final()` would read now counts as settled or is reused. A file transcribed by
+`parley transcribe` and the same file through the voice loop are cut into the
+same utterances (`speech.hearing`), and so give the same words.
+
 Moonshine hears words in anything: pure silence, hiss or a tone all come out as
 "You". Each 32 ms window goes through Silero VAD (and a level floor); an
 utterance with fewer than `MIN_SPEECH_WINDOWS` speech windows is not decoded
@@ -65,13 +74,18 @@ fragments of its own choosing (junk lines) and costs ~3x the decoding time."""
 
 PARTIAL_STEP_S = 0.25
 """New audio, with new speech in it, that earns a partial re-decode."""
-SETTLE_S = 0.05
-"""Silence after the last speech that earns one more decode: it is ready before
-the endpointer's shortest hangover (0.2 s) ends the turn, so `final()` reuses it."""
+TAIL_S = 0.05
+"""Audio kept after the last speech window (a final "s" or "t" is quiet; Silero's
+last speech window already ends about 0.1 s after the voice). More would delay
+the end of every turn, since the final decode reads the tail and so waits for
+it, and buys nothing: 0.05, 0.1, 0.15 and 0.25 s made the same errors, but
+for two words in 590, on 96 spoken commands and the LibriVox clips."""
+SETTLE_S = TAIL_S
+"""Silence after the last speech that earns one more decode: the one `final()`
+reuses, so it waits for the whole tail. It is ready about when the
+endpointer's shortest hangover ends the turn."""
 LEAD_S = 0.3
 """Audio kept before the first speech window (Silero flags onsets late)."""
-TAIL_S = 0.25
-"""Audio kept after the last speech window (a final "s" or "t" is quiet)."""
 PAD_S = 0.5
 """Each decoded clip starts and ends with at least this much non-speech, zeros
 where the audio has less. Moonshine mishears a clip whose speech starts at once
@@ -262,8 +276,8 @@ class MoonshineEngine:
                 return ""
         return " ".join(t for t in (line.text.strip() for line in result.lines) if t)
 
-    def recognizer(self) -> MoonshineRecognizer:
-        return MoonshineRecognizer(self)
+    def recognizer(self, *, partials: bool = True) -> MoonshineRecognizer:
+        return MoonshineRecognizer(self, partials=partials)
 
     def close(self) -> None:
         with self._lock:
@@ -316,13 +330,17 @@ class _SpeechGate:
 
 
 Segment = tuple[int, int]
-"""(first, end) sample of a stretch of speech: what identifies a decode."""
+"""(first, end) sample of a stretch of speech."""
+Clip = tuple[int, int, int]
+"""(first, end, stop): a segment and the sample its audio ends at (its tail
+may not all have arrived yet). What identifies a decode: the same clip is
+the same audio, so the same words."""
 
 
 @dataclass(frozen=True)
 class _Job:
     utterance: int
-    key: tuple[Segment, ...]
+    key: tuple[Clip, ...]
     samples: int
     """Audio samples the utterance had when the job was made."""
     clips: tuple[np.ndarray | str, ...]
@@ -337,8 +355,12 @@ class MoonshineRecognizer:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, engine: MoonshineEngine) -> None:
+    def __init__(self, engine: MoonshineEngine, *, partials: bool = True) -> None:
+        """`partials`: re-decode while the speech goes on (PARTIAL_STEP_S). Off,
+        only a pause earns a decode: enough for a file, whose partials nobody
+        reads, and the final's words are the same."""
         self.engine = engine
+        self.partials = partials
         self._gate = _SpeechGate()
         self.utterance = 0
         """Counts finished or dropped utterances: a decode of an older one is stale."""
@@ -352,8 +374,8 @@ class MoonshineRecognizer:
         self._windows = 0  # gate windows seen
         self._speech_windows = 0
         self._runs: list[list[int]] = []  # [first, end) samples of speech, merged over short gaps
-        self._cache: dict[Segment, str] = {}
-        self._decoded_key: tuple[Segment, ...] = ()
+        self._cache: dict[Clip, str] = {}
+        self._decoded_key: tuple[Clip, ...] = ()
         self._decoded_n = 0
         self.text = ""
         """The latest decode's transcript (what `partial()` returns)."""
@@ -420,47 +442,57 @@ class MoonshineRecognizer:
             out += [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         return tuple(out)
 
+    def clips(self) -> tuple[Clip, ...]:
+        """What a decode now would read: each segment with the end of its audio,
+        its tail as far as it has arrived."""
+        tail = int(TAIL_S * SAMPLE_RATE)
+        return tuple((first, end, min(self._n, end + tail)) for first, end in self.segments())
+
     def settled(self) -> bool:
-        """The latest decode covers all the speech heard so far: `text` is the
-        whole utterance. Moonshine re-decodes on a cadence, so at the start of
-        a pause the last words are often not in the partial yet; the end of
-        the turn must not be judged on it (see Ear.judge)."""
-        key = self.segments()
+        """The latest decode read what `final()` would read now: `text` is the
+        whole utterance, as the final will give it. Moonshine re-decodes on a
+        cadence, so at the start of a pause the last words are often not in
+        the partial yet; the end of the turn must not be judged on it (see
+        Ear.judge)."""
+        key = self.clips()
         return not key or key == self._decoded_key
 
     def due(self) -> bool:
-        """A re-decode would give a newer partial: speech arrived since the last one,
-        and either PARTIAL_STEP_S of audio came or the speech has paused."""
-        key = self.segments()
+        """A re-decode would give a newer partial: speech arrived since the last
+        one and PARTIAL_STEP_S of audio came (unless `partials` is off), or the
+        speech has paused for its whole tail (the decode `final()` reuses)."""
+        key = self.clips()
         if not key or key == self._decoded_key:
             return False
-        step = self._n - self._decoded_n >= PARTIAL_STEP_S * SAMPLE_RATE
+        step = self.partials and self._n - self._decoded_n >= PARTIAL_STEP_S * SAMPLE_RATE
         paused = self._n - self.speech_end >= SETTLE_S * SAMPLE_RATE
         return step or paused
 
     def job(self) -> _Job | None:
         """The re-decode that is due, or None."""
-        return self._make_job(self.segments()) if self.due() else None
+        return self._make_job(self.clips()) if self.due() else None
 
     def final_job(self) -> _Job | None:
-        """The decode `final()` needs, or None when the last one still holds (no
-        speech since) or there is no speech at all."""
-        key = self.segments()
+        """The decode `final()` needs, or None when the last one read the same
+        audio or there is no speech at all."""
+        key = self.clips()
         if not key or key == self._decoded_key:
             return None
         return self._make_job(key)
 
-    def _make_job(self, key: tuple[Segment, ...]) -> _Job:
+    def _make_job(self, key: tuple[Clip, ...]) -> _Job:
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]
         audio = self._chunks[0]
-        lead, tail, pad = (int(s * SAMPLE_RATE) for s in (LEAD_S, TAIL_S, PAD_S))
+        lead, pad = int(LEAD_S * SAMPLE_RATE), int(PAD_S * SAMPLE_RATE)
         clips: list[np.ndarray | str] = []
-        for first, end in key:
-            if (first, end) in self._cache:
-                clips.append(self._cache[(first, end)])
+        for first, end, stop in key:
+            if (first, end, stop) in self._cache:
+                clips.append(self._cache[(first, end, stop)])
                 continue
-            start, stop = max(0, first - lead), min(self._n, end + tail)
+            # Audio not yet heard is silence: the clip's length, and where its
+            # speech sits in it, never depend on when it was decoded.
+            start = max(0, first - lead)
             before, after = max(0, pad - (first - start)), max(0, pad - (stop - end))
             clips.append(
                 np.concatenate(
@@ -492,7 +524,7 @@ class MoonshineRecognizer:
         start the next utterance."""
         if decoded is not None:
             self.store(*decoded)
-        text = self.text if self._decoded_key and self._decoded_key == self.segments() else ""
+        text = self.text if self._decoded_key and self._decoded_key == self.clips() else ""
         self.reset()
         return Transcript(
             text=text,
