@@ -452,18 +452,7 @@ class Pipeline:
             self._on_utterance(_nothing_heard())
 
     def _judge(self, text: str) -> PauseJudgement:
-        """At a pause: how long a silence ends the turn. A finished request a
-        rule answers ends after RULE_HANGOVER_S (its reply is ready at once, so
-        waiting is pure gap), another finished one after FINISHED_HANGOVER_S,
-        and one still half said only after `turn_wait_s`."""
-        verdict = judge_turn(text)
-        if not verdict.complete:
-            return PauseJudgement(self.options.turn_wait_s, False)
-        if not verdict.sure:  # perhaps a misheard fragment: wait longer, prepare nothing
-            return PauseJudgement(self.options.turn_wait_s * UNSURE_WAIT_SHARE, False)
-        if verdict.dictation:  # "take a note buy milk ... eggs": the list may go on
-            return PauseJudgement(self.options.turn_wait_s, True)
-        return PauseJudgement(RULE_HANGOVER_S if verdict.rule else FINISHED_HANGOVER_S, True)
+        return judge_pause(text, self.options.turn_wait_s)
 
     def _on_pause(self, msg: PauseHeard) -> None:
         """Answer a finished request during the pause, held until the turn ends."""
@@ -799,6 +788,22 @@ class Pipeline:
 
 def _ms(t0: float, t: float) -> float:
     return round((t - t0) * 1000, 1)
+
+
+def judge_pause(text: str, turn_wait_s: float) -> PauseJudgement:
+    """At a pause: how long a silence ends the turn. A finished request a rule
+    answers ends after RULE_HANGOVER_S (its reply is ready at once, so waiting
+    is pure gap), another finished one after FINISHED_HANGOVER_S, and one still
+    half said only after `turn_wait_s`. (`parley transcribe` cuts a file into
+    utterances with it too: speech.hearing.)"""
+    verdict = judge_turn(text)
+    if not verdict.complete:
+        return PauseJudgement(turn_wait_s, False)
+    if not verdict.sure:  # perhaps a misheard fragment: wait longer, prepare nothing
+        return PauseJudgement(turn_wait_s * UNSURE_WAIT_SHARE, False)
+    if verdict.dictation:  # "take a note buy milk ... eggs": the list may go on
+        return PauseJudgement(turn_wait_s, True)
+    return PauseJudgement(RULE_HANGOVER_S if verdict.rule else FINISHED_HANGOVER_S, True)
 
 
 def _nothing_heard() -> UtteranceHeard:

@@ -17,21 +17,11 @@ from pathlib import Path
 from assistant.events import Error, EventSink, Notice
 from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
 from assistant.session import Session
-from assistant.speech.command_bias import biased
-from assistant.speech.ear import Ear
-from assistant.speech.moonshine import MoonshineEngine
+from assistant.speech import hearing
 from assistant.speech.speaker import AudioOut, Speaker, WavOut
-from assistant.speech.stt import (
-    PocketsphinxEngine,
-    Recognizer,
-    SttError,
-    VoskEngine,
-    open_engine,
-)
+from assistant.speech.stt import SttError, VoskEngine, open_engine
 from assistant.speech.stt_worker import RecognizerProcess
-from assistant.speech.tail import TailTrim
 from assistant.speech.tts import Synthesizer, TtsError
-from assistant.speech.vad import Endpointer, make_listening_vad
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +49,7 @@ def build_voice(
     s = session.settings
     try:
         engine = open_engine(s.language, s.stt_model, load=False, kind=s.stt_engine)
-        recognizer = _recognizer(engine)
+        recognizer = hearing.recognizer(engine, worker=True)
     except SttError as e:
         raise VoiceUnavailable(str(e)) from e
 
@@ -109,14 +99,8 @@ def build_voice(
             if out is not None and hasattr(out, "close"):
                 out.close()
             raise VoiceUnavailable(str(e)) from e
-    ear = Ear(
-        make_listening_vad(),
-        biased(recognizer, s.language),  # commands heard right (speech/command_bias.py)
-        lambda _m: None,
-        endpointer=Endpointer(),
-        spotter=spotter,
-    )
-    ear.tail_trim = TailTrim()
+    # The same ear `parley transcribe` hears a file with (speech/hearing.py).
+    ear = hearing.make_ear(recognizer, s.language, spotter=spotter)
     options = VoiceOptions(
         open_mic=open_mic,
         follow_up_s=s.follow_up_s,
@@ -132,20 +116,6 @@ def build_voice(
         gate = EchoGate(out, speaker.speaking)  # type: ignore[arg-type]
         ear.speech_gate = gate
     return VoiceParts(pipeline, synth, out)
-
-
-def _recognizer(engine: VoskEngine | PocketsphinxEngine | MoonshineEngine) -> Recognizer:
-    """pocketsphinx holds the GIL while it decodes, and Moonshine's re-decodes
-    of the growing utterance keep a core busy: both run in a worker process so
-    the window and the audio callbacks never wait for them. (pocketsphinx's
-    second pass over the whole utterance matches its offline accuracy but costs
-    ~0.45 s per second of speech at the end of every turn; the live decode is one
-    word worse in 71 on LibriVox. The loop takes speed.) Vosk releases the GIL."""
-    if isinstance(engine, PocketsphinxEngine):
-        return RecognizerProcess(engine.extra_words, two_pass=False)
-    if isinstance(engine, MoonshineEngine):
-        return RecognizerProcess(engine="moonshine")
-    return engine.recognizer()
 
 
 def _ready_or_fallback(rec: RecognizerProcess, kind: str, sink: EventSink) -> RecognizerProcess:

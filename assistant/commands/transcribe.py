@@ -1,4 +1,5 @@
-"""`parley transcribe clip.wav`: speech to text only."""
+"""`parley transcribe clip.wav`: speech to text only, heard as the voice loop
+hears it (`parley listen --wav clip.wav` gives the same words; speech/hearing.py)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,22 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant.config import load_settings
-    from assistant.speech.stt import SttError, open_engine, read_wav, transcribe
+    from assistant.pipeline import judge_pause
+    from assistant.speech import hearing
+    from assistant.speech.stt import SttError, open_engine, read_wav
 
     settings = load_settings().settings
+    language = args.language or settings.language
     try:
         # The file first: a file that is not audio is refused before the
         # speech model takes seconds to load.
         audio = read_wav(args.wav)
-        engine = open_engine(
-            args.language or settings.language, settings.stt_model, kind=settings.stt_engine
+        engine = open_engine(language, settings.stt_model, kind=settings.stt_engine)
+        # Heard as `parley listen --wav` hears it: the same recogniser, ear,
+        # command bias and ends of turns, so the same words (speech/hearing.py).
+        result = hearing.transcribe(
+            audio, engine, language, lambda text: judge_pause(text, settings.turn_wait_s)
         )
-        result = transcribe(audio, engine.recognizer())
     except SttError as e:
         print(f"parley: {e}", file=sys.stderr)
         return 1

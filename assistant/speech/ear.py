@@ -181,6 +181,8 @@ class Ear:
         self._partial_now: str | None = None
         """The partial fetched while handling the current frame, if any."""
         self._pending = np.zeros(0, np.int16)
+        self.utterance_start_s = 0.0
+        """Stream time (s) of the current utterance's first sample, its pre-roll's."""
 
     # -- feeding -----------------------------------------------------------------
 
@@ -311,6 +313,7 @@ class Ear:
         self._judged_settled = True
         self._utterance = list(self._pre_roll)
         self._pre_roll.clear()
+        self.utterance_start_s = self.endpointer.now_s - len(self._utterance) * FRAME_SECONDS
         self.recognizer.reset()
         if self.spotter is not None:
             self.spotter.reset()
