@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_EDITS = 2
+MAX_EDITS = 3
 MAX_WORD_DISTANCE = 0.45
 """Weighted phone edits over the longer of the two phone strings: "dwelt" ->
 "twelve" is 0.3, "said and" -> "seven" 0.33, "nap" -> "note" 0.67."""
@@ -57,6 +57,22 @@ MAX_UNEXPLAINED = 1
 """Words a corrected command may hold beyond its own and its free text ("please")."""
 MAX_OPTIONS = 16
 """Single changes tried in pairs, cheapest first."""
+MAX_TRIPLE_OPTIONS = 16
+"""Single changes tried in threes, cheapest first (a third change only when
+most of the utterance is kept: `_enough_kept`)."""
+MAX_SPAN = 3
+"""Heard words one change may replace ("time of four" -> "timer for")."""
+MAX_OPERAND_DISTANCE = 0.7
+"""Beside an operator a number is expected: a word there may be read as the
+one number it is nearest ("plus by" -> "plus five"), further than elsewhere."""
+MAX_SPLIT_WORDS = 10
+"""Spans are cut in two, three heard words read as one entry, and three
+changes made only in utterances this short (a command is; a long sentence
+would take a tenth of a second or more)."""
+SPLIT_COST = 0.5
+"""A heard span read as two entries cut from its phones costs this much more."""
+OPERAND_DISCOUNT = 0.7
+"""An operand's number costs this share of its phones changed."""
 
 _NUMBERS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -97,6 +113,10 @@ _FREE_TEXT = {
     IntentName.NOTE_DELETE: {"note", "notes"},
 }
 """Commands that take any words as their text: only when their own word was heard."""
+_OPERATORS = frozenset({"plus", "minus", "times", "by", "over"})
+"""Words with a number on either side."""
+_OF_OPERATORS = frozenset({"percent", "power", "root"})
+"""Words that take a number after "of"."""
 _DROPPABLE = frozenset({"the", "a", "uh", "um", "ah", "oh", "and", "of", "to", "that", "then"})
 """Short words a reading may drop: fragments (a wake phrase's tail heard as "the")."""
 
@@ -107,7 +127,7 @@ _VOWELS = frozenset({
 _PAIRS = [
     {"P", "B"}, {"T", "D"}, {"K", "G"}, {"F", "V"}, {"TH", "DH"}, {"S", "Z"}, {"SH", "ZH"},
     {"CH", "JH"}, {"M", "N"}, {"N", "NG"}, {"L", "R"}, {"TH", "F"}, {"DH", "D"}, {"V", "W"},
-    {"S", "SH"},
+    {"S", "SH"}, {"P", "F"}, {"B", "V"},
 ]
 
 
@@ -130,6 +150,7 @@ def _sub_cost(a: str, b: str) -> float:
 
 _SUB = {(a, b): _sub_cost(a, b) for a in _PHONES for b in _PHONES}
 _INDEL = {p: 0.7 if p in _VOWELS else 1.0 for p in _PHONES}
+_INDEL["HH"] = 0.5  # a breath a recogniser drops or adds ("has left" for "is left")
 
 
 @lru_cache(maxsize=65536)
@@ -242,6 +263,11 @@ class CommandBias:
             if prons:
                 self._vocab.append((words, prons))
         self._words = frozenset(w for phrase in phrases for w in phrase.split())
+        self._shapes = [
+            (words, [(p, len(p), sum(x in _VOWELS for x in p)) for p in prons])
+            for words, prons in self._vocab
+        ]
+        """Each entry's pronunciations with their lengths and vowel counts."""
         self.correct = lru_cache(maxsize=512)(self._correct)  # partials repeat
         self._near_cached = lru_cache(maxsize=4096)(self._near_uncached)
 
@@ -264,14 +290,13 @@ class CommandBias:
         words = _WORD.findall(text.lower())
         if len(words) < 2 or not self._lex or self._acts(text):
             return text
-        options = self._options(words)
-        if not options:
-            return text
         total = sum(len(self._phones((w,))[0]) if self._phones((w,)) else len(w) for w in words)
         budget = MAX_CHANGED_SHARE * total
-        for edits in self._readings(options, budget):
+        short = len(words) <= MAX_SPLIT_WORDS
+        options = self._options(words, split=short)
+        for edits in self._readings(options, budget, short):
             kept = len(words) - sum(e.end - e.start for e in edits)
-            if kept < len(edits):
+            if kept < len(edits) or (len(edits) > 2 and not _enough_kept(kept, len(words))):
                 continue
             candidate = _apply(words, edits)
             intent = intents.parse(candidate)
@@ -286,19 +311,32 @@ class CommandBias:
                 return candidate
         return text
 
-    def _options(self, words: list[str]) -> list[_Edit]:
-        """Every single change within MAX_WORD_DISTANCE, cheapest first."""
+    def _options(self, words: list[str], *, split: bool = False) -> list[_Edit]:
+        """Every single change within MAX_WORD_DISTANCE, cheapest first: a
+        span of up to MAX_SPAN heard words read as one vocabulary entry or as
+        two (its phones cut in two: "alarming" -> "alarm in"), a droppable
+        word dropped, a word beside an operator read as a number."""
         options = []
         for i, w in enumerate(words):
             if w in _DROPPABLE and i + 1 < len(words):
                 prons = self._phones((w,))
                 options.append(_Edit(i, i + 1, (), 0.7 * (len(prons[0]) if prons else 2)))
-            for k in (1, 2):
+            for k in range(1, MAX_SPAN + 1 if split else 3):
                 span = tuple(words[i : i + k])
-                if len(span) == k:
+                if len(span) != k:
+                    continue
+                if k < 3 or split:
                     options.extend(_Edit(i, i + k, v, c) for v, c in self._near(span))
-        options.sort(key=lambda e: e.cost)
-        return options
+                if split:
+                    options.extend(_Edit(i, i + k, v, c) for v, c in self._split(span))
+            if _operand_position(words, i):
+                options.extend(_Edit(i, i + 1, v, c) for v, c in self._operand(w))
+        best: dict[tuple[int, int, tuple[str, ...]], _Edit] = {}
+        for e in options:
+            key = (e.start, e.end, e.words)
+            if key not in best or e.cost < best[key].cost:
+                best[key] = e
+        return sorted(best.values(), key=lambda e: e.cost)
 
     def _near(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
         """Vocabulary within MAX_WORD_DISTANCE of a heard span, with the phones
@@ -308,7 +346,7 @@ class CommandBias:
     def _near_uncached(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
         if any(c.isdigit() for c in "".join(span)):
             return []
-        heard = self._phones(span)
+        heard = self._phones(span)[:4]  # the first pronunciations of a long span
         if not heard:
             return []
         n = max(len(p) for p in heard)
@@ -327,18 +365,88 @@ class CommandBias:
                 out.append((vocab, d * max(n, len(prons[0]))))
         return out
 
-    def _readings(self, options: list[_Edit], budget: float) -> Iterable[tuple[_Edit, ...]]:
-        """Sets of non-overlapping changes within the budget, cheapest first."""
+    @lru_cache(maxsize=4096)  # noqa: B019 - one bias per process
+    def _split(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
+        """The span's phones cut in two, each part near a vocabulary entry:
+        words run together ("alarming" -> "alarm in", "calculates its" ->
+        "calculate six") or cut elsewhere ("time was due" -> "timers do")."""
+        if any(c.isdigit() for c in "".join(span)):
+            return []
+        heard = self._phones(span)
+        numbers = bool(_COUNTS.intersection(span))
+        out: dict[tuple[str, ...], float] = {}
+        for phones in heard[:2]:
+            starts = self._ends(phones)
+            ends = self._ends(phones, backward=True)
+            for cut in range(2, len(phones) - 1):
+                left, right = starts[cut], ends[len(phones) - cut]
+                for (v1, c1), (v2, c2) in itertools.product(left[:3], right[:3]):
+                    vocab = v1 + v2
+                    if v1 == span[:1] or v2 == span[-1:]:
+                        continue  # a word kept as heard: a smaller change says it
+                    if vocab == span or (numbers and _COUNTS.intersection(vocab)):
+                        continue
+                    cost = c1 + c2 + SPLIT_COST
+                    if cost <= MAX_WORD_DISTANCE * len(phones) and cost < out.get(vocab, 1e9):
+                        out[vocab] = cost
+        return list(out.items())
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one bias per process
+    def _ends(
+        self, phones: tuple[str, ...], backward: bool = False
+    ) -> list[list[tuple[tuple[str, ...], float]]]:
+        """For each length n, the vocabulary entries within MAX_WORD_DISTANCE
+        of the first n phones (`backward`: the last n), with the phones
+        changed, cheapest first: one edit-distance table per entry gives
+        every length at once."""
+        seq = phones[::-1] if backward else phones
+        found: list[dict[tuple[str, ...], float]] = [{} for _ in range(len(seq) + 1)]
+        for vocab, shapes in self._shapes:
+            for pron, m, _ in shapes:
+                ref = pron[::-1] if backward else pron
+                for n, cost in enumerate(_prefix_costs(seq, ref)):
+                    near = n and cost <= MAX_WORD_DISTANCE * max(n, m)
+                    if near and cost < found[n].get(vocab, 1e9):
+                        found[n][vocab] = cost
+        return [sorted(f.items(), key=lambda vc: vc[1]) for f in found]
+
+    def _operand(self, word: str) -> list[tuple[tuple[str, ...], float]]:
+        """The one number a word beside an operator is nearest, if one is
+        clearly nearest (no other within half a phone)."""
+        if word in _COUNTS or word in _OPERATORS - {"by"} or any(c.isdigit() for c in word):
+            return []
+        heard = self._phones((word,))
+        if not heard:
+            return []
+        found = []
+        for vocab, prons in self._vocab:
+            if len(vocab) == 1 and vocab[0] in _COUNTS:
+                d = min(phone_distance(h, p, MAX_OPERAND_DISTANCE) for h in heard for p in prons)
+                if d <= MAX_OPERAND_DISTANCE:
+                    found.append((d * max(len(heard[0]), len(prons[0])), vocab))
+        found.sort()
+        if not found or (len(found) > 1 and found[1][0] - found[0][0] < 0.5):
+            return []
+        return [(found[0][1], found[0][0] * OPERAND_DISCOUNT)]
+
+    def _readings(
+        self, options: list[_Edit], budget: float, short: bool
+    ) -> Iterable[tuple[_Edit, ...]]:
+        """Sets of non-overlapping changes within the budget, cheapest first;
+        three changes only in a short utterance."""
         found: list[tuple[float, tuple[_Edit, ...]]] = [
             (e.cost, (e,)) for e in options if e.cost <= budget
         ]
-        if MAX_EDITS >= 2:
-            best = options[:MAX_OPTIONS]
-            for a, b in itertools.combinations(best, 2):
-                if a.end <= b.start or b.end <= a.start:
-                    cost = a.cost + b.cost
-                    if cost <= budget:
-                        found.append((cost, tuple(sorted((a, b), key=lambda e: e.start))))
+        for size, top in ((2, MAX_OPTIONS), (3, MAX_TRIPLE_OPTIONS)):
+            if size > MAX_EDITS or (size > 2 and not short):
+                break
+            for combo in itertools.combinations(options[:top], size):
+                cost = sum(e.cost for e in combo)
+                if cost > budget:
+                    continue
+                ordered = sorted(combo, key=lambda e: e.start)
+                if all(x.end <= y.start for x, y in itertools.pairwise(ordered)):
+                    found.append((cost + 0.01 * size, tuple(ordered)))
         found.sort(key=lambda f: f[0])
         return (edits for _, edits in found)
 
@@ -379,6 +487,49 @@ class CommandBias:
                 if slot and slot not in heard:
                     return False
         return True
+
+
+def _prefix_costs(seq: tuple[str, ...], ref: tuple[str, ...]) -> list[float]:
+    """Weighted edits between each prefix seq[:n] and all of `ref`, for n = 0..;
+    the list stops where no longer prefix can be within MAX_WORD_DISTANCE."""
+    sub, indel = _SUB, _INDEL
+    m = len(ref)
+    # each phone beyond ref's length costs at least 0.7: n <= m * 0.7 / (0.7 - MAX)
+    rows = min(len(seq), int(m * 0.7 / (0.7 - MAX_WORD_DISTANCE)) + 1)
+    limit = MAX_WORD_DISTANCE * max(rows, m)
+    prev = [0.0]
+    for y in ref:
+        prev.append(prev[-1] + indel.get(y, 1.0))
+    out = [prev[-1]]
+    for x in seq[:rows]:
+        dx = indel.get(x, 1.0)
+        cur = [prev[0] + dx]
+        for j, y in enumerate(ref, 1):
+            best = prev[j - 1] + sub.get((x, y), 1.0)
+            if prev[j] + dx < best:
+                best = prev[j] + dx
+            c = cur[j - 1] + indel.get(y, 1.0)
+            cur.append(c if c < best else best)
+        out.append(cur[-1])
+        if min(cur) > limit:
+            break  # every longer prefix costs more still
+        prev = cur
+    return out
+
+
+def _enough_kept(kept: int, total: int) -> bool:
+    """A third change only when at least half the words, and three, are kept."""
+    return kept >= 3 and 2 * kept >= total
+
+
+def _operand_position(words: list[str], i: int) -> bool:
+    """A number is expected at `i`: beside "plus", "minus", "times", "by",
+    "over", or after "percent of", "power of", "root of"."""
+    before = words[i - 1] if i else ""
+    after = words[i + 1] if i + 1 < len(words) else ""
+    if before in _OPERATORS or after in _OPERATORS - {"by"}:
+        return True
+    return i >= 2 and before == "of" and words[i - 2] in _OF_OPERATORS
 
 
 def _apply(words: list[str], edits: Iterable[_Edit]) -> str:

@@ -89,6 +89,71 @@ def test_free_text_is_never_rewritten(bias: CommandBias) -> None:
     assert fixed == "set a timer for ten minutes for the pasta"
 
 
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # one heard word cut into two of the vocabulary's
+        ("set an alarming twenty minutes", "set an alarm in twenty minutes"),
+        ("set and alarming forty minutes", "set an alarm in forty minutes"),
+        # two heard words cut elsewhere
+        ("calculates its plus two", "calculate six plus two"),
+    ],
+)
+def test_words_run_together_or_cut_apart_are_read_apart(
+    bias: CommandBias, heard: str, meant: str
+) -> None:
+    assert bias.correct(heard) == meant
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("what is fifty percent of maybe", "what is fifty percent of eighty"),
+        ("what is twelve times maybe", "what is twelve times eighty"),
+    ],
+)
+def test_a_word_beside_an_operator_is_read_as_its_nearest_number(
+    bias: CommandBias, heard: str, meant: str
+) -> None:
+    assert bias.correct(heard) == meant
+
+
+def test_an_operand_is_left_when_two_numbers_are_as_near(bias: CommandBias) -> None:
+    # "by" is as near "five" as "nine" or "eight": no guess
+    assert bias.correct("what is six plus by") == "what is six plus by"
+
+
+def test_three_changes_when_most_words_are_kept(bias: CommandBias) -> None:
+    assert bias.correct("said a time far ten minutes") == "set a timer for ten minutes"
+
+
+def test_a_dropped_or_added_h_is_a_small_change(bias: CommandBias) -> None:
+    assert bias.correct("how much time has left on my timer") == (
+        "how much time is left on my timer"
+    )
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "what plus what",
+        "the timer on my oven is broken",
+        "calculate the risk of failure",
+        "set fire to the rain",
+        "what is the square of the hypotenuse",
+        "how many hours in a day",
+        "what year did the war end",
+        "i have been here before",
+        "what is a good name for a cat",
+        "an hour of my time is worth a lot",
+        "it takes ten minutes to walk there",
+        "cancel culture is complicated",
+    ],
+)
+def test_open_speech_near_command_words_is_left_as_heard(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
 def test_similar_phones_are_nearer_than_different_ones() -> None:
     twelve, dwelt, bells = ("T", "W", "EH", "L", "V"), ("D", "W", "EH", "L", "T"), (
         "B", "EH", "L", "Z")
