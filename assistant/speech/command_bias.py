@@ -55,7 +55,7 @@ MAX_CHANGED_SHARE = 0.3
 """Of all the utterance's phones, the share an accepted reading may change."""
 MAX_UNEXPLAINED = 1
 """Words a corrected command may hold beyond its own and its free text ("please")."""
-MAX_OPTIONS = 16
+MAX_OPTIONS = 24
 """Single changes tried in pairs, cheapest first."""
 MAX_TRIPLE_OPTIONS = 16
 """Single changes tried in threes, cheapest first (a third change only when
@@ -325,10 +325,14 @@ class CommandBias:
                 span = tuple(words[i : i + k])
                 if len(span) != k:
                     continue
-                if k < 3 or split:
+                if k < 3:
                     options.extend(_Edit(i, i + k, v, c) for v, c in self._near(span))
                 if split:
-                    options.extend(_Edit(i, i + k, v, c) for v, c in self._split(span))
+                    before = tuple(words[max(0, i + k - MAX_SPAN) : i])
+                    after = tuple(words[i + k : i + MAX_SPAN])
+                    options.extend(
+                        _Edit(i, i + k, v, c) for v, c in self._split(span, before, after)
+                    )
             if _operand_position(words, i):
                 options.extend(_Edit(i, i + 1, v, c) for v, c in self._operand(w))
         best: dict[tuple[int, int, tuple[str, ...]], _Edit] = {}
@@ -346,7 +350,7 @@ class CommandBias:
     def _near_uncached(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
         if any(c.isdigit() for c in "".join(span)):
             return []
-        heard = self._phones(span)[:4]  # the first pronunciations of a long span
+        heard = self._phones(span)
         if not heard:
             return []
         n = max(len(p) for p in heard)
@@ -366,30 +370,50 @@ class CommandBias:
         return out
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one bias per process
-    def _split(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
-        """The span's phones cut in two, each part near a vocabulary entry:
-        words run together ("alarming" -> "alarm in", "calculates its" ->
-        "calculate six") or cut elsewhere ("time was due" -> "timers do")."""
-        if any(c.isdigit() for c in "".join(span)):
+    def _split(
+        self, span: tuple[str, ...], before: tuple[str, ...] = (), after: tuple[str, ...] = ()
+    ) -> list[tuple[tuple[str, ...], float]]:
+        """The span's phones (each word's first pronunciation) cut in two,
+        each part near a vocabulary entry: words run together ("alarming" ->
+        "alarm in", "calculates its" -> "calculate six") or cut elsewhere;
+        and a span of three words near one entry.
+        `before` and `after`, the heard words around the span, only let
+        neighbouring spans share their tables (`_ends`)."""
+        phones = self._first_phones(span)
+        if not phones:
             return []
-        heard = self._phones(span)
+        # the table of the span and the words after it holds the span's starts,
+        # that of the words before it and the span its ends
+        starts = self._ends(phones + self._first_phones(after))
+        ends = self._ends(self._first_phones(before) + phones, backward=True)
         numbers = bool(_COUNTS.intersection(span))
         out: dict[tuple[str, ...], float] = {}
-        for phones in heard[:2]:
-            starts = self._ends(phones)
-            ends = self._ends(phones, backward=True)
-            for cut in range(2, len(phones) - 1):
-                left, right = starts[cut], ends[len(phones) - cut]
-                for (v1, c1), (v2, c2) in itertools.product(left[:3], right[:3]):
-                    vocab = v1 + v2
-                    if v1 == span[:1] or v2 == span[-1:]:
-                        continue  # a word kept as heard: a smaller change says it
-                    if vocab == span or (numbers and _COUNTS.intersection(vocab)):
-                        continue
-                    cost = c1 + c2 + SPLIT_COST
-                    if cost <= MAX_WORD_DISTANCE * len(phones) and cost < out.get(vocab, 1e9):
-                        out[vocab] = cost
+        if len(span) > 2:  # three words as one entry ("how much time" heard in three)
+            for vocab, cost in starts[len(phones)]:
+                if vocab != span and not (numbers and _COUNTS.intersection(vocab)):
+                    out[vocab] = cost
+        for cut in range(2, len(phones) - 1):
+            left, right = starts[cut], ends[len(phones) - cut]
+            for (v1, c1), (v2, c2) in itertools.product(left[:3], right[:3]):
+                vocab = v1 + v2
+                if v1 == span[:1] or v2 == span[-1:]:
+                    continue  # a word kept as heard: a smaller change says it
+                if vocab == span or (numbers and _COUNTS.intersection(vocab)):
+                    continue
+                cost = c1 + c2 + SPLIT_COST
+                if cost <= MAX_WORD_DISTANCE * len(phones) and cost < out.get(vocab, 1e9):
+                    out[vocab] = cost
         return list(out.items())
+
+    def _first_phones(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """Each word's first pronunciation, run together; () if one has none."""
+        out: list[str] = []
+        for w in words:
+            prons = self._phones((w,))
+            if not prons:
+                return ()
+            out.extend(prons[0])
+        return tuple(out)
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one bias per process
     def _ends(
