@@ -16,8 +16,10 @@ Never a command forced onto speech that is not one:
 - text the rules already read, or that holds no word, is left as it is;
 - at most `MAX_EDITS` changes, each within `MAX_WORD_DISTANCE` of what was
   heard, together at most `MAX_CHANGED_SHARE` of the utterance's phones, and
-  at least as many words kept as changes made; a number heard as a number is
-  never made another number;
+  at least as many words kept as changes made (a third change only when
+  most are kept; heard words cut into two entries each count); a number
+  heard as a number is never made another number, nor is a number made
+  beside one;
 - only to requests where a word or two matter (timers, alarms, sums, notes,
   apps, time and date), never to the short social ones (stop, thanks, hello);
 - the free text of a command (a note, a timer's label) must be heard as it
@@ -90,10 +92,10 @@ _PHRASES = (
     # timers and alarms
     "set", "set a", "set an", "start", "timer", "timers", "alarm", "alarms", "countdown", "for",
     "minute", "minutes", "second", "seconds", "hour", "hours", "in", "remind me", "wake me",
-    "up", "cancel", "left", "time", "how much time",
+    "up", "cancel", "left", "time", "how much time", "how long", "on", "are", "running",
     # notes
     "take", "take a", "make", "make a", "note", "notes", "add", "read", "delete", "list",
-    "my", "all", "to", "what notes", "do i have",
+    "my", "all", "to", "what notes", "do i have", "show", "me",
     # apps
     "open", "launch",
     # time and date
@@ -247,6 +249,9 @@ class _Edit:
     words: tuple[str, ...]
     cost: float
     """Phones changed (distance times length)."""
+    cut: bool = False
+    """The heard phones cut into two entries (`CommandBias._split`): each heard
+    word counts as a change."""
 
 
 class CommandBias:
@@ -296,7 +301,10 @@ class CommandBias:
         options = self._options(words, split=short)
         for edits in self._readings(options, budget, short):
             kept = len(words) - sum(e.end - e.start for e in edits)
-            if kept < len(edits) or (len(edits) > 2 and not _enough_kept(kept, len(words))):
+            changes = sum(e.end - e.start if e.cut else 1 for e in edits)
+            if kept < changes or (len(edits) > 2 and not _enough_kept(kept, len(words))):
+                continue
+            if any(_joins_a_number(words, e) for e in edits):
                 continue
             candidate = _apply(words, edits)
             intent = intents.parse(candidate)
@@ -331,7 +339,8 @@ class CommandBias:
                     before = tuple(words[max(0, i + k - MAX_SPAN) : i])
                     after = tuple(words[i + k : i + MAX_SPAN])
                     options.extend(
-                        _Edit(i, i + k, v, c) for v, c in self._split(span, before, after)
+                        _Edit(i, i + k, v, c, cut=len(v) > 1)
+                        for v, c in self._split(span, before, after)
                     )
             if _operand_position(words, i):
                 options.extend(_Edit(i, i + 1, v, c) for v, c in self._operand(w))
@@ -539,6 +548,15 @@ def _prefix_costs(seq: tuple[str, ...], ref: tuple[str, ...]) -> list[float]:
             break  # every longer prefix costs more still
         prev = cur
     return out
+
+
+def _joins_a_number(words: list[str], edit: _Edit) -> bool:
+    """A number made beside a number heard would make the heard one another
+    ("two" and "in binary" read "two ninety")."""
+    if not _COUNTS.intersection(edit.words):
+        return False
+    beside = words[edit.start - 1 : edit.start] + words[edit.end : edit.end + 1]
+    return any(w in _COUNTS or w[:1].isdigit() for w in beside)
 
 
 def _enough_kept(kept: int, total: int) -> bool:
