@@ -275,6 +275,8 @@ class CommandBias:
         """Each entry's pronunciations with their lengths and vowel counts."""
         self.correct = lru_cache(maxsize=512)(self._correct)  # partials repeat
         self._near_cached = lru_cache(maxsize=4096)(self._near_uncached)
+        self._split = lru_cache(maxsize=4096)(self._split_uncached)
+        self._ends = lru_cache(maxsize=8192)(self._ends_uncached)
 
     def _phones(self, words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
         """Pronunciations of a word sequence (first two per word; a word the
@@ -378,8 +380,7 @@ class CommandBias:
                 out.append((vocab, d * max(n, len(prons[0]))))
         return out
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one bias per process
-    def _split(
+    def _split_uncached(
         self, span: tuple[str, ...], before: tuple[str, ...] = (), after: tuple[str, ...] = ()
     ) -> list[tuple[tuple[str, ...], float]]:
         """The span's phones (each word's first pronunciation) cut in two,
@@ -424,8 +425,7 @@ class CommandBias:
             out.extend(prons[0])
         return tuple(out)
 
-    @lru_cache(maxsize=8192)  # noqa: B019 - one bias per process
-    def _ends(
+    def _ends_uncached(
         self, phones: tuple[str, ...], backward: bool = False
     ) -> list[list[tuple[tuple[str, ...], float]]]:
         """For each length n, the vocabulary entries within MAX_WORD_DISTANCE
