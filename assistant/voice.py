@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.events import Error, EventSink, Notice
+from assistant.events import Error, ErrorCode, EventSink, Notice, NoticeCode
 from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
 from assistant.session import Session
 from assistant.speech import hearing
@@ -64,7 +64,8 @@ def build_voice(
             wake_dir = str(engine.model_dir) if isinstance(engine, VoskEngine) else ""
             spotter = open_spotter(s.wake_phrase, s.language, wake_dir, engine=shared)
         except Exception as e:  # no spotter for this language/model
-            sink(Notice(f"Wake word unavailable ({e}); every utterance is a turn.", "no_wake"))
+            why = f"Wake word unavailable ({e}); every utterance is a turn."
+            sink(Notice(why, NoticeCode.NO_WAKE))
             open_mic = True
 
     from assistant.audio.playback import NoOutputDevice
@@ -77,16 +78,16 @@ def build_voice(
         try:
             synth.start()
             if synth.warning:
-                sink(Notice(synth.warning, "tts_voice"))
+                sink(Notice(synth.warning, NoticeCode.TTS_VOICE))
             out = _output(speak_to, s.output_device)
             speaker = Speaker(synth, out)
         except TtsError as e:
-            sink(Error("tts_unavailable", f"{e} Parley will answer in text only."))
+            sink(Error(ErrorCode.TTS_UNAVAILABLE, f"{e} Parley will answer in text only."))
             synth.close()
             synth = None
         except (NoOutputDevice, OSError) as e:
             text = str(e) if isinstance(e, NoOutputDevice) else f"No sound output ({e})."
-            sink(Error("output_unavailable", f"{text} Parley answers in text only."))
+            sink(Error(ErrorCode.OUTPUT_UNAVAILABLE, f"{text} Parley answers in text only."))
             synth.close()
             synth = None
 
