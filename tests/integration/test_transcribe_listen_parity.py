@@ -77,13 +77,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def heard_live(session: Path, home: Path) -> list[str]:
-    """The user turns of `parley listen --wav` (real time, open mic)."""
+    """The words of the user turns of `parley listen --wav` (real time, open mic)."""
     out = run(["listen", "--wav", str(session), "--json", "--no-speak"], home)
     assert out.returncode == 0, out.stderr
-    events = [json.loads(line) for line in out.stdout.splitlines()]
-    taken_back = {e["user_turn_id"] for e in events if e["type"] == "turn_retracted"}
-    return [e["text"] for e in events
-            if e["type"] == "user_turn" and e["turn_id"] not in taken_back]
+    turns: list[tuple[int, str]] = []
+    for event in map(json.loads, out.stdout.splitlines()):
+        if event["type"] == "user_turn":
+            turns.append((event["turn_id"], event["text"]))
+        elif event["type"] == "turn_retracted":  # joined to the words that follow
+            # (The joined turn may get the same id again: the last one is taken back.)
+            last = max(i for i, (turn_id, _) in enumerate(turns)
+                       if turn_id == event["user_turn_id"])
+            del turns[last]
+    return [text for _, text in turns if text.strip()]  # (a noise is no words)
 
 
 def test_listen_and_transcribe_give_the_same_words(
