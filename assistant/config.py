@@ -71,8 +71,10 @@ class Settings:
     n_gpu_layers: int = _setting(0, "layers offloaded to the GPU; -1 = all (Metal)",
                                  minimum=-1, maximum=1000)
     max_tokens: int = _setting(160, "longest reply, in tokens", minimum=1, maximum=4096)
-    temperature: float = _setting(0.7, "sampling temperature; 0 = always the likeliest word",
-                                  minimum=0, maximum=2)
+    temperature: float = _setting(
+        -1.0, "sampling temperature; 0 = always the likeliest word; below 0 = automatic: "
+        "what measured best for the model's kind (0 for base models, 0.7 for instruct)",
+        minimum=-1, maximum=2)
     system_prompt: str = _setting(
         "You are Parley, a helpful voice assistant running offline on the user's computer. "
         "Answer in one or two short spoken sentences.",

@@ -93,7 +93,8 @@ HELP = {
     "n_threads": "Processor cores the model may use (Automatic: as many as there are).",
     "n_gpu_layers": "Parts of the model that run on the graphics card (0: none).",
     "max_tokens": "Replies stop after about this many words.",
-    "temperature": "Low: the likeliest answer every time. High: more varied answers.",
+    "temperature": "Low: the likeliest answer every time. High: more varied answers. "
+    "Automatic: what measured best for the model's kind.",
     "chat_template": "How prompts are laid out for the model.",
     "use_llm": "Off: Parley answers only its built-in requests (time, timers, notes, sums).",
     "hotkey": "Click the box, then press the keys to hold anywhere on the desktop.",
@@ -129,7 +130,7 @@ UNITS = {
     "n_gpu_layers": ("", 0), "max_tokens": (" tokens", 0), "temperature": ("", 2),
     "min_confidence": (" %", 0),
 }
-SPECIAL = {"n_threads": "Automatic", "n_gpu_layers": "All"}
+SPECIAL = {"n_threads": "Automatic", "n_gpu_layers": "All", "temperature": "Automatic"}
 PERCENT = {"tts_volume", "min_confidence"}
 """Stored as 0..1, shown as 0..100 %."""
 
@@ -221,6 +222,8 @@ class Field:
             self.widget.setMinimumWidth(160)
             if key in SPECIAL:  # the minimum means something of its own
                 self.widget.setSpecialValueText(SPECIAL[key])
+            if key == "temperature":  # every value below 0 is Automatic: one step leaves it
+                self.widget.valueChanged.connect(self._snap_automatic)
         elif key == "system_prompt":
             self.widget = QPlainTextEdit(str(value), parent)
             self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
@@ -242,6 +245,10 @@ class Field:
         self.widget.setObjectName(f"field_{key}")
         self.widget.setAccessibleName(LABELS.get(key, key))
         self.widget.setAccessibleDescription(HELP.get(key, ""))
+
+    def _snap_automatic(self, value: float) -> None:
+        if -1 < value < 0 and isinstance(self.widget, QDoubleSpinBox):
+            self.widget.setValue(0.0 if value <= -0.5 else -1.0)
 
     def raw(self) -> object:
         w = self.widget

@@ -370,7 +370,7 @@ def run_model(
             manager.close()
             history.close()
     report = _report(model.name, engine.format.name, time.monotonic() - t0, results)
-    report.temperature = settings.temperature
+    report.temperature = engine.temperature_for(settings.temperature)
     report.repeat_penalty = engine.sampling.repeat_penalty
     report.seed = seed
     return report

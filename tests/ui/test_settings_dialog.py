@@ -173,3 +173,14 @@ def test_voices_are_offered_by_name(qtbot: Any) -> None:
     combo.setCurrentIndex(english)
     assert d.save()
     assert load_settings().settings.tts_voice == combo.itemData(english)
+
+
+def test_temperature_is_automatic_by_default_and_one_step_leaves_it(qtbot: Any) -> None:
+    """Below 0 the temperature is the model family's (measured); the box shows
+    it as one value, Automatic, not as -1.00 ... -0.10."""
+    box = _dialog(qtbot).fields["temperature"].widget
+    assert box.value() == -1.0 and box.text() == "Automatic"
+    box.stepUp()
+    assert box.value() == 0.0
+    box.stepDown()
+    assert box.value() == -1.0 and box.text() == "Automatic"

@@ -45,7 +45,8 @@ def test_missing_file_gives_defaults_and_no_problems(cfg: Path) -> None:
 def test_defaults_are_the_documented_ones() -> None:
     s = Settings()
     assert (s.n_ctx, s.n_threads, s.n_gpu_layers, s.max_tokens) == (2048, 0, 0, 160)
-    assert (s.temperature, s.min_confidence, s.confirm_timeout_s) == (0.7, 0.3, 20.0)
+    # temperature -1: automatic, the model family's (measured: llm/engine.py FAMILY_SAMPLING)
+    assert (s.temperature, s.min_confidence, s.confirm_timeout_s) == (-1.0, 0.3, 20.0)
     assert (s.wake_phrase, s.hotkey, s.hotkey_mode, s.theme) == (
         "hey parley", "<ctrl>+<alt>+<space>", "hold", "system")
     assert (s.use_llm, s.wake_word_enabled, s.headphones, s.close_to_tray) == (
@@ -108,9 +109,9 @@ BAD_VALUES = [
     ("n_ctx", "100", "must be an integer between 256 and 131072"),
     ("n_ctx", "2048.0", "must be an integer between 256 and 131072"),
     ("n_gpu_layers", "-2", "must be an integer between -1 and 1000"),
-    ("temperature", "2.5", "must be a number between 0 and 2"),
-    ("temperature", "true", "must be a number between 0 and 2"),
-    ("temperature", "nan", "must be a number between 0 and 2"),
+    ("temperature", "2.5", "must be a number between -1 and 2"),
+    ("temperature", "true", "must be a number between -1 and 2"),
+    ("temperature", "nan", "must be a number between -1 and 2"),
     ("min_confidence", "-0.1", "must be a number between 0 and 1"),
     ("use_llm", "1", "must be true or false"),
     ("use_llm", '"yes"', "must be true or false"),
