@@ -289,6 +289,9 @@ class DialogueManager:
         if conversation_id is not None and self.history is not None:
             self.history.conversation(conversation_id)  # raises before anything is reset
         self.messages = []
+        # A half-said request or a "Which one?" belongs to the conversation left.
+        self._continuation = ""
+        self._choice = None
         try:
             return self._open_conversation(new, conversation_id)
         finally:

@@ -119,6 +119,8 @@ _OBJECT_VERBS = _words(
     convert compare start create turn buy book let
     """
 )
+# Of those, verbs that stand alone as an activity: "learn to sing" is whole.
+_INTRANSITIVE_TOO = _words("sing read write play start cook draw spell")
 _RECIPIENTS = _words("me us him her them")
 # Nouns that take an "of" complement: "what is the capital" is waiting for "of".
 _RELATIONAL = _words(
@@ -294,6 +296,8 @@ def _lexical_gap(words: list[str]) -> Missing:
     if last in _QUESTION_WORDS and len(words) > 1:
         return Missing.MORE  # "tell me what", "do you know where"
     if last in _OBJECT_VERBS and before not in _ARTICLES | _POSSESSIVES:
+        if last in _INTRANSITIVE_TOO and before == "to" and len(words) > 3:
+            return Missing.NOTHING  # "a dragon who learns to sing", "help me learn to read"
         return Missing.OBJECT  # "please set", "can you tell" (not "the name")
     if last in _RECIPIENTS and before in _OBJECT_VERBS:
         return Missing.OBJECT  # "tell me", "remind me", "give us"

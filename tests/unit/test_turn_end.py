@@ -7,6 +7,8 @@ import pytest
 from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
 
 FINISHED = [
+    "write a song about a whale who wants to sing",  # "to sing": an activity, whole
+    "i would like to learn to cook",
     "what time is it",
     "what is the date",
     "what is eight times nine",
@@ -60,6 +62,7 @@ UNFINISHED = [
     # trailing function words
     ("what is the", Missing.WORDS),
     ("set a reminder for", Missing.NOTE_TEXT),
+    ("i need you to set", Missing.OBJECT),  # "to set": set what
     ("what is the distance between", Missing.WORDS),
     ("tell me about", Missing.WORDS),
     ("find a recipe with chicken and", Missing.WORDS),

@@ -83,3 +83,10 @@ def test_only_requests_that_change_nothing_are_prepared_early(manager: DialogueM
     assert not manager.can_prepare("set a timer for five minutes")
     assert not manager.can_prepare("delete all my notes")
     assert not manager.can_prepare("")
+
+
+def test_a_new_conversation_forgets_a_half_said_request(manager: DialogueManager) -> None:
+    assert manager.handle("what is nine plus").reply == "Nine plus what?"
+    manager.open_conversation(new=True)
+    reply = manager.handle("four").reply  # on its own: no sum from the other conversation
+    assert "13" not in reply
