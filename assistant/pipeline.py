@@ -230,6 +230,7 @@ class Pipeline:
         self._last_turn: _Turn | None = None  # the turn speech may still continue
         self._resume_until = 0.0  # monotonic; speech before this continues _last_turn
         self._merge_prefix = ""  # the words of a turn taken back, to join the next
+        self._merge_confidence = 1.0  # and how sure the recogniser was of them
         ear.emit = self.on_ear
         ear.judge = self._judge
         if speaker is not None:
@@ -479,22 +480,25 @@ class Pipeline:
 
     def _on_utterance(self, msg: UtteranceHeard) -> None:
         t = msg.transcript
-        text = t.text
+        text, confidence = t.text, t.confidence
         if self._merge_prefix:  # the turn taken back and these words are one request
             text = f"{self._merge_prefix} {text}".strip()
+            # No words added (a cough): the request is as sure as it was.
+            added = t.confidence if t.text.strip() else 1.0
+            confidence = min(self._merge_confidence, added)
             self._merge_prefix = ""
         tentative, self._tentative = self._tentative, None
         if (
             tentative is not None
             and _same_words(tentative.text, text)
-            and t.confidence >= self.manager.settings.min_confidence
+            and confidence >= self.manager.settings.min_confidence
             and self._commit(tentative, msg, _ear_timings(msg, tentative.started))
         ):
             turn = tentative
         else:
             if tentative is not None:
                 self._drop(tentative)
-            turn = _Turn(msg, text, t.confidence, msg.speech_end)
+            turn = _Turn(msg, text, confidence, msg.speech_end)
             turn.timings = _ear_timings(msg, msg.speech_end)
             self._enqueue(turn)
         self._last_turn = turn
@@ -567,6 +571,7 @@ class Pipeline:
         if self.speaker is not None:
             self.speaker.stop()
         self._merge_prefix = turn.text
+        self._merge_confidence = turn.confidence
         self.ear.wake_required = False  # the user is still talking: no wake phrase needed
         self._turns.put(_Retract(turn))
         return True

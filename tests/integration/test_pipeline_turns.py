@@ -146,3 +146,22 @@ def test_a_turn_taken_back_for_no_words_is_answered_as_said(
     while user_rows(pipeline) != ["what is two plus two"]:
         assert time.monotonic() < deadline, user_rows(pipeline)
         time.sleep(0.01)
+
+
+def test_a_turn_taken_back_for_a_wordless_utterance_keeps_its_confidence(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    """The resumed sound reached the recogniser but held no words (its
+    confidence 0): the request taken back is answered as said, not flagged."""
+    from assistant.speech.ear import UtteranceHeard
+    from assistant.speech.stt import Transcript
+
+    pipeline, events, out = loop
+    pipeline.on_ear(heard("what is three plus three", time.monotonic()))
+    events.wait(lambda: bool(out.clips))
+    pipeline.on_ear(SpeechStarted(time.monotonic()))
+    now = time.monotonic()
+    pipeline.on_ear(UtteranceHeard(Transcript("", 0.0, (), "moonshine"), now, now, now, True))
+    events.wait(lambda: len(events.of(ReplyDone)) >= 2)
+    assert events.of(ReplyDone)[-1].text == "3 plus 3 is 6."
+    assert [e.confidence for e in events.of(UserTurn)][-1] == 0.9  # as first heard
