@@ -160,6 +160,8 @@ class ClauseChunker:
         k = end
         while k < n and buf[k].isspace():
             k += 1
+        if "\n" in buf[end:k]:
+            return end  # a line break after the stop: no abbreviation ("Paris.\n")
         if k >= n:
             if not at_end:
                 return None  # the next word decides (lowercase -> abbreviation)

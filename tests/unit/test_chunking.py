@@ -211,3 +211,13 @@ def test_first_clause_can_be_forced_out_early() -> None:
     # Without the option the first clause waits for punctuation.
     plain = ClauseChunker()
     assert plain.feed(text[:40]) == []
+
+
+def test_a_line_break_after_a_full_stop_ends_the_sentence_at_once() -> None:
+    # A short answer followed by the start of the next turn's header: the stop is
+    # decided by the line break, not by a word that will never come.
+    c = ClauseChunker(first_min_words=3, first_max_words=3)
+    assert c.feed("Rome") == [] and c.feed(".") == []
+    assert c.feed("\n") == ["Rome."]
+    c = ClauseChunker()
+    assert c.feed("It is Dr.\n") == ["It is Dr."]  # no name follows a line break
