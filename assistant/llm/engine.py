@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.events import ErrorCode
 from assistant.llm.cancel import CancelToken
 from assistant.llm.templates import (
     TEMPLATE_MARKERS,
@@ -156,14 +157,15 @@ def physical_cores() -> int:
 def check_gguf(path: Path) -> None:
     """Refuse files that are missing or not GGUF before llama.cpp sees them."""
     if not path.exists():
-        raise LlmError("model_missing", f"Model file not found: {path}")
+        raise LlmError(ErrorCode.MODEL_MISSING, f"Model file not found: {path}")
     if not path.is_file():
-        raise LlmError("model_missing", f"Model path is not a file: {path}")
+        raise LlmError(ErrorCode.MODEL_MISSING, f"Model path is not a file: {path}")
     try:
         with path.open("rb") as f:
             magic = f.read(4)
     except OSError as e:
-        raise LlmError("model_unreadable", f"Cannot read model file {path}: {e.strerror}") from e
+        why = f"Cannot read model file {path}: {e.strerror}"
+        raise LlmError(ErrorCode.MODEL_UNREADABLE, why) from e
     if magic != GGUF_MAGIC:
         raise LlmError(
             "model_corrupt",
