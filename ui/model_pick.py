@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 CHECKING = "Checking how fast this computer runs a language model (a few seconds)…"
 
 
-class _Work:
-    """A blocking call on a worker thread; the widget polls `done`."""
+class Work:
+    """A blocking call on a worker thread; the widget polls `done` / `error`
+    (the models page of the wizard uses it too)."""
 
-    def __init__(self, fn: Callable[[_Work], Any], name: str) -> None:
+    def __init__(self, fn: Callable[[Work], Any], name: str) -> None:
         self.done = threading.Event()
         self.error = ""
         self.result: Any = None
@@ -82,9 +83,9 @@ class RecommendedModel(QGroupBox):
         self.pick: Any = None
         self.info: Any = None
         self.busy = False
-        self._deciding: _Work | None = None
+        self._deciding: Work | None = None
         self._again = False
-        self._pulling: _Work | None = None
+        self._pulling: Work | None = None
         self._token: Any = None
 
         self.sentence = QLabel("")
@@ -151,7 +152,7 @@ class RecommendedModel(QGroupBox):
             self.button.setEnabled(False)
             self._say(CHECKING)
         language_now, measure_now = self.language, self.measure
-        self._deciding = _Work(lambda _w: decide(language_now, measure_now), "model-pick")
+        self._deciding = Work(lambda _w: decide(language_now, measure_now), "model-pick")
         self._timer.start()
 
     def refresh(self) -> None:
@@ -161,7 +162,7 @@ class RecommendedModel(QGroupBox):
     def toggle_why(self) -> None:
         self.why.setVisible(self.why.isHidden())
 
-    def _decided(self, work: _Work) -> None:
+    def _decided(self, work: Work) -> None:
         if work.error:
             self.pick = self.info = None
             self.sentence.setText(f"Parley could not choose a model for this computer: "
@@ -230,7 +231,7 @@ class RecommendedModel(QGroupBox):
         self._token = token
         name = pick.name
 
-        def work(job: _Work) -> Any:
+        def work(job: Work) -> Any:
             if not (info is not None and (info.installed or info.builtin)):
                 def progress(p: Any) -> None:
                     job.progress = p.fraction or 0.0
@@ -243,7 +244,7 @@ class RecommendedModel(QGroupBox):
                 models.pull(pick.id, progress=progress, cancel=token)
             return models.use(pick.id)
 
-        self._pulling = _Work(work, "model-pick-pull")
+        self._pulling = Work(work, "model-pick-pull")
         self.button.setEnabled(False)
         downloading = not (info is not None and (info.installed or info.builtin))
         if downloading:
@@ -257,7 +258,7 @@ class RecommendedModel(QGroupBox):
         if self._token is not None:
             self._token.cancel()
 
-    def _pulled(self, work: _Work) -> None:
+    def _pulled(self, work: Work) -> None:
         self._pulling = None
         self._token = None
         self.progress.hide()

@@ -9,7 +9,6 @@ Vosk folder and sets llm_model / stt_model directly.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from ui import hotkey as hotkey_mod
 from ui import theme
 from ui.audio_check import MicCheck
 from ui.hotkey_field import HotkeyField
+from ui.model_pick import Work
 
 
 def check_gguf(path: str) -> str | None:
@@ -65,25 +65,9 @@ def check_vosk(path: str) -> str | None:
     return f"{p.name} does not look like a Vosk model (no am/ or conf/model.conf inside)."
 
 
-class _Job:
+def _Job(fn: Any) -> Work:  # noqa: N802 (reads as the class it makes)
     """A blocking call on a worker thread; the page polls `done` / `error`."""
-
-    def __init__(self, fn: Any) -> None:
-        self.done = threading.Event()
-        self.error = ""
-        self.result: Any = None
-        self.progress = 0.0
-        self.status = ""
-
-        def run() -> None:
-            try:
-                self.result = fn(self)
-            except Exception as e:  # ModelError's str() is fit to show
-                self.error = str(e) or type(e).__name__
-            finally:
-                self.done.set()
-
-        threading.Thread(target=run, name="onboarding-job", daemon=True).start()
+    return Work(fn, "onboarding-job")
 
 
 class WelcomePage(QWizardPage):
@@ -219,7 +203,7 @@ class ModelsPage(QWizardPage):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.hide()
-        self.job: _Job | None = None
+        self.job: Work | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._poll)
@@ -424,7 +408,7 @@ class ModelsPage(QWizardPage):
         token = models.CancelToken()
         self._cancel_token = token
 
-        def work(job: _Job) -> Any:
+        def work(job: Work) -> Any:
             def progress(p: Any) -> None:
                 job.progress = p.fraction or 0.0
                 job.status = f"{p.phase} {p.done // 1_000_000} MB"
@@ -446,7 +430,7 @@ class ModelsPage(QWizardPage):
             return False
         models = self.models
 
-        def work(_job: _Job) -> Any:
+        def work(_job: Work) -> Any:
             info = models.import_model(path)
             return models.use(info.id)
 
@@ -457,7 +441,7 @@ class ModelsPage(QWizardPage):
         if self._cancel_token is not None:
             self._cancel_token.cancel()
 
-    def _run(self, job: _Job, text: str) -> None:
+    def _run(self, job: Work, text: str) -> None:
         self.job = job
         self.status.setText(text)
         self.progress.setValue(0)
