@@ -61,6 +61,7 @@ from assistant.events import (
 from assistant.llm.cancel import CancelToken
 from assistant.speech.chunking import ClauseChunker
 from assistant.speech.ear import (
+    RESUME_WINDOW_S,
     Ear,
     EarMessage,
     PartialHeard,
@@ -119,7 +120,7 @@ class VoiceOptions:
     """No echo to guard against: barge-in on any speech."""
     turn_wait_s: float = 1.2
     """Silence that ends a request still half said ("set a timer for ...")."""
-    resume_window_s: float = 0.5
+    resume_window_s: float = RESUME_WINDOW_S
     """Speech this soon after the end of a turn continues that turn."""
 
 
@@ -481,7 +482,10 @@ class Pipeline:
     def _on_utterance(self, msg: UtteranceHeard) -> None:
         t = msg.transcript
         text, confidence = t.text, t.confidence
-        if self._merge_prefix:  # the turn taken back and these words are one request
+        if self._merge_prefix and msg.continues and text.strip():
+            # The ear heard the turn taken back and these words as one clip.
+            self._merge_prefix = ""
+        elif self._merge_prefix:  # the turn taken back and these words are one request
             text = f"{self._merge_prefix} {text}".strip()
             # No words added (a cough): the request is as sure as it was.
             added = t.confidence if t.text.strip() else 1.0
@@ -573,6 +577,7 @@ class Pipeline:
         self._merge_prefix = turn.text
         self._merge_confidence = turn.confidence
         self.ear.wake_required = False  # the user is still talking: no wake phrase needed
+        self.ear.continue_last()  # hear it all again as one request
         self._turns.put(_Retract(turn))
         return True
 

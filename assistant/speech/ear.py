@@ -11,6 +11,12 @@ long when it is still half said; judged again whenever the partial changes
 during the pause), then the recogniser is asked for its final result at once.
 The pause counts from where the voice stopped (`TailTrim`), not from where the
 VAD model let go of it.
+
+When the user goes on just after a turn ended ("what is nine times seven ...
+plus two"), the listener may call `continue_last()` as the new speech starts:
+the recogniser then hears the last utterance, the silence and the new words
+again as one clip, so the request is decoded whole, as if nobody had paused
+(a few words on their own are the hardest clip for a recogniser to read).
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ log = logging.getLogger(__name__)
 
 PRE_ROLL_S = 0.3
 PARTIAL_EVERY_S = 0.15
+RESUME_WINDOW_S = 0.5
+"""Speech starting this soon after a turn ended goes on with it (the voice loop
+takes the turn back; `continue_last`)."""
+KEEP_GAP_S = 2.0
+"""Silence after an utterance kept for `continue_last` (more than any window)."""
 
 
 # -- what the ear tells the pipeline (one frozen type per thing) -----------------
@@ -106,6 +117,9 @@ class UtteranceHeard:
     stt_final: float
     """Monotonic time (s) the recogniser's final result was ready."""
     hinted: bool
+    continues: bool = False
+    """The transcript is the last utterance and this one heard as one clip
+    (`Ear.continue_last`): it holds the words of the turn it goes on with."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +183,16 @@ class Ear:
         self._in_speech = False
         self._woke = False
         self._utterance: list[np.ndarray] = []
+        self._fed: list[np.ndarray] = []
+        """The audio the recogniser heard for the current utterance."""
+        self._last_fed: list[np.ndarray] = []
+        """The last finished utterance's audio, then the frames after it."""
+        self._gap_frames = 0
+        self._continuing = False
+        """This utterance is the last one going on (`continue_last`)."""
+        self.last_end_s = -1.0
+        self._last_start_s = 0.0
+        """Stream time (s) the last utterance with words ended (-1: none yet)."""
         self._last_partial_t = 0.0
         self._partial = ""
         self._judged = ""
@@ -207,6 +231,7 @@ class Ear:
             self.spotter.reset()
         self._in_speech = self._woke = False
         self._utterance.clear()
+        self._fed, self._last_fed, self._continuing = [], [], False
         self._partial = ""
 
     # -- per frame ------------------------------------------------------------------
@@ -223,6 +248,9 @@ class Ear:
             self._hear(frame)
         else:
             self._pre_roll.append(frame)
+            if self._last_fed and self._gap_frames < KEEP_GAP_S / FRAME_SECONDS:
+                self._last_fed.append(frame)
+                self._gap_frames += 1
         for ev in events:
             if ev.type is EndpointEventType.SPEECH_START:
                 self._start()
@@ -304,22 +332,46 @@ class Ear:
     def _listening(self) -> bool:
         return self._woke or not self.wake_required
 
+    def continue_last(self) -> bool:
+        """Called while `SpeechStarted` is handled: this speech goes on with
+        the last utterance (the listener took its turn back). The recogniser
+        hears that utterance, the silence since and this speech as one clip;
+        the transcript (`UtteranceHeard.continues`) holds all their words.
+        False when there is no last utterance to go on with."""
+        if not self._in_speech or not self._last_fed or self._continuing:
+            return False
+        self._continuing = True
+        return True
+
     def _start(self) -> None:
         if self.tail_trim is not None:
             self.tail_trim.start_utterance()
         self._in_speech = True
         self._woke = False
+        self._continuing = False
         self._judged = ""
         self._judged_settled = True
-        self._utterance = list(self._pre_roll)
+        frames = list(self._pre_roll)
         self._pre_roll.clear()
-        self.utterance_start_s = self.endpointer.now_s - len(self._utterance) * FRAME_SECONDS
+        start_s = self.endpointer.now_s - len(frames) * FRAME_SECONDS
         self.recognizer.reset()
         if self.spotter is not None:
             self.spotter.reset()
+        self._fed = []
         self.emit(SpeechStarted(self.clock()))
-        for f in self._utterance:
-            self._route(f)
+        if self._continuing:
+            # The last utterance's audio, then every frame since (they end with
+            # this pre-roll), heard again from the start.
+            frames = self._last_fed
+            self.utterance_start_s = self._last_start_s
+        else:
+            self.utterance_start_s = start_s
+        self._last_fed, self._gap_frames = [], 0
+        # Frame by frame, as if live: a wake phrase spotted inside the pre-roll
+        # hands the recogniser only the frames after it, once.
+        self._utterance = []
+        for f in frames:
+            self._hear(f)
 
     def _hear(self, frame: np.ndarray) -> None:
         self._utterance.append(frame)
@@ -328,6 +380,7 @@ class Ear:
     def _route(self, frame: np.ndarray) -> None:
         if self._listening:
             self.recognizer.accept(frame)
+            self._fed.append(frame)
             now = self.endpointer.now_s  # stream time: files may run faster than real time
             if now - self._last_partial_t >= PARTIAL_EVERY_S:
                 self._last_partial_t = now
@@ -346,6 +399,7 @@ class Ear:
             audio = np.concatenate(self._utterance)
             end = int(getattr(hit, "end_sample", len(audio)))
             rest = audio[end:]
+            self._fed = [rest]
             if rest.size:
                 self.recognizer.accept(rest)
 
@@ -373,8 +427,14 @@ class Ear:
                 transcript = replace(transcript, text=rest)
         self._utterance.clear()
         self._partial = ""
+        continues, self._continuing = self._continuing, False
+        if transcript.text.strip():
+            self._last_fed, self._gap_frames = self._fed, 0
+            self._last_start_s = self.utterance_start_s
+            self.last_end_s = self.endpointer.now_s
+        self._fed = []
         if woke and not transcript.text.strip():
             # "hey parley" alone: the request follows in the next utterance.
             self.wake_required = False
             return
-        self.emit(UtteranceHeard(transcript, speech_end, now, stt_final, hinted))
+        self.emit(UtteranceHeard(transcript, speech_end, now, stt_final, hinted, continues))

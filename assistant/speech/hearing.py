@@ -15,7 +15,9 @@ What still differs, on purpose:
   wake phrase, and strips the phrase from the transcript;
 - the loop's follow-up questions ("set a timer" -> "for how long?") join the
   next turn's words to the first's (`dialogue.manager`); a file's utterances
-  are only joined with a space, as a turn taken back joins the words after it;
+  are only joined with a space. (Speech that goes on within the resume window
+  of a turn's end is heard again with it as one clip on both paths:
+  `Ear.continue_last`.)
 - the loop hears nothing while it cannot (the echo gate while Parley speaks
   aloud on loudspeakers, a microphone that is lost).
 """
@@ -30,6 +32,7 @@ import numpy as np
 from assistant.audio.format import FRAME_SAMPLES
 from assistant.speech.command_bias import biased
 from assistant.speech.ear import (
+    RESUME_WINDOW_S,
     Ear,
     EarMessage,
     PauseJudgement,
@@ -100,16 +103,20 @@ def utterances(
     """16 kHz mono int16 `audio` heard as the voice loop hears it in open mic:
     `engine`'s recogniser (`recognizer`) in the loop's ear (`make_ear`), cut
     into utterances where the loop ends its turns (`judge`: the loop's reading
-    of a pause, `pipeline.judge_pause`). Each utterance with words, as (its
-    start in s, its final transcript): the loop's user turns."""
+    of a pause, `pipeline.judge_pause`); speech that starts within
+    RESUME_WINDOW_S of the end of an utterance goes on with it, as the loop
+    takes a turn back. Each utterance with words, as (its start in s, its
+    final transcript): the loop's user turns."""
     heard: list[tuple[float, Transcript]] = []
-    starts: list[float] = []
 
     def on_message(msg: EarMessage) -> None:
         if isinstance(msg, SpeechStarted):
-            starts.append(ear.utterance_start_s)
+            if heard and ear.endpointer.now_s - ear.last_end_s <= RESUME_WINDOW_S:
+                ear.continue_last()
         elif isinstance(msg, UtteranceHeard) and msg.transcript.text.strip():
-            heard.append((starts[-1] if starts else 0.0, msg.transcript))
+            if msg.continues:
+                heard.pop()
+            heard.append((ear.utterance_start_s, msg.transcript))
 
     ear = make_ear(recognizer(engine, worker=False), language, on_message)
     ear.judge = judge

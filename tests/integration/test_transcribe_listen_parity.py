@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench.voices import VoiceMissing, speak, write_wav
+from assistant.bench.voices import VoiceMissing, render_parts, speak, write_wav
 from assistant.pipeline import VoiceOptions, judge_pause
 from assistant.speech import hearing
 from assistant.speech.moonshine import MoonshineEngine
@@ -156,3 +156,17 @@ def test_the_final_does_not_depend_on_when_decodes_ran(
             assert rec.decodes == before  # final() reused it
     print(finals)
     assert len(set(finals)) == 1 and finals[0]
+
+
+def test_words_that_go_on_after_the_turn_ended_are_heard_with_it(
+    engine: MoonshineEngine, tmp_path: Path
+) -> None:
+    """A request that reads as finished, a 0.35 s breath (its turn ends inside
+    it), then more: the recogniser hears it all again as one clip, as the loop
+    does when it takes the turn back, and the words come out whole."""
+    wait = VoiceOptions().turn_wait_s
+    clip = render_parts(("what is twelve times four", "minus one"), "slt",
+                        tmp_path / "q.wav", pause_s=0.35)  # fmt: skip
+    heard = hearing.utterances(read_wav(clip), engine, "en", lambda t: judge_pause(t, wait))
+    assert [t.text for _, t in heard] == ["what is twelve times four minus one"]
+    assert heard[0][0] < 0.1  # it starts where the request did

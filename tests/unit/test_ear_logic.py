@@ -11,6 +11,7 @@ from assistant.speech.ear import (
     Ear,
     PartialHeard,
     PauseHeard,
+    PauseJudgement,
     SpeechDiscarded,
     SpeechStarted,
     UtteranceHeard,
@@ -264,3 +265,99 @@ def test_a_decode_landing_between_frames_is_judged_at_once() -> None:
     assert [m.text for m in got if isinstance(m, TurnEnding)] == ["what time is it"]
     utt = next(m for m in got if isinstance(m, UtteranceHeard))
     assert abs((utt.endpoint - utt.speech_end) - 0.15) < 0.01  # no frame waited for
+
+
+class CountingRecognizer(ScriptedRecognizer):
+    """Its words say how many frames of speech it heard since its last reset."""
+
+    def partial(self) -> str:
+        return f"{self.samples // FRAME_SAMPLES} frames"
+
+
+def test_speech_going_on_with_the_last_utterance_is_heard_again_with_it() -> None:
+    got: list = []
+    ear = Ear(LoudVad(), CountingRecognizer(""), got.append, endpointer=Endpointer())
+    ear.wake_required = False
+    ear.judge = lambda _text: PauseJudgement(0.12, True)
+    run(ear, (SILENCE, 0.6), (SPEECH, 0.6), (SILENCE, 0.3))
+    first = next(m for m in got if isinstance(m, UtteranceHeard))
+    assert first.transcript.text == "20 frames" and not first.continues
+    start = ear.utterance_start_s
+
+    def on_start(msg: object) -> None:
+        got.append(msg)
+        if isinstance(msg, SpeechStarted):
+            assert ear.continue_last()
+            assert not ear.continue_last()  # once
+
+    ear.emit = on_start
+    run(ear, (SPEECH, 0.3), (SILENCE, 0.5))
+    second = [m for m in got if isinstance(m, UtteranceHeard)][-1]
+    assert second.continues
+    assert second.transcript.text == "30 frames"  # both utterances' speech, once each
+    assert ear.utterance_start_s == start  # the request starts where the first did
+
+
+def test_a_wake_phrase_is_not_heard_again_when_the_request_goes_on() -> None:
+    got: list = []
+    spotter = ScriptedSpotter(hit_after_frames=15)  # "hey parley" is 15 frames
+    ear = Ear(LoudVad(), CountingRecognizer(""), got.append, endpointer=Endpointer(),
+              spotter=spotter)  # fmt: skip
+    ear.judge = lambda _text: PauseJudgement(0.12, True)
+    run(ear, (SILENCE, 0.6), (SPEECH, 0.6), (SILENCE, 0.3))
+    first = next(m for m in got if isinstance(m, UtteranceHeard))
+    after_wake = int(first.transcript.text.split()[0])
+    assert after_wake < 20  # the wake phrase's frames went to the spotter
+
+    def on_start(msg: object) -> None:
+        if isinstance(msg, SpeechStarted):
+            ear.wake_required = False
+            ear.continue_last()
+        got.append(msg)
+
+    ear.emit = on_start
+    run(ear, (SPEECH, 0.3), (SILENCE, 0.5))
+    second = [m for m in got if isinstance(m, UtteranceHeard)][-1]
+    assert second.continues and second.transcript.text == f"{after_wake + 10} frames"
+
+
+def test_nothing_to_go_on_with_after_a_reset() -> None:
+    ear, got = make("what time is it")
+    ear.wake_required = False
+    run(ear, (SPEECH, 0.6), (SILENCE, 1.5))
+    ear.reset()
+    answers: list[bool] = []
+
+    def on_start(msg: object) -> None:
+        if isinstance(msg, SpeechStarted):
+            answers.append(ear.continue_last())
+
+    ear.emit = on_start
+    run(ear, (SPEECH, 0.3))
+    assert answers == [False]
+
+
+class FrameLog(ScriptedRecognizer):
+    """Keeps the first sample of every frame it hears."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.heard: list[int] = []
+
+    def accept(self, samples: np.ndarray) -> None:
+        self.heard.extend(int(v) for v in samples[::FRAME_SAMPLES])
+
+    def reset(self) -> None:
+        self.heard = []
+
+
+def test_a_wake_phrase_spotted_inside_the_pre_roll_hands_on_each_frame_once() -> None:
+    rec = FrameLog()
+    ear = Ear(LoudVad(), rec, lambda _m: None, endpointer=Endpointer(),
+              spotter=ScriptedSpotter(hit_after_frames=9))  # fmt: skip
+    frames = [np.full(FRAME_SAMPLES, 1000 + i, np.int16) for i in range(20)]
+    run(ear, (SILENCE, 0.6))
+    for f in frames:
+        ear.feed(f)
+    assert rec.heard == sorted(set(rec.heard))  # in order, none twice
+    assert rec.heard[-1] == 1019
