@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -171,10 +171,22 @@ def phone_distance(
     limit = within * longest
     if abs(len(a) - len(b)) * 0.7 > limit:
         return 1.0
+    row: list[float] = []
+    for row in _edit_rows(a, b):
+        if min(row) > limit:
+            return 1.0
+    return row[-1] / longest
+
+
+def _edit_rows(a: tuple[str, ...], b: tuple[str, ...]) -> Iterator[list[float]]:
+    """The weighted edit-distance table between `a` and `b`, row by row: row i
+    holds the cost of a[:i] against each prefix of b (row 0: b's insertions).
+    A generator, so a caller stops it once no later row can be near enough."""
     sub, indel = _SUB, _INDEL
     prev = [0.0]
     for y in b:
         prev.append(prev[-1] + indel.get(y, 1.0))
+    yield prev
     for x in a:
         dx = indel.get(x, 1.0)
         cur = [prev[0] + dx]
@@ -184,10 +196,8 @@ def phone_distance(
                 best = prev[j] + dx
             c = cur[j - 1] + indel.get(y, 1.0)
             cur.append(c if c < best else best)
-        if min(cur) > limit:
-            return 1.0
+        yield cur
         prev = cur
-    return prev[-1] / longest
 
 
 _SPELLING = [
@@ -529,28 +539,15 @@ class CommandBias:
 def _prefix_costs(seq: tuple[str, ...], ref: tuple[str, ...]) -> list[float]:
     """Weighted edits between each prefix seq[:n] and all of `ref`, for n = 0..;
     the list stops where no longer prefix can be within MAX_WORD_DISTANCE."""
-    sub, indel = _SUB, _INDEL
     m = len(ref)
     # each phone beyond ref's length costs at least 0.7: n <= m * 0.7 / (0.7 - MAX)
     rows = min(len(seq), int(m * 0.7 / (0.7 - MAX_WORD_DISTANCE)) + 1)
     limit = MAX_WORD_DISTANCE * max(rows, m)
-    prev = [0.0]
-    for y in ref:
-        prev.append(prev[-1] + indel.get(y, 1.0))
-    out = [prev[-1]]
-    for x in seq[:rows]:
-        dx = indel.get(x, 1.0)
-        cur = [prev[0] + dx]
-        for j, y in enumerate(ref, 1):
-            best = prev[j - 1] + sub.get((x, y), 1.0)
-            if prev[j] + dx < best:
-                best = prev[j] + dx
-            c = cur[j - 1] + indel.get(y, 1.0)
-            cur.append(c if c < best else best)
-        out.append(cur[-1])
-        if min(cur) > limit:
+    out: list[float] = []
+    for row in _edit_rows(seq[:rows], ref):
+        out.append(row[-1])
+        if min(row) > limit:
             break  # every longer prefix costs more still
-        prev = cur
     return out
 
 
