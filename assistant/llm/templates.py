@@ -292,18 +292,24 @@ def gguf_format(template: str, bos: str = "", eos: str = "") -> tuple[JinjaForma
     problem = ""
     for fold in (False, True):
         fmt = JinjaFormat(template, bos, eos, fold_system=fold)
-        try:
-            text = fmt.render(_PROBE)
-            fmt.render(_PROBE[:3], add_generation_prompt=False)
-            fmt.render(_PROBE[:1], add_generation_prompt=False)
-        except Exception as e:  # any template error: syntax, raise_exception, bad fields
-            problem = problem or _template_error(e)
-            continue
-        if not isinstance(text, str) or any(m.content not in text for m in _PROBE):
-            problem = problem or "it leaves the conversation's words out of the prompt"
-            continue
-        return fmt, ""
+        why = _probe_problem(fmt)
+        if not why:
+            return fmt, ""
+        problem = problem or why  # the template as it is says best what is wrong
     return None, problem
+
+
+def _probe_problem(fmt: JinjaFormat) -> str:
+    """Why `fmt` cannot render the probe conversation ("" when it can)."""
+    try:
+        text = fmt.render(_PROBE)
+        fmt.render(_PROBE[:3], add_generation_prompt=False)
+        fmt.render(_PROBE[:1], add_generation_prompt=False)
+    except Exception as e:  # any template error: syntax, raise_exception, bad fields
+        return _template_error(e)
+    if not isinstance(text, str) or any(m.content not in text for m in _PROBE):
+        return "it leaves the conversation's words out of the prompt"
+    return ""
 
 
 def _template_error(e: Exception) -> str:
