@@ -65,6 +65,11 @@ class MeteredSource:
             self.level_dbfs = max(-90.0, 20 * np.log10(rms + 1e-9))
         return frame
 
+    def go_silent(self) -> None:
+        """No microphone: hear silence from now on, so the loop still runs
+        (typed turns). Before the loop starts: the ear thread reads `inner`."""
+        self.inner = SilentSource()
+
     def reopen(self, timeout: float = 2.0, cancel: threading.Event | None = None) -> bool:
         reopen = getattr(self.inner, "reopen", None)
         return bool(reopen(timeout=timeout, cancel=cancel)) if reopen else False
@@ -199,7 +204,7 @@ class Controller:
             self.loop.start()
         except NoInputDevice as e:
             self.sink(Error(ErrorCode.NO_MICROPHONE, str(e)))
-            self.source.inner = SilentSource()
+            self.source.go_silent()
             self.loop.start()
 
     def close(self) -> None:
