@@ -74,8 +74,9 @@ from assistant.speech.ear import (
     UtteranceHeard,
     WakeHeard,
 )
-from assistant.speech.speaker import ReplyTiming, Speaker
+from assistant.speech.speaker import AudioOut, ReplyTiming, Speaker
 from assistant.speech.stt import Transcript
+from assistant.speech.tts import Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -190,27 +191,83 @@ class _Retract:
     turn: _Turn
 
 
+@dataclass(frozen=True)
+class EarHooks:
+    """What the pipeline gives the ear it is built with (`Pipeline(ear=...)`)."""
+
+    emit: Callable[[EarMessage], None]
+    """The ear's messages (`Pipeline.on_ear`), called on the ear thread."""
+    judge: Callable[[str], PauseJudgement]
+    """The reading of a pause (`judge_pause` with the options' `turn_wait_s`)."""
+    speaking: threading.Event | None
+    """Set while Parley speaks (None when it does not speak): the cue of a
+    self-hearing guard (speech/echo.py)."""
+
+
+@dataclass(frozen=True)
+class SpeakerHooks:
+    """What the pipeline gives the speaker it is built with (`Pipeline(speaker=...)`)."""
+
+    on_first_sample: Callable[[float], None]
+    """A reply's first sample sounds (audio thread): the state becomes speaking."""
+    may_rest: Callable[[], bool]
+    """Whether the output may close when quiet (mouth thread)."""
+
+
+EarFactory = Callable[[EarHooks], Ear]
+"""Builds the pipeline's ear around its hooks; called once, in `Pipeline.__init__`."""
+SpeakerFactory = Callable[[SpeakerHooks], Speaker]
+"""Builds the pipeline's speaker around its hooks; called once, in `Pipeline.__init__`."""
+
+
+def speaker_for(synth: Synthesizer, out: AudioOut) -> SpeakerFactory:
+    """The speaker over `synth` and `out`, for `Pipeline(speaker=...)`: the
+    output tells it when a reply's first sample is played."""
+
+    def build(hooks: SpeakerHooks) -> Speaker:
+        speaker = Speaker(synth, out, hooks.on_first_sample)
+        # Neither Speaker nor the outputs take these in their constructors; the
+        # objects are new here, so no other thread can see them yet.
+        speaker.may_rest = hooks.may_rest
+        if hasattr(out, "on_first_sample"):
+            out.on_first_sample = speaker.mark_first_sample
+        return speaker
+
+    return build
+
+
 class Pipeline:
+    """The voice loop over a dialogue manager. Every collaborator comes through
+    the constructor; the ear and the speaker are built here (`ear`, `speaker`:
+    factories) because they call back into the loop. `speaker=None`: text only."""
+
     def __init__(
         self,
         manager: DialogueManager,
+        *,
         source: FrameSource,
-        ear: Ear,
-        speaker: Speaker | None,
+        ear: EarFactory,
         sink: EventSink,
+        speaker: SpeakerFactory | None = None,
         options: VoiceOptions | None = None,
+        on_turn_done: Callable[[TurnResult], None] | None = None,
     ) -> None:
         self.manager = manager
         self.source = source
-        self.ear = ear
-        self.speaker = speaker
         self.sink = sink
         self.options = options or VoiceOptions()
+        self.on_turn_done = on_turn_done
+        """Called with each turn's result once its reply has been heard (on the
+        mouth thread; on the brain thread without a speaker)."""
         self._commands: queue.Queue[_Listen | _FollowUp | _Stop] = queue.Queue()
         self._turns: queue.Queue[_Turn | _ListenAhead | _Speculate | _Retract | _Stop] = (
             queue.Queue()
         )
         self._threads: list[threading.Thread] = []
+        self._brain: threading.Thread | None = None
+        self._turn_sink: EventSink | None = None
+        """Brain thread only: where the manager's events of the turn being
+        answered go (`_from_manager`)."""
         self._current: _Turn | None = None
         self._lock = threading.Lock()
         self._follow_up_until = 0.0  # owned by the ear thread, like the ear itself
@@ -224,7 +281,6 @@ class Pipeline:
         """Set when the source ended and the last reply was spoken (file mode)."""
         self._pending_replies = 0
         self._source_done = False
-        self.on_turn_done: Callable[[TurnResult], None] | None = None
         self._reply_epoch = 0  # the speaker epoch of the reply being given
         # Turn-taking state, owned by the ear thread (on_ear):
         self._tentative: _Turn | None = None  # answering during the pause
@@ -232,28 +288,32 @@ class Pipeline:
         self._resume_until = 0.0  # monotonic; speech before this continues _last_turn
         self._merge_prefix = ""  # the words of a turn taken back, to join the next
         self._merge_confidence = 1.0  # and how sure the recogniser was of them
-        ear.emit = self.on_ear
-        ear.judge = self._judge
-        if speaker is not None:
-            speaker.on_first_sample = lambda _t: self._set_state(State.SPEAKING)
-            # The output rests only while Parley waits for its wake phrase (the
-            # phrase itself gives the stream time to open again).
-            speaker.may_rest = lambda: self.ear.wake_required
+        # The mouth before the ear: the ear's self-hearing guard needs its voice.
+        self.speaker = (
+            speaker(SpeakerHooks(self._first_sample, self._may_rest))
+            if speaker is not None
+            else None
+        )
+        speaking = self.speaker.speaking if self.speaker is not None else None
+        self.ear = ear(EarHooks(self.on_ear, self._judge, speaking))
+        """Owned by the ear thread once `start` runs (its `wake_required` too)."""
         if self.options.open_mic:
-            ear.wake_required = False
+            self.ear.wake_required = False  # before the ear thread exists
 
     # -- public API ----------------------------------------------------------------------
 
     def start(self) -> None:
         self.source.start()
+        self._brain = threading.Thread(target=self._brain_loop, name="brain", daemon=True)
         self._threads = [
             threading.Thread(target=self._ear_loop, name="ear", daemon=True),
-            threading.Thread(target=self._brain_loop, name="brain", daemon=True),
+            self._brain,
         ]
         if self.speaker is not None:
             self.speaker.start()
-        # Events the core emits between turns (a timer going off) come here too.
-        unheard = self.manager.attach_voice(self._emit)
+        # Every event of the manager comes here from now on: a turn's, and those
+        # it emits between turns (a timer going off).
+        unheard = self.manager.attach_voice(self._from_manager)
         for t in self._threads:
             t.start()
         # Always announce the first state: it tells clients Parley is ready to hear.
@@ -652,7 +712,7 @@ class Pipeline:
                     return
             self._emit(event)
 
-        self.manager.sink = sink
+        self._turn_sink = sink
         try:
             if turn.confirm is not None:
                 result = self.manager.confirm(*turn.confirm)
@@ -662,7 +722,7 @@ class Pipeline:
                     typed=turn.heard is None and not turn.tentative,  # the UI's text box
                 )
         finally:
-            self.manager.sink = self._emit
+            self._turn_sink = None
         turn.result = result
         if speaker is not None:
             for clause in chunker.flush():
@@ -771,6 +831,27 @@ class Pipeline:
             if state is not self._state:
                 self._state = state
                 self._emit(StateChanged(state))
+
+    def _first_sample(self, _t: float) -> None:
+        self._set_state(State.SPEAKING)
+
+    def _may_rest(self) -> bool:
+        """The output rests only while Parley waits for its wake phrase (the
+        phrase itself gives the stream time to open again). Mouth thread: it
+        reads the ear's flag, never changes it."""
+        return self.ear.wake_required
+
+    def _from_manager(self, event: Event) -> None:
+        """The manager's events (attached once, in `start`). On the brain thread
+        during a turn they go through that turn's sink (the clause chunker, the
+        events a tentative turn holds); from the manager's other threads (a
+        timer going off, a question timing out) they go out at once: they are
+        no part of the turn being answered, and must not be held or dropped
+        with it."""
+        if threading.current_thread() is self._brain and self._turn_sink is not None:
+            self._turn_sink(event)
+        else:
+            self._emit(event)
 
     def _emit(self, event: Event) -> None:
         if isinstance(event, Notice) and event.code in SPOKEN_NOTICES:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.events import Error, ErrorCode, EventSink, Notice, NoticeCode
-from assistant.pipeline import FrameSource, Pipeline, VoiceOptions
+from assistant.pipeline import EarHooks, FrameSource, Pipeline, VoiceOptions, speaker_for
 from assistant.session import Session
 from assistant.speech import hearing
-from assistant.speech.speaker import AudioOut, Speaker, WavOut
+from assistant.speech.ear import Ear
+from assistant.speech.speaker import AudioOut, WavOut
 from assistant.speech.stt import SttError, VoskEngine, open_engine
 from assistant.speech.stt_worker import RecognizerProcess
 from assistant.speech.tts import Synthesizer, TtsError
@@ -72,7 +73,7 @@ def build_voice(
 
     synth: Synthesizer | None = None
     out: AudioOut | None = None
-    speaker: Speaker | None = None
+    speaker_parts: tuple[Synthesizer, AudioOut] | None = None  # the pipeline builds the Speaker
     if speak:
         synth = Synthesizer(s.tts_voice, s.tts_rate, s.tts_volume)
         try:
@@ -80,7 +81,7 @@ def build_voice(
             if synth.warning:
                 sink(Notice(synth.warning, NoticeCode.TTS_VOICE))
             out = _output(speak_to, s.output_device)
-            speaker = Speaker(synth, out)
+            speaker_parts = (synth, out)
         except TtsError as e:
             sink(Error(ErrorCode.TTS_UNAVAILABLE, f"{e} Parley will answer in text only."))
             synth.close()
@@ -100,22 +101,32 @@ def build_voice(
             if out is not None and hasattr(out, "close"):
                 out.close()
             raise VoiceUnavailable(str(e)) from e
-    # The same ear `parley transcribe` hears a file with (speech/hearing.py).
-    ear = hearing.make_ear(recognizer, s.language, spotter=spotter)
     options = VoiceOptions(
         open_mic=open_mic,
         follow_up_s=s.follow_up_s,
         headphones=s.headphones,
         turn_wait_s=s.turn_wait_s,
     )
-    pipeline = Pipeline(session.manager, source, ear, speaker, sink, options)
-    if speaker is not None and hasattr(out, "on_first_sample"):
-        out.on_first_sample = speaker.mark_first_sample  # type: ignore[union-attr]
-    if speaker is not None and not s.headphones and hasattr(out, "recent_output"):
-        from assistant.speech.echo import EchoGate
 
-        gate = EchoGate(out, speaker.speaking)  # type: ignore[arg-type]
-        ear.speech_gate = gate
+    def make_ear(hooks: EarHooks) -> Ear:
+        # The same ear `parley transcribe` hears a file with (speech/hearing.py).
+        ear = hearing.make_ear(recognizer, s.language, hooks.emit, spotter=spotter)
+        # Ear takes neither in its constructor; it is new here, no thread has it yet.
+        ear.judge = hooks.judge
+        if hooks.speaking is not None and not options.headphones and hasattr(out, "recent_output"):
+            from assistant.speech.echo import EchoGate
+
+            ear.speech_gate = EchoGate(out, hooks.speaking)  # type: ignore[arg-type]
+        return ear
+
+    pipeline = Pipeline(
+        session.manager,
+        source=source,
+        ear=make_ear,
+        sink=sink,
+        speaker=speaker_for(*speaker_parts) if speaker_parts else None,
+        options=options,
+    )
     return VoiceParts(pipeline, synth, out)
 
 

@@ -1,7 +1,7 @@
 """The voice loop's turn-taking driven with scripted ear messages: the real
-Pipeline, DialogueManager (rules, SQLite history), Speaker and eSpeak NG worker;
-only the microphone and the sound device are replaced (a silent source, an
-output that records what it is asked to play).
+Pipeline, DialogueManager (rules, SQLite history) and Speaker, with fake
+engines (a silent source, a synthesiser in this process, an output that
+records what it is asked to play; no subprocess, no Qt).
 
 The test thread plays the ear thread: it calls `Pipeline.on_ear` directly
 (tests/pipeline_kit.py)."""
@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pipeline_kit import Events, Out, heard, user_rows, voice_loop, wait_held
 
+from assistant.dialogue.manager import DialogueManager
 from assistant.events import Latency, ReplyDone, TurnRetracted, UserTurn
 from assistant.pipeline import Pipeline, VoiceOptions
 from assistant.speech.ear import PauseHeard, SpeechResumed, SpeechStarted, TurnEnding
-from assistant.speech.tts import Synthesizer
 
 
 @pytest.fixture
-def loop(tmp_path: Path, synth: Synthesizer) -> Iterator[tuple[Pipeline, Events, Out]]:
-    with voice_loop(tmp_path, synth, VoiceOptions(open_mic=True, follow_up_s=0.0)) as parts:
+def loop(tmp_path: Path) -> Iterator[tuple[Pipeline, Events, Out]]:
+    with voice_loop(tmp_path, VoiceOptions(open_mic=True, follow_up_s=0.0)) as parts:
         yield parts
 
 
@@ -89,63 +89,68 @@ def test_speech_resuming_after_the_end_takes_the_turn_back(
     ]
 
 
-def test_speech_after_the_window_is_a_new_turn(loop: tuple[Pipeline, Events, Out]) -> None:
-    pipeline, events, _out = loop
-    pipeline.options.resume_window_s = 0.05
-    end = time.monotonic()
-    pipeline.on_ear(heard("what is two plus two", end))
-    events.wait(lambda: bool(events.of(Latency)))
-    time.sleep(0.1)
-    pipeline.on_ear(SpeechStarted(time.monotonic()))
-    pipeline.on_ear(heard("what is three plus three", time.monotonic()))
-    events.wait(lambda: len(events.of(Latency)) == 2)
-    assert not events.of(TurnRetracted)
-    assert user_rows(pipeline) == ["what is two plus two", "what is three plus three"]
+def test_speech_after_the_window_is_a_new_turn(tmp_path: Path) -> None:
+    options = VoiceOptions(open_mic=True, follow_up_s=0.0, resume_window_s=0.05)
+    with voice_loop(tmp_path, options) as (pipeline, events, _out):
+        end = time.monotonic()
+        pipeline.on_ear(heard("what is two plus two", end))
+        events.wait(lambda: bool(events.of(Latency)))
+        time.sleep(0.1)
+        pipeline.on_ear(SpeechStarted(time.monotonic()))
+        pipeline.on_ear(heard("what is three plus three", time.monotonic()))
+        events.wait(lambda: len(events.of(Latency)) == 2)
+        assert not events.of(TurnRetracted)
+        assert user_rows(pipeline) == ["what is two plus two", "what is three plus three"]
 
 
-def test_a_turn_committed_before_the_brain_reaches_it_is_heard(
-    loop: tuple[Pipeline, Events, Out],
-) -> None:
+def test_a_turn_committed_before_the_brain_reaches_it_is_heard(tmp_path: Path) -> None:
     """The ear can commit a prepared turn while the brain still finishes earlier
     work (a model warm-up): the reply must then not be held at all."""
-    from assistant.pipeline import _Speculate
+    warming, busy = threading.Event(), threading.Event()
 
-    pipeline, events, out = loop
-    busy = threading.Event()
-    pipeline.manager.speculate = lambda _text, _stop=None: int(busy.wait(10))  # type: ignore[method-assign]
-    pipeline._turns.put(_Speculate("warming up"))
-    end = time.monotonic()
-    pipeline.on_ear(SpeechStarted(end - 1.0))
-    pipeline.on_ear(PauseHeard("what is six times seven", True, end))
-    pipeline.on_ear(TurnEnding("what is six times seven"))
-    pipeline.on_ear(heard("what is six times seven", end))
-    assert out.clips == []  # the brain has not answered yet
-    busy.set()
-    events.wait(lambda: bool(events.of(Latency)))
-    assert out.clips, "the committed reply was never played"
-    assert events.of(ReplyDone)[0].text == "6 times 7 is 42."
+    class SlowWarmUp(DialogueManager):
+        def speculate(self, text: str, should_stop: Callable[[], bool] | None = None) -> int:
+            warming.set()
+            return int(busy.wait(10))
+
+    options = VoiceOptions(open_mic=True, follow_up_s=0.0)
+    with voice_loop(tmp_path, options, manager_type=SlowWarmUp) as (pipeline, events, out):
+        end = time.monotonic()
+        pipeline.on_ear(SpeechStarted(end - 1.0))
+        # A request that changes something is not prepared: the model is warmed up.
+        pipeline.on_ear(PauseHeard("take a note buy milk", True, end - 0.5))
+        assert warming.wait(10)
+        pipeline.on_ear(SpeechResumed())
+        pipeline.on_ear(PauseHeard("what is six times seven", True, end))
+        pipeline.on_ear(TurnEnding("what is six times seven"))
+        pipeline.on_ear(heard("what is six times seven", end))
+        assert out.clips == []  # the brain has not answered yet
+        busy.set()
+        events.wait(lambda: bool(events.of(Latency)))
+        assert out.clips, "the committed reply was never played"
+        assert events.of(ReplyDone)[0].text == "6 times 7 is 42."
 
 
-def test_a_turn_taken_back_for_no_words_is_answered_as_said(
-    loop: tuple[Pipeline, Events, Out],
-) -> None:
+def test_a_turn_taken_back_for_no_words_is_answered_as_said(tmp_path: Path) -> None:
     """Wake-word mode: the speech that took the turn back needs no wake phrase,
     and when it holds no words (a cough) the request is answered as it was."""
-    from assistant.speech.ear import SpeechDiscarded
+    from assistant.speech.ear import SpeechDiscarded, WakeHeard
 
-    pipeline, events, out = loop
-    pipeline.ear.wake_required = True
-    pipeline.on_ear(heard("what is two plus two", time.monotonic()))
-    events.wait(lambda: bool(out.clips))
-    pipeline.on_ear(SpeechStarted(time.monotonic()))
-    assert not pipeline.ear.wake_required  # the resumed words are listened to
-    pipeline.on_ear(SpeechDiscarded(""))
-    events.wait(lambda: len(events.of(ReplyDone)) >= 2)
-    assert events.of(ReplyDone)[-1].text == "2 plus 2 is 4."  # answered again
-    deadline = time.monotonic() + 10  # the brain writes the row before it says the reply
-    while user_rows(pipeline) != ["what is two plus two"]:
-        assert time.monotonic() < deadline, user_rows(pipeline)
-        time.sleep(0.01)
+    options = VoiceOptions(open_mic=False, follow_up_s=0.0)
+    with voice_loop(tmp_path, options, wake=True) as (pipeline, events, out):
+        pipeline.on_ear(WakeHeard(time.monotonic()))
+        pipeline.on_ear(heard("what is two plus two", time.monotonic()))
+        events.wait(lambda: bool(out.clips))
+        assert pipeline.ear.wake_required
+        pipeline.on_ear(SpeechStarted(time.monotonic()))
+        assert not pipeline.ear.wake_required  # the resumed words are listened to
+        pipeline.on_ear(SpeechDiscarded(""))
+        events.wait(lambda: len(events.of(ReplyDone)) >= 2)
+        assert events.of(ReplyDone)[-1].text == "2 plus 2 is 4."  # answered again
+        deadline = time.monotonic() + 10  # the brain writes the row before it says the reply
+        while user_rows(pipeline) != ["what is two plus two"]:
+            assert time.monotonic() < deadline, user_rows(pipeline)
+            time.sleep(0.01)
 
 
 def test_a_turn_taken_back_for_a_wordless_utterance_keeps_its_confidence(
@@ -165,3 +170,4 @@ def test_a_turn_taken_back_for_a_wordless_utterance_keeps_its_confidence(
     events.wait(lambda: len(events.of(ReplyDone)) >= 2)
     assert events.of(ReplyDone)[-1].text == "3 plus 3 is 6."
     assert [e.confidence for e in events.of(UserTurn)][-1] == 0.9  # as first heard
+
