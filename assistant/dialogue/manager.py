@@ -15,8 +15,6 @@ import logging
 import re
 import threading
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +32,7 @@ from assistant.dialogue.builtin_tools import (
     grounded_args,
     matching_timers,
 )
+from assistant.dialogue.confirmation import NO_PENDING, Confirmations, Heard, PendingRequest
 from assistant.dialogue.history import History, HistoryError
 from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
 from assistant.dialogue.notes import NoteStore
@@ -54,7 +53,6 @@ from assistant.events import (
     Source,
     State,
     StateChanged,
-    ToolRequest,
     ToolResult,
     UserTurn,
 )
@@ -90,8 +88,6 @@ LLM_BROKEN_HELP = (
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
 MAX_TOOL_CALLS = 4
 """Tool calls the LLM may make in one user turn, results fed back after each."""
-NO_PENDING = "There is no request waiting for your answer now."
-EXPIRED = "That question has expired, so I didn't {}. Ask again if you still want it."
 
 # The rule intents that act through a tool: intent -> (tool, arguments).
 _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, Any]] | None]] = {
@@ -127,19 +123,6 @@ _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, An
     if "url" in e
     else ("open_app", {"name": str(e["app"])[:60]}),
 }
-
-
-@dataclass
-class PendingRequest:
-    """A consequential call waiting for the user's yes."""
-
-    request_id: str
-    tool: str
-    args: dict[str, Any]
-    description: str
-    deadline: float
-    """time.monotonic() after which no answer means no."""
-    timer: threading.Timer | None = None
 
 
 @dataclass
@@ -234,14 +217,17 @@ class DialogueManager:
         self.tools = tools if tools is not None else builtin_registry(
             ToolEnv(notes=notes, timers=self.timers, now=now)
         )
-        self._pending: PendingRequest | None = None
-        self._pending_lock = threading.Lock()
-        # Requests already answered or timed out: a late click on one (the UI's
-        # own countdown ends with the core's) is ignored, not answered again.
-        self._decided: deque[str] = deque(maxlen=64)
         self._started = False
         self._format_told: object = None
         """The engine whose chat-format warnings were shown (once per model)."""
+        # Bound methods and getters, never copies: tests and the pipeline
+        # replace `settings`, `sink` and `tools` on a live manager.
+        self.confirmations = Confirmations(
+            settings=lambda: self.settings,
+            execute=self._execute,
+            audit=self._audit,
+            emit=self._emit,
+        )
         self.complete_call = tool_grammar.complete
         """Writes one grammar-constrained call (replaceable in logic tests)."""
         self._actions: list[tuple[str, ToolOutcome]] = []
@@ -253,8 +239,6 @@ class DialogueManager:
         ("the second one") completes it."""
         self._typed = True
         """The turn being answered was typed (its questions wait longer)."""
-        self._expired: PendingRequest | None = None
-        """A question that timed out since the last turn: a late yes is told so."""
 
     def _make_timers(self) -> TimerScheduler | None:
         """Timers live beside the history (so they survive a restart); when
@@ -351,7 +335,8 @@ class DialogueManager:
         the conversation (a read-only rule, or an LLM reply with no tool), so
         taking it back (`retract`) loses nothing. Pure; any thread."""
         text = " ".join(text.split())
-        if not text or self._pending is not None or self._continuation or self._choice:
+        busy = self.confirmations.pending is not None or self._continuation or self._choice
+        if not text or busy:
             return False
         intent = intents.parse(text)
         if intent is not None and intent.confidence >= RULE_CONFIDENCE:
@@ -376,10 +361,7 @@ class DialogueManager:
         )
         self._continuation = ""
         self._choice = None
-        with self._pending_lock:
-            pending, self._pending = self._pending, None
-        if pending is not None and pending.timer is not None:
-            pending.timer.cancel()
+        self.confirmations.drop()
         for name, outcome in reversed(result.actions):
             tool = self.tools.get(name)
             if tool is not None and tool.undo is not None and outcome.ok:
@@ -391,9 +373,7 @@ class DialogueManager:
     def _route(
         self, text: str, confidence: float, cancel: CancelToken, t0: float, continuation: str
     ) -> TurnResult:
-        with self._pending_lock:
-            pending, self._pending = self._pending, None
-            expired, self._expired = self._expired, None
+        pending, expired = self.confirmations.take()
         choice, self._choice = self._choice, None
         if pending is not None:
             answered = self._answer_pending(pending, text, confidence, t0)
@@ -480,11 +460,14 @@ class DialogueManager:
             audit = not tool.read_only
             plan = self._prepare(name, args, audit=audit, origin="rule")
             if isinstance(plan, Plan) and tool.consequential:
-                reply = self._request(name, plan)
+                reply = self._ask(name, plan)
                 return self._finish_fixed(
                     reply, Source.TOOL, user_id, t0, intent=intent.name.value, timings=timings
                 )
-            outcome = plan if isinstance(plan, ToolOutcome) else self._execute(name, plan, audit)
+            if isinstance(plan, ToolOutcome):
+                outcome = plan
+            else:
+                outcome = self._execute(name, plan, audit=audit)
             return self._finish_fixed(
                 outcome.text,
                 Source.RULE,
@@ -754,8 +737,10 @@ class DialogueManager:
         return plan
 
     def _execute(
-        self, name: str, plan: Plan, audit: bool = True, request_id: str = ""
+        self, name: str, plan: Plan, request_id: str = "", *, audit: bool = True
     ) -> ToolOutcome:
+        """Run a prepared call as one of this turn's actions (`retract` undoes
+        them); `request_id`: the question it answers, if it was asked."""
         outcome = self.tools.execute(name, plan.args)
         self._actions.append((name, outcome))
         if outcome.data.get("choices"):  # "Which one?": the next turn may answer
@@ -766,29 +751,11 @@ class DialogueManager:
             self._emit(ToolResult(request_id, name, outcome.ok, outcome.text, dict(outcome.data)))
         return outcome
 
-    def _request(self, name: str, plan: Plan) -> str:
+    # -- confirmation (confirmation.py) ---------------------------------------------------
+
+    def _ask(self, name: str, plan: Plan) -> str:
         """Park a consequential call until the user answers; returns the question."""
-        request_id = uuid.uuid4().hex[:12]
-        s = self.settings
-        timeout = float(s.typed_confirm_timeout_s if self._typed else s.confirm_timeout_s)
-        pending = PendingRequest(
-            request_id, name, dict(plan.args), plan.description, time.monotonic() + timeout
-        )
-        # The timeout runs on its own timer thread: the brain thread never waits.
-        pending.timer = threading.Timer(timeout, self._expire, (request_id,))
-        pending.timer.daemon = True
-        with self._pending_lock:
-            old, self._pending = self._pending, pending
-        if old is not None and old.timer is not None:
-            old.timer.cancel()
-        self._audit(
-            "tool_decision",
-            f"waiting for the user's yes or no: {plan.description}",
-            {"request_id": request_id, "tool": name, "arguments": plan.args, "decision": "asked"},
-        )
-        self._emit(ToolRequest(request_id, name, dict(plan.args), plan.description, timeout))
-        pending.timer.start()
-        return f"I'll {plan.description}. Shall I? Say yes or no."
+        return self.confirmations.ask(name, plan, typed=self._typed)
 
     def _answer_pending(
         self, pending: PendingRequest, text: str, confidence: float, t0: float
@@ -796,36 +763,26 @@ class DialogueManager:
         """The turn after a question: a yes runs the call, a no (or anything
         else) does not. Returns None when the turn still needs its own answer
         (the user said something else, which is then handled as usual)."""
-        if pending.timer is not None:
-            pending.timer.cancel()
-        if time.monotonic() > pending.deadline:
-            self._timed_out(pending)
-            self._expired = None  # answered here, late
+        heard = self.confirmations.hear(pending, text, confidence)
+        if heard is Heard.LATE:
             return self._late_answer(pending, text, confidence, t0)
-        confident = confidence >= self.settings.min_confidence
-        if confident and intents.is_yes(text):
-            user_id = self._user_turn(text, confidence)
-            reply, ok = self._decide(pending, True, "user_turn")
-            return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
-        if confident and intents.is_no(text):
-            user_id = self._user_turn(text, confidence)
-            reply, _ = self._decide(pending, False, "user_turn")
-            return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
-        reply, _ = self._decide(pending, False, "other_turn")
-        self._emit(Notice(reply, NoticeCode.TOOL_DENIED))
-        return None
+        if heard is Heard.OTHER:
+            reply, _ = self.confirmations.decide(pending, False, "other_turn")
+            self._emit(Notice(reply, NoticeCode.TOOL_DENIED))
+            return None
+        # The user's row first: the decision and the call's result follow it.
+        user_id = self._user_turn(text, confidence)
+        reply, _ = self.confirmations.decide(pending, heard is Heard.YES, "user_turn")
+        return self._finish_fixed(reply, Source.TOOL, user_id, t0, intent="confirm")
 
     def _late_answer(
         self, expired: PendingRequest, text: str, confidence: float, t0: float
     ) -> TurnResult | None:
-        """A yes or no to a question that timed out: said so, never passed on
-        (the model would take "yes" as a request of its own). None otherwise."""
-        if confidence < self.settings.min_confidence:
-            return None
-        if not (intents.is_yes(text) or intents.is_no(text)):
+        """A yes or no to a question that timed out is told so. None otherwise."""
+        reply = self.confirmations.late_reply(expired, text, confidence)
+        if reply is None:
             return None
         user_id = self._user_turn(text, confidence)
-        reply = EXPIRED.format(expired.description)
         return self._finish_fixed(reply, Source.SYSTEM, user_id, t0, intent="confirm")
 
     def _chosen(
@@ -855,80 +812,21 @@ class DialogueManager:
         """The user's click on a request (the UI's yes / no buttons). Call on
         the brain thread (`Pipeline.confirm` queues it there)."""
         t0 = time.monotonic()
-        with self._pending_lock:
-            pending = self._pending
-            if pending is not None and pending.request_id == request_id:
-                self._pending = None
-            else:
-                pending = None
-        if pending is None and request_id in self._decided:
-            return TurnResult("", Source.SYSTEM, intent="confirm")
+        pending = self.confirmations.claim(request_id)
+        if pending is None and self.confirmations.decided(request_id):
+            return TurnResult("", Source.SYSTEM, intent="confirm")  # a late second click
         self._emit(StateChanged(State.THINKING))
         try:
             if pending is None:
                 return self._finish_fixed(NO_PENDING, Source.SYSTEM, 0, t0, remember=False)
-            if pending.timer is not None:
-                pending.timer.cancel()
-            if time.monotonic() > pending.deadline:
-                reply = self._timed_out(pending)
-                return self._finish_fixed(reply, Source.TOOL, 0, t0, intent="confirm")
-            reply, _ = self._decide(pending, approved, "click")
+            reply = self.confirmations.click(pending, approved)
             return self._finish_fixed(reply, Source.TOOL, 0, t0, intent="confirm")
         finally:
             self._emit(StateChanged(State.IDLE))
 
     @property
     def pending_request(self) -> PendingRequest | None:
-        return self._pending
-
-    def _decide(self, pending: PendingRequest, approved: bool, by: str) -> tuple[str, bool]:
-        """Record the decision; run the call on a yes. Returns the reply and ok."""
-        self._decided.append(pending.request_id)
-        decision = "approved" if approved else "denied"
-        self._audit(
-            "tool_decision",
-            f"{decision} ({by.replace('_', ' ')}): {pending.description}",
-            {
-                "request_id": pending.request_id,
-                "tool": pending.tool,
-                "decision": decision,
-                "by": by,
-            },
-        )
-        if not approved:
-            text = f"Okay, I won't {pending.description}."
-            if by == "other_turn":
-                text = f"I didn't {pending.description}: you said something else."
-            self._emit(
-                ToolResult(pending.request_id, pending.tool, False, text, {"reason": decision})
-            )
-            return text, False
-        plan = Plan(pending.description, pending.args)
-        outcome = self._execute(pending.tool, plan, True, pending.request_id)
-        return outcome.text, outcome.ok
-
-    def _expire(self, request_id: str) -> None:
-        """The confirmation timeout (on a timer thread): no answer means no."""
-        with self._pending_lock:
-            pending = self._pending
-            if pending is None or pending.request_id != request_id:
-                return
-            self._pending = None
-        self._timed_out(pending)
-
-    def _timed_out(self, pending: PendingRequest) -> str:
-        self._decided.append(pending.request_id)
-        with self._pending_lock:
-            self._expired = pending
-        text = f"No answer, so I didn't {pending.description}."
-        self._audit(
-            "tool_decision",
-            f"timed out: {pending.description}",
-            {"request_id": pending.request_id, "tool": pending.tool, "decision": "timeout"},
-        )
-        self._emit(ToolResult(pending.request_id, pending.tool, False, text, {"reason": "timeout"}))
-        self._emit(Notice(text, NoticeCode.CONFIRM_TIMEOUT))
-        return text
+        return self.confirmations.pending
 
     def attach_voice(self, sink: EventSink) -> list[str]:
         """A voice loop takes the events from now on. Returns the missed-timer
@@ -1036,7 +934,7 @@ class DialogueManager:
             if isinstance(plan, ToolOutcome):
                 outcome = plan
             elif (tool := self.tools.get(call.tool)) is not None and tool.consequential:
-                said.append(self._request(call.tool, plan))
+                said.append(self._ask(call.tool, plan))
                 break  # the turn ends here: only the user's next turn can say yes
             else:
                 outcome = self._execute(call.tool, plan)
@@ -1120,18 +1018,7 @@ class DialogueManager:
             log.exception("event sink failed")
 
     def close(self) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            if pending.timer is not None:
-                pending.timer.cancel()
-            # The audit trail ends every request: this one was never answered.
-            self._audit(
-                "tool_decision",
-                f"dropped, Parley closed: {pending.description}",
-                {"request_id": pending.request_id, "tool": pending.tool, "decision": "closed"},
-                start=False,
-            )
+        self.confirmations.close()  # an open question ends in the audit trail
         if self.timers is not None:
             self.timers.close()
             self.timers.store.close()

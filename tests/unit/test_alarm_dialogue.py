@@ -146,7 +146,7 @@ def test_a_late_yes_is_told_the_question_expired(manager) -> None:  # type: igno
     m.handle("delete the note water the plants", typed=True)
     request = m.pending_request
     assert request is not None
-    m._expire(request.request_id)  # what the timeout's timer thread does
+    m.confirmations.expire(request.request_id)  # what the timeout's timer thread does
     r = m.handle("yes")
     assert r.reply.startswith("That question has expired")
     assert "delete the note 'water the plants'" in r.reply
