@@ -12,12 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pipeline_kit import Events, Out, heard, user_rows, voice_loop, wait_held
+from pipeline_kit import Events, Out, ScriptedEar, heard, user_rows, voice_loop, wait_held
 
-from assistant.dialogue.manager import DialogueManager
-from assistant.events import Latency, ReplyDone, TurnRetracted, UserTurn
+from assistant.dialogue.manager import DialogueManager, TurnResult
+from assistant.events import Latency, Notice, NoticeCode, ReplyDone, TurnRetracted, UserTurn
 from assistant.pipeline import Pipeline, VoiceOptions
 from assistant.speech.ear import PauseHeard, SpeechResumed, SpeechStarted, TurnEnding
 
@@ -171,3 +172,55 @@ def test_a_turn_taken_back_for_a_wordless_utterance_keeps_its_confidence(
     assert events.of(ReplyDone)[-1].text == "3 plus 3 is 6."
     assert [e.confidence for e in events.of(UserTurn)][-1] == 0.9  # as first heard
 
+
+def test_resumed_speech_is_heard_again_whole_and_undoes_the_turn(
+    loop: tuple[Pipeline, Events, Out],
+) -> None:
+    """The ear re-decodes the turn taken back with the new words as one clip
+    (`Ear.continue_last`, `UtteranceHeard.continues`): that transcript is the
+    request, joined to nothing; what the first turn did is undone."""
+    pipeline, events, out = loop
+    notes = pipeline.manager.notes
+    assert notes is not None
+    pipeline.on_ear(SpeechStarted(time.monotonic() - 1.0))
+    pipeline.on_ear(heard("take a note buy milk", time.monotonic()))
+    events.wait(lambda: bool(out.clips))  # answered: the note is saved
+    assert [text for _id, text, _when in notes.list()] == ["buy milk"]
+    ear = pipeline.ear
+    assert isinstance(ear, ScriptedEar)
+    pipeline.on_ear(SpeechStarted(time.monotonic()))
+    assert ear.continued == 1  # asked to hear it all again
+    pipeline.on_ear(heard("take a note buy milk and eggs", time.monotonic(), continues=True))
+    events.wait(lambda: len(events.of(ReplyDone)) == 2 and bool(events.of(TurnRetracted)))
+    assert [e.text for e in events.of(UserTurn)][-1] == "take a note buy milk and eggs"
+    assert [text for _id, text, _when in notes.list()] == ["buy milk and eggs"]
+    assert user_rows(pipeline) == ["take a note buy milk and eggs"]
+
+
+def test_a_timer_going_off_while_a_reply_is_prepared_is_not_held_with_it(
+    tmp_path: Path,
+) -> None:
+    """Events the manager emits off the brain thread belong to no turn: a
+    prepared turn that is dropped must not take them with it."""
+    preparing, go = threading.Event(), threading.Event()
+
+    class SlowRule(DialogueManager):
+        def handle(self, *args: Any, **kwargs: Any) -> TurnResult:
+            result = super().handle(*args, **kwargs)
+            preparing.set()
+            go.wait(10)
+            return result
+
+    options = VoiceOptions(open_mic=True, follow_up_s=0.0)
+    with voice_loop(tmp_path, options, manager_type=SlowRule) as (pipeline, events, _out):
+        end = time.monotonic()
+        pipeline.on_ear(SpeechStarted(end - 1.0))
+        pipeline.on_ear(PauseHeard("what is six times seven", True, end))
+        assert preparing.wait(10)  # the brain is inside the prepared turn
+        done = Notice("Your timer for 2 seconds is done.", NoticeCode.TIMER)
+        pipeline.manager.sink(done)  # from a thread not the brain's, as the timers emit
+        assert done in events.of(Notice)  # out at once, not held
+        pipeline.on_ear(SpeechResumed())  # the prepared reply is dropped
+        go.set()
+        assert done in events.of(Notice)
+        assert not events.of(UserTurn)
