@@ -29,7 +29,6 @@ from assistant.dialogue.builtin_tools import (
     ToolEnv,
     announcement,
     builtin_registry,
-    grounded_args,
     matching_timers,
 )
 from assistant.dialogue.confirmation import NO_PENDING, Confirmations, Heard, PendingRequest
@@ -38,6 +37,7 @@ from assistant.dialogue.intents import RULE_CONFIDENCE, Intent, IntentName
 from assistant.dialogue.notes import NoteStore
 from assistant.dialogue.replies import RuleContext, rule_reply
 from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
+from assistant.dialogue.tool_loop import CompleteCall, ToolLoop
 from assistant.dialogue.tools import Plan, Registry, Tool, ToolOutcome
 from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
 from assistant.events import (
@@ -86,8 +86,6 @@ LLM_BROKEN_HELP = (
     "why). Until it can, I answer by rule: the time and date, timers, arithmetic and notes."
 )
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
-MAX_TOOL_CALLS = 4
-"""Tool calls the LLM may make in one user turn, results fed back after each."""
 
 # The rule intents that act through a tool: intent -> (tool, arguments).
 _RULE_TOOLS: dict[IntentName, Callable[[dict[str, Any]], tuple[str, dict[str, Any]] | None]] = {
@@ -228,8 +226,14 @@ class DialogueManager:
             audit=self._audit,
             emit=self._emit,
         )
-        self.complete_call = tool_grammar.complete
-        """Writes one grammar-constrained call (replaceable in logic tests)."""
+        self._tool_loop = ToolLoop(
+            complete=tool_grammar.complete,
+            prepare=self._prepare,
+            execute=self._execute,
+            ask=self._ask,
+            audit=self._audit,
+            emit=self._emit,
+        )
         self._actions: list[tuple[str, ToolOutcome]] = []
         self._continuation = ""
         """A request Parley asked the rest of ("set a timer" -> "For how long?"):
@@ -239,6 +243,15 @@ class DialogueManager:
         ("the second one") completes it."""
         self._typed = True
         """The turn being answered was typed (its questions wait longer)."""
+
+    @property
+    def complete_call(self) -> CompleteCall:
+        """Writes one grammar-constrained tool call (replaceable in logic tests)."""
+        return self._tool_loop.complete
+
+    @complete_call.setter
+    def complete_call(self, complete: CompleteCall) -> None:
+        self._tool_loop.complete = complete
 
     def _make_timers(self) -> TimerScheduler | None:
         """Timers live beside the history (so they survive a restart); when
@@ -880,74 +893,11 @@ class DialogueManager:
         t0: float,
         timings: dict[str, float],
     ) -> TurnResult | None:
-        """Let the LLM call tools (grammar-constrained, up to MAX_TOOL_CALLS,
-        each result fed back). None when it chose to answer in words, or wrote
-        nothing usable: the turn then streams an ordinary reply."""
-        tools = self.tools.relevant(self.messages[-1].content)
-        offered = {t.name for t in tools}
-        # The ordinary prompt (the tool list is in its system part) with the
-        # reply opened as a call: the KV cache holds all of it but the opener.
-        base = engine.render(prompt)
-        base += " " if base.endswith(":") else ""
-        gbnf = tool_grammar.build_grammar(tools)
-        written = ""
-        said: list[str] = []
-        seen: set[str] = set()
-        for step in range(MAX_TOOL_CALLS):
-            stats = GenerationStats()
-            try:
-                prompt_text = base + written + tool_grammar.CALL_OPEN
-                generated = self.complete_call(
-                    engine, prompt_text, gbnf, cancel=cancel, stats=stats
-                )
-                call = tool_grammar.parse_call(generated)
-            except (LlmError, tool_grammar.CallError) as e:
-                # The error quotes the call written so far: user content, not logged.
-                log.warning("tool call step %d failed: %s", step, type(e).__name__)
-                break
-            timings[f"tool_call_{step + 1}"] = round(stats.total_ms, 1)
-            log.info(
-                "tool call %d in %.0f ms (%d tokens, %d evaluated): %s, %d argument(s)",
-                step + 1,
-                stats.total_ms,
-                stats.generated_tokens,
-                stats.evaluated_tokens,
-                call.tool,  # the name only: the arguments are the user's words
-                len(call.args),
-            )
-            if call.tool == tool_grammar.NONE or call.text in seen or cancel.cancelled:
-                break
-            seen.add(call.text)
-            if call.tool in self.tools and call.tool not in offered:
-                # The grammar only offers these; this guards any other writer.
-                plan: Plan | ToolOutcome = ToolOutcome(
-                    f"I can't use {call.tool} for that request.", {"error": "not_offered"}, False
-                )
-                self._audit(
-                    "tool_request",
-                    f"{call.text}: rejected: not offered for this request",
-                    {"tool": call.tool, "arguments": call.args, "origin": "llm", "ok": False},
-                )
-                self._emit(ToolResult("", call.tool, False, plan.text, dict(plan.data)))
-            else:
-                plan = self._prepare(call.tool, grounded_args(call.args, self.messages[-1].content))
-            if isinstance(plan, ToolOutcome):
-                outcome = plan
-            elif (tool := self.tools.get(call.tool)) is not None and tool.consequential:
-                said.append(self._ask(call.tool, plan))
-                break  # the turn ends here: only the user's next turn can say yes
-            else:
-                outcome = self._execute(call.tool, plan)
-            said.append(outcome.text)
-            # Fed back as data: text inside a result can never confirm anything.
-            written += f"{call.text}\nResult: {outcome.text}\n"
-            # Each tool once a turn: a small model otherwise repeats a call with
-            # new arguments (four timers for one request).
-            offered.discard(call.tool)
-            tools = [t for t in tools if t.name in offered]
-            if not tools:
-                break
-            gbnf = tool_grammar.build_grammar(tools)
+        """Let the LLM call tools (tool_loop.py); what they said is the reply.
+        None when it chose to answer in words, or wrote nothing usable: the
+        turn then streams an ordinary reply."""
+        request = self.messages[-1].content
+        said = self._tool_loop.run(engine, prompt, request, self.tools, cancel, timings)
         if not said:
             return None
         timings["tools"] = _ms(t0)

@@ -23,8 +23,9 @@ from assistant.config import Settings
 from assistant.dialogue.builtin_tools import ToolEnv, builtin_registry
 from assistant.dialogue.confirmation import NO_PENDING
 from assistant.dialogue.history import History
-from assistant.dialogue.manager import MAX_TOOL_CALLS, NO_LLM_HELP, DialogueManager
+from assistant.dialogue.manager import NO_LLM_HELP, DialogueManager
 from assistant.dialogue.notes import NoteStore
+from assistant.dialogue.tool_loop import MAX_TOOL_CALLS
 from assistant.events import (
     Event,
     Notice,
