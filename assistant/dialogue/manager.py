@@ -40,6 +40,7 @@ from assistant.dialogue.timers import Timer, TimerScheduler, TimerStore
 from assistant.dialogue.tool_loop import CompleteCall, ToolLoop
 from assistant.dialogue.tools import Plan, Registry, Tool, ToolOutcome
 from assistant.dialogue.turn_end import Missing, continuation_question, judge_turn
+from assistant.dialogue.work_ahead import WorkAhead
 from assistant.events import (
     Error,
     ErrorCode,
@@ -66,8 +67,6 @@ from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
 
 log = logging.getLogger(__name__)
 
-SPECULATE_TOKENS = 12
-"""Tokens generated ahead at a pause: about the first clause (6 words)."""
 LLM_WAIT_S = 120.0
 """How long a turn waits for a model that is still loading."""
 CLAUSE_END = re.compile(r"[.!?;:,](\s|$)|\n")
@@ -182,7 +181,13 @@ def _builtin_tools() -> tuple[Tool, ...]:
 
 
 class DialogueManager:
-    """One conversation at a time. `handle` is called on the brain thread."""
+    """One conversation at a time. `handle` is called on the brain thread.
+
+    Three collaborators hold parts of a turn: `confirmations` (the question
+    before a consequential call, confirmation.py), the LLM's tool calls
+    (tool_loop.py) and the model work done before a turn (work_ahead.py).
+    The manager keeps the turn itself: routing, history rows, events and the
+    LLM context."""
 
     def __init__(
         self,
@@ -233,6 +238,12 @@ class DialogueManager:
             ask=self._ask,
             audit=self._audit,
             emit=self._emit,
+        )
+        self._ahead = WorkAhead(
+            llm=llm,
+            prompt=self._next_prompt,
+            settings=lambda: self.settings,
+            might_call_tool=self._might_call_tool,
         )
         self._actions: list[tuple[str, ToolOutcome]] = []
         self._continuation = ""
@@ -359,7 +370,7 @@ class DialogueManager:
                 return intent.name not in (IntentName.STOP, IntentName.REPEAT)
             tool = self.tools.get(call[0])
             return tool is not None and tool.read_only
-        return not (len(self.tools) and self.tools.might_need(text))
+        return not self._might_call_tool(text)
 
     def retract(self, result: TurnResult) -> None:
         """Take a turn back: Parley ended it too early and the user went on
@@ -555,7 +566,7 @@ class DialogueManager:
                 str(e), Source.SYSTEM, user_id, t0, flagged="too_long", remember=False
             )
         prompt = [*system, *self._turn_view(engine, kept)]
-        if len(self.tools) and self.tools.might_need(self.messages[-1].content):
+        if self._might_call_tool(self.messages[-1].content):
             done = self._answer_with_tools(engine, prompt, user_id, cancel, t0, timings)
             if done is not None:
                 return done
@@ -632,6 +643,8 @@ class DialogueManager:
             self.last_reply = reply
         return TurnResult(reply, Source.LLM, user_id, reply_id, interrupted, "", None, timings)
 
+    # -- work ahead of a turn (work_ahead.py) ---------------------------------------------
+
     def prepare_next_turn(self, should_stop: Callable[[], bool] | None = None) -> int:
         """Evaluate, now, the prompt up to where the user's next words will go:
         the reply just given (rule replies are not in the KV cache yet), its
@@ -640,11 +653,8 @@ class DialogueManager:
         path. `should_stop`: checked between chunks; True (a turn is waiting)
         ends the work early. Returns the tokens evaluated (0 when no model)."""
         if not self.messages:
-            return 0
-        marker = "\x00"
-        return self._prefill(
-            marker, lambda text: text[: text.index(marker)].rstrip(" "), should_stop
-        )
+            return 0  # nothing said yet: the system part was prefilled at load
+        return self._ahead.prepare_next_turn(should_stop)
 
     def listen_ahead(self, words: str, should_stop: Callable[[], bool] | None = None) -> int:
         """The user is still speaking and has said `words` so far: evaluate the
@@ -652,72 +662,30 @@ class DialogueManager:
         the reply's opener are left to evaluate. Cheap (a few new tokens per
         partial transcript); nothing when a rule will answer or no model is
         loaded. Returns the tokens evaluated."""
-        words = " ".join(words.split())
-        intent = intents.parse(words)
-        if not words or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
-            return 0
-        marker = "\x00"
-
-        def upto_words(text: str) -> str:
-            return text[: text.index(marker)] if marker in text else ""
-
-        return self._prefill(words + marker, upto_words, should_stop)
+        return self._ahead.listen_ahead(words, should_stop)
 
     def speculate(self, text: str, should_stop: Callable[[], bool] | None = None) -> int:
         """The user paused after `text`, which may be the whole turn: start the
         reply now. An ordinary reply is generated ahead (`generate_ahead`, up
-        to SPECULATE_TOKENS, about the first clause, or until `should_stop`):
+        to work_ahead.SPECULATE_TOKENS, about the first clause, or until `should_stop`):
         if the turn is confirmed with these words, its first words are ready at
         once; if not, only the work is lost. A turn that may call a tool has its
         prompt evaluated only. No history, no events. Returns the tokens made
         or evaluated (0 when a rule will answer or no model is loaded)."""
-        text = " ".join(text.split())
-        intent = intents.parse(text)
-        if not text or (intent is not None and intent.confidence >= RULE_CONFIDENCE):
-            return 0  # a rule answers: nothing to warm up
-        if len(self.tools) and self.tools.might_need(text):
-            return self._prefill(text, lambda prompt: prompt, should_stop)
-        return self._with_prompt(
-            text,
-            lambda engine, prompt: engine.generate_ahead(
-                prompt,
-                temperature=self.settings.temperature,
-                budget=SPECULATE_TOKENS,
-                should_stop=should_stop,
-            ),
-        )
+        return self._ahead.speculate(text, should_stop)
 
-    def _prefill(
-        self,
-        user_text: str,
-        cut: Callable[[str], str],
-        should_stop: Callable[[], bool] | None = None,
-    ) -> int:
-        """Evaluate into the KV cache `cut(prompt)`, where prompt is the one the
-        conversation would send with `user_text` as the next user turn."""
-        return self._with_prompt(
-            user_text,
-            lambda engine, prompt: engine.prefill_text(cut(engine.render(prompt)), should_stop),
-        )
-
-    def _with_prompt(
-        self, user_text: str, work: Callable[[LlmEngine, list[Message]], int]
-    ) -> int:
-        """`work(engine, prompt)` with the prompt the conversation would send with
-        `user_text` as the next user turn. Only with a loaded model: this never
-        starts or waits for loading."""
-        if self.llm is None or self.llm.state is not LlmState.READY:
-            return 0
-        engine = self.llm.get(0)
-        if engine is None:
-            return 0
+    def _next_prompt(self, engine: LlmEngine, user_text: str) -> list[Message]:
+        """The prompt the conversation would send with `user_text` as the next
+        user turn, from the context window's current start (the turn itself
+        fits the window again)."""
         system = system_messages(self.settings, engine, list(self.tools))
         kept = [*self.messages[self.window.start :], Message("user", user_text)]
-        try:
-            return work(engine, [*system, *self._turn_view(engine, kept)])
-        except LlmError as e:
-            log.warning("background work on the model failed: %s", e)
-            return 0
+        return [*system, *self._turn_view(engine, kept)]
+
+    def _might_call_tool(self, text: str) -> bool:
+        """Whether `text` mentions something a tool does (only then is the
+        model offered tools)."""
+        return bool(len(self.tools) and self.tools.might_need(text))
 
     def _turn_view(self, engine: LlmEngine, kept: Sequence[Message]) -> list[Message]:
         """The conversation as the model sees it (llm/prompt.py): Parley's own
