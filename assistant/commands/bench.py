@@ -54,11 +54,19 @@ def add_parser(subparsers: Any) -> None:
     stt.set_defaults(func=run_stt)
 
     startup = sub.add_parser(
-        "startup", help="time to the window and to ready-to-listen; memory at rest"
+        "startup",
+        help="time to the window and to ready-to-listen; memory of each process at rest",
     )
     startup.add_argument("--runs", type=int, default=5, help="measured runs of each")
     startup.add_argument("--settle", type=float, default=5.0, help="seconds before memory")
     startup.add_argument("--model", default="", metavar="PATH|ID", help="llm_model for the run")
+    startup.add_argument(
+        "--home", type=Path, metavar="DIR",
+        help="PARLEY_HOME for the runs, kept (its config.toml is replaced; default: a temporary)",
+    )
+    startup.add_argument(
+        "--no-exchange", action="store_true", help="memory once ready only, not after an exchange"
+    )
     startup.add_argument("--json", action="store_true")
     startup.set_defaults(func=run_startup)
 
@@ -163,8 +171,8 @@ def run_startup(args: argparse.Namespace) -> int:
     from assistant.bench.startup import run_startup as bench_startup
 
     report = bench_startup(
-        max(1, args.runs), settle_s=args.settle, model=args.model,
-        log=lambda s: print(s, file=sys.stderr, flush=True),
+        max(1, args.runs), settle_s=args.settle, model=args.model, home=args.home,
+        exchange=not args.no_exchange, log=lambda s: print(s, file=sys.stderr, flush=True),
     )
     print(json.dumps(report.to_dict()) if args.json else report.table())
     return 1 if report.problems else 0

@@ -134,6 +134,9 @@ def test_bench_startup_times_the_real_app_and_listen(parley_home: Path) -> None:
     assert report["window_s"] > 0 and report["ready_to_listen_s"] > 0
     assert report["memory_mb"]["app"]["app"] > 0
     assert report["memory_mb"]["listen"]["speech worker"] > 0
+    if not report["notes"]:  # a test voice asked the question: memory after the exchange too
+        after = report["memory"]["listen"]["exchange"]
+        assert after["listen"]["anon"] > 0 and after["listen"]["models"] > 0
 
 
 def test_doctor_is_not_ready_when_the_chosen_microphone_is_gone(parley_home: Path) -> None:
