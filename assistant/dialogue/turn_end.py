@@ -283,6 +283,8 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.OBJECT  # "turn off" (the lights), "switch on"
     if last in _PARTICLES and any(w in _PHRASAL for w in words[-5:-2]):
         return Missing.NOTHING  # "turn it off", "switch the lights on"
+    if _fronted_object(words):
+        return Missing.NOTHING  # "what did she write", "where are you from"
     if last in _ARTICLES | _POSSESSIVES | _PREPOSITIONS | _CONJUNCTIONS:
         return Missing.WORDS
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS | _words("there"):
@@ -324,6 +326,52 @@ def _lexical_gap(words: list[str]) -> Missing:
     if last in _INDEFINITE and any(w in _TELLING for w in words[:-1]):
         return Missing.COMPLEMENT  # "tell me something"
     return Missing.NOTHING
+
+
+# Prepositions a question leaves at its end once their object was asked for
+# first ("where are you from", "what is it for"); not "in"/"on": "what time is
+# it in" (Tokyo) goes on.
+_STRANDED = _words("from for about with to at of")
+# Verbs whose "-ing"/"-ed" form before "to" is a future or a wish, not an
+# action the question word is the object of: "what are you going to" (do).
+_NOT_DONE_TO = _words("going trying planning supposed used meant wanted hoping able")
+_PARTICIPLES = _words("made built written known done sold kept held found told paid")
+# Verbs that usually go on after a fronted object: "what can you tell" (me about).
+_GOES_ON = _words("tell give show teach remind let send bring put turn")
+
+
+def _fronted_object(words: list[str]) -> bool:
+    """A question whose question word is the object its last word needs: the
+    verb's ("what do bees eat", "which book did he write") or a preposition's
+    ("what country is she from", "who are you talking to"). English asks for
+    the object first, so the sentence is whole where a statement would not be."""
+    if words[0] not in _words("what which who whom where") or len(words) < 4:
+        return False
+    # The question word, at most two words of its noun phrase ("what else",
+    # "which city"), then the auxiliary, a subject, and the last word.
+    aux = next((k for k in range(1, 4) if words[k] in _AUXILIARIES), 0)
+    if not aux or aux >= len(words) - 2:
+        return False
+    last, before = words[-1], words[-2]
+    if last in _STRANDED | _words("in on"):
+        if before in _SUBJECT_PRONOUNS | _POINTING:
+            # "where are you from", "what is it for"; not "what time is it in"
+            return last not in _words("to in on")
+        # The verb that leaves the preposition behind follows a subject: "who is
+        # he talking to", "what is glass made of", "who did you vote for" (not
+        # "who was the king of": "the" is no subject).
+        subject = words[aux + 1 : -2]
+        if not subject or subject[-1] in _FUNCTION_WORDS:
+            return False
+        if words[aux] in _MODALS:  # "who did you vote for"; not "what did you say to"
+            return last != "to"
+        doing = before in _PARTICIPLES or (len(before) > 3 and before.endswith(("ing", "ed")))
+        # "who are you talking to"; not "what are you going to"
+        return doing and not (last == "to" and before in _NOT_DONE_TO)
+    # "where" asks for no verb's object: "where can i buy" (what?) goes on.
+    verb = last in (_OBJECT_VERBS | _TRANSITIVE_PAST) and last not in _GOES_ON
+    asks_object = words[0] != "where" and words[aux] in _MODALS
+    return verb and asks_object  # "what do bees make", "what did he write"
 
 
 def _superlative(word: str) -> bool:

@@ -28,6 +28,15 @@ FINISHED = [
     "what is the weather like",
     "set an alarm for six thirty am",
     "how far away is the sun",
+    # the question word is the object the last word needs
+    "what does a panda eat",
+    "which poem did she write",
+    "who did you vote for",
+    "what planet are you from",
+    "what are you looking at",
+    "what is this tool used for",
+    "who is he talking to",
+    "what is glass made of",
     "stop",
     "thanks",
     "yes",
@@ -87,6 +96,13 @@ UNFINISHED = [
     ("can you remind me", Missing.OBJECT),
     ("please open", Missing.OBJECT),
     ("remind me to", Missing.WORDS),
+    # a fronted question word does not stand for every object
+    ("where can i find", Missing.OBJECT),  # find what?
+    ("what can you show", Missing.OBJECT),  # show me ...
+    ("what time is it in", Missing.WORDS),  # (Lisbon)
+    ("what do you want us to", Missing.WORDS),
+    ("what are you going to", Missing.WORDS),
+    ("who was the king of", Missing.WORDS),
     # intents missing a slot
     ("set a timer", Missing.DURATION),
     ("start a countdown", Missing.DURATION),
