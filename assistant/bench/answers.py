@@ -160,10 +160,13 @@ def contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(phrase)}", text, re.IGNORECASE) is not None
 
 
-def few_shot_marks(header: Sequence[Message]) -> set[str]:
+def few_shot_marks(header: Sequence[Message], *, refusals: bool = True) -> set[str]:
     """What of the prompt's fixed start a reply must not copy: the proper
     nouns of the example answers (words capitalised mid-sentence) and every
-    run of five words of the example answers and of the system text."""
+    run of five words of the example answers and of the system text.
+    `refusals` False leaves out the example answers that say what Parley can
+    and cannot do ("I can't ..."): the right words for a request no tool can
+    do (the false-claims cases), a copied example anywhere else."""
     marks: set[str] = set()
     for m in header:
         words = _words(m.content)
@@ -173,8 +176,8 @@ def few_shot_marks(header: Sequence[Message]) -> set[str]:
                 w for s in sentences for w in _words(s)[1:]
                 if w[:1].isupper() and w not in ("I", "Parley")
             )  # fmt: skip
-        if m.role == "assistant" and m.content.startswith("I can"):
-            continue  # what Parley says it can do is true in any answer, not example content
+        if not refusals and m.role == "assistant" and m.content.startswith("I can"):
+            continue
         for i in range(len(words) - 4):
             marks.add(" ".join(words[i : i + 5]))
     return marks
@@ -342,6 +345,7 @@ def run_model(
         )
         header = system_messages(settings, engine, list(manager.tools))
         marks = few_shot_marks(header)
+        refusing = few_shot_marks(header, refusals=False)
         try:
             for n, case in enumerate(cases, 1):
                 manager.open_conversation(new=True)
@@ -353,7 +357,9 @@ def run_model(
                     result = manager.handle(turn)
                     replies.append(result.reply)
                     if result.source is Source.LLM or _caught(result.reply):
-                        leaks += find_leaks(result.reply, " ".join(case.turns), marks)
+                        said = " ".join(case.turns)
+                        case_marks = refusing if case.category == "false_claims" else marks
+                        leaks += find_leaks(result.reply, said, case_marks)
                     else:
                         rule_replies.append(result.reply)
                     unbacked = claims.unbacked_claim(result.reply, result.actions) is not None

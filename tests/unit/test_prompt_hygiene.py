@@ -78,7 +78,13 @@ def test_bench_leak_check_finds_copies_of_the_header() -> None:
     assert find_leaks("<end_of_turn>", "hi", marks) == ["<end_of_turn>"]
     real = few_shot_marks([Message("system", "You are Parley."), *BASE_MODEL_EXAMPLES])
     assert real  # the shipped examples give the bench something to look for
-    assert find_leaks("I can set timers, take notes and open apps.", "lights", real) == []
+    refusal = next(m.content for m in BASE_MODEL_EXAMPLES if m.content.startswith("I can"))
+    # Copied into a joke it is a leak; as the answer to a request no tool can do
+    # (the false-claims cases) it is the right answer.
+    assert find_leaks(refusal, "tell me a joke about owls", real)
+    apt = few_shot_marks([Message("system", "You are Parley."), *BASE_MODEL_EXAMPLES],
+                         refusals=False)  # fmt: skip
+    assert find_leaks(refusal, "turn off the lights", apt) == []
 
 
 def test_bench_contamination_and_grounding_checks() -> None:
