@@ -137,8 +137,20 @@ def phrase_words(phrase: str) -> list[str]:
 # --------------------------------------------------------------------------- pocketsphinx
 
 
+def dictionary_entries(words: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The English dictionary's lines for `words`: word -> [(name, phones)], the
+    name "word(2)" for a second pronunciation (what a keyphrase search needs
+    of pocketsphinx's CMU dictionary)."""
+    from assistant.speech import cmudict
+
+    lex = cmudict.english()
+    if lex is None:
+        return {}
+    return {w: found for w in dict.fromkeys(words) if (found := lex.entries(w))}
+
+
 class KeyphraseSpotter:
-    """pocketsphinx keyphrase search (English). Loads in about 0.2 s."""
+    """pocketsphinx keyphrase search (English). Loads in about 0.06 s."""
 
     engine = "pocketsphinx"
 
@@ -156,23 +168,27 @@ class KeyphraseSpotter:
         self.threshold = threshold
         words = phrase_words(phrase)
         # No language model (lm=None loads in 0.2 s instead of 0.5 s); live CMN
-        # because a keyphrase search never sees a whole utterance at once.
+        # because a keyphrase search never sees a whole utterance at once. No
+        # dictionary either: the search reads only the phrase's words, and the
+        # whole CMU dictionary held 21 MB (docs/ARCHITECTURE.md, Memory).
         decoder = Decoder(
-            loglevel="FATAL", samprate=SAMPLE_RATE, lm=None, cmn="live", kws_threshold=threshold
+            loglevel="FATAL", samprate=SAMPLE_RATE, lm=None, dict=None, cmn="live",
+            kws_threshold=threshold,
         )
         extra = {w.lower(): p.upper() for w, p in (pronunciations or {}).items()}
+        known = dictionary_entries(words)
         missing = []
         for word in dict.fromkeys(words):
-            if decoder.lookup_word(word) is not None:
-                continue
-            if word not in extra:
+            entries = known.get(word) or ([(word, extra[word])] if word in extra else [])
+            if not entries:
                 missing.append(word)
                 continue
             try:
-                decoder.add_word(word, extra[word], False)
+                for name, phones in entries:  # "parley", then "parley(2)"...
+                    decoder.add_word(name, phones, False)
             except RuntimeError as exc:
                 raise WakeWordError(
-                    f"Cannot add '{word}' with phones '{extra[word]}': use the English "
+                    f"Cannot add '{word}' with phones '{phones}': use the English "
                     "model's ARPAbet phones, e.g. 'P AA R L IY'.",
                     "bad_word",
                 ) from exc
@@ -549,9 +565,12 @@ def _is_phrase_tail(word: str, last: str) -> bool:
     for k in range(2, len(last)):
         if difflib.SequenceMatcher(None, word, last[-k:]).ratio() >= _TAIL_LETTERS:
             return True
-    from assistant.speech.command_bias import lexicon, phone_distance
+    from assistant.speech import cmudict
+    from assistant.speech.command_bias import phone_distance
 
-    lex = lexicon()
+    lex = cmudict.english()
+    if lex is None:
+        return False
     for heard in lex.get(word, ())[:2]:
         if len(heard) > 2:
             continue
