@@ -52,11 +52,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from assistant.audio import format as audio_format
 from assistant.speech.worker_process import (
     WorkerError,
     WorkerGone,
@@ -64,6 +61,12 @@ from assistant.speech.worker_process import (
     WorkerProcess,
     WorkerTimeout,
 )
+
+if TYPE_CHECKING:
+    # numpy only where the parent handles samples: the worker, which imports
+    # this module, never needs it (8.6 MB of its ~19 MB anonymous memory;
+    # docs/ARCHITECTURE.md, Memory).
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +237,8 @@ class Synthesizer:
             try:
                 reply = self._request(_SynthReq(text, str(path)), timeout)
                 if isinstance(reply, _Pcm):
+                    import numpy as np
+
                     samples, rate = np.frombuffer(reply.data, dtype=np.int16).copy(), reply.rate
                 else:
                     try:
@@ -356,6 +361,8 @@ def speak_direct(
 
 def write_wav(path: Path, syn: Synthesis) -> None:
     """Write a synthesis as a 16-bit mono WAV file."""
+    from assistant.audio import format as audio_format
+
     audio_format.write_wav(path, syn.samples, syn.sample_rate)
 
 
@@ -364,6 +371,10 @@ def write_wav(path: Path, syn: Synthesis) -> None:
 
 def _read_audio(path: Path) -> tuple[np.ndarray, int]:
     """(mono int16 samples, Hz) from the WAV or AIFF file an engine wrote."""
+    import numpy as np
+
+    from assistant.audio import format as audio_format
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -389,6 +400,8 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
 def _read_aiff(data: bytes) -> tuple[np.ndarray, int, int]:
     """AIFF / AIFF-C (uncompressed) reader: what NSSpeechSynthesizer writes.
     The stdlib's aifc module is deprecated and gone in Python 3.13."""
+    import numpy as np
+
     kind = data[8:12]
     if kind not in (b"AIFF", b"AIFC"):
         raise ValueError("not an AIFF file")

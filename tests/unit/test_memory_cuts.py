@@ -4,6 +4,8 @@ here."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,15 @@ def test_the_wake_spotter_holds_only_the_phrase_words() -> None:
     with pytest.raises(WakeWordError, match="zorblax"):
         KeyphraseSpotter("hey zorblax")
     KeyphraseSpotter("hey zorblax", pronunciations={"zorblax": "Z AO R B L AE K S"})
+
+
+def _imports(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    return set(out.stdout.split())
+
+
+def test_the_tts_worker_module_does_not_import_numpy() -> None:
+    assert "numpy" not in _imports("import assistant.speech.tts")
