@@ -47,6 +47,7 @@ import importlib.util
 import logging
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -192,6 +193,31 @@ def _reinstall_hint() -> str:
     return f"Reinstall it: pip install --force-reinstall {DISTRIBUTION}==0.1.0"
 
 
+def _transcriber_api() -> tuple[Any, Any]:
+    """moonshine_voice's Transcriber and ModelArch, without running the
+    package's __init__: it imports the package's downloader (requests, urllib3,
+    tqdm...), 10.5 MB of the speech worker's anonymous memory for code that
+    never runs, the model being in the wheel. The package module is made from
+    its spec but not executed, so its submodules import from the same folder
+    (a frozen app's too); should that fail, the plain import."""
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.find_spec(PACKAGE)
+        if spec is not None and spec.submodule_search_locations is not None:
+            sys.modules[PACKAGE] = importlib.util.module_from_spec(spec)
+            try:
+                from moonshine_voice.moonshine_api import ModelArch
+                from moonshine_voice.transcriber import Transcriber
+
+                return Transcriber, ModelArch
+            except Exception:  # a layout this does not know: import it whole
+                for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+                    del sys.modules[name]
+    from moonshine_voice import ModelArch
+    from moonshine_voice.transcriber import Transcriber
+
+    return Transcriber, ModelArch
+
+
 # --------------------------------------------------------------------------- engine
 
 
@@ -240,10 +266,8 @@ class MoonshineEngine:
     def _load(self) -> None:
         started = time.monotonic()
         try:
-            from moonshine_voice import ModelArch
-            from moonshine_voice.transcriber import Transcriber
-
-            self._transcriber = Transcriber(str(self.model_dir), ModelArch.TINY, options=OPTIONS)
+            transcriber, arch = _transcriber_api()
+            self._transcriber = transcriber(str(self.model_dir), arch.TINY, options=OPTIONS)
         except ImportError as exc:
             raise SttError(
                 f"Moonshine cannot run here ({exc}). Set stt_engine to pocketsphinx.",

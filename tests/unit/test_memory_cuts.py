@@ -85,3 +85,16 @@ def _imports(code: str) -> set[str]:
 
 def test_the_tts_worker_module_does_not_import_numpy() -> None:
     assert "numpy" not in _imports("import assistant.speech.tts")
+
+
+def test_moonshine_loads_without_its_downloader() -> None:
+    from assistant.speech import moonshine
+
+    if moonshine.unavailable_reason():
+        pytest.skip(f"Moonshine is not available: {moonshine.unavailable_reason()}")
+    loaded = _imports(
+        "from assistant.speech.moonshine import _transcriber_api\n"
+        "transcriber, arch = _transcriber_api(); assert arch.TINY is not None"
+    )
+    assert "moonshine_voice.transcriber" in loaded
+    assert not {"requests", "urllib3", "tqdm"} & loaded
