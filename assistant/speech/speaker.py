@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.memory import trim_heap
 from assistant.speech.chunking import speakable
 from assistant.speech.pauses import fit_pauses
 from assistant.speech.tts import Synthesizer, TtsError
@@ -110,6 +111,7 @@ class Speaker:
         self._held: dict[int, list[tuple[np.ndarray, int]]] = {}
         """Clips of held replies by epoch, in order, until `release` or `discard`."""
         self._thread: threading.Thread | None = None
+        self._trimmed = False  # the heap was trimmed and nothing happened since
         self.on_first_sample = on_first_sample
         """Called (from the audio thread) when a reply's first sample is played."""
         self.speaking = threading.Event()
@@ -213,6 +215,7 @@ class Speaker:
             except queue.Empty:
                 self._rest()
                 continue
+            self._trimmed = False
             if isinstance(msg, _Shutdown):
                 return
             if isinstance(msg, _Warm):
@@ -251,6 +254,12 @@ class Speaker:
         rest = getattr(self._out, "rest", None)
         if rest is not None and not self.speaking.is_set() and self.may_rest() and rest():
             log.debug("output resting")
+        if not self._trimmed and not self.speaking.is_set():
+            # REST_AFTER_S without a word to say: Parley is at rest, and what its
+            # threads freed since start-up or the last turn goes back to the
+            # system (~10 MB after an exchange; docs/ARCHITECTURE.md, Memory).
+            self._trimmed = True
+            trim_heap()
 
     def _wake(self) -> None:
         start = getattr(self._out, "start", None)

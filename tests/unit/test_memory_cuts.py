@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from assistant.memory import trim_heap
 from assistant.speech import cmudict
+from assistant.speech.stt_worker import Op, _serve
 
 DICTIONARY = (
     "'bout B AW T\n"
@@ -98,3 +100,68 @@ def test_moonshine_loads_without_its_downloader() -> None:
     )
     assert "moonshine_voice.transcriber" in loaded
     assert not {"requests", "urllib3", "tqdm"} & loaded
+
+
+class _Conn:
+    def __init__(self, requests: list[tuple[Op, bytes]]) -> None:
+        self.requests = requests
+
+    def recv(self) -> tuple[Op, bytes]:
+        if not self.requests:
+            raise EOFError
+        return self.requests.pop(0)
+
+
+class _Rec:
+    def accept(self, _samples: object) -> None: ...
+    def partial(self) -> str:
+        return ""
+    def final(self) -> str:
+        return "done"
+    def reset(self) -> None: ...
+
+
+def test_the_speech_worker_trims_its_heap_when_an_utterance_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import assistant.speech.stt_worker as worker
+
+    trims: list[int] = []
+    monkeypatch.setattr(worker, "trim_heap", lambda: trims.append(1) or True)
+    sent: list[object] = []
+    requests = [(Op.ACCEPT, b"\0\0" * 480), (Op.PARTIAL, b""), (Op.FINAL, b""),
+                (Op.ACCEPT, b"\0\0" * 480), (Op.RESET, b"")]
+    _serve(_Conn(requests), _Rec(), sent.append)  # type: ignore[arg-type]
+    assert sent == ["", "done"] and len(trims) == 2  # after the final and the reset
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_trim_heap_works_on_linux() -> None:
+    assert trim_heap()
+
+
+def test_the_voice_trims_the_heap_once_per_quiet_spell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import assistant.speech.speaker as speaker_module
+
+    trims: list[float] = []
+    monkeypatch.setattr(speaker_module, "REST_AFTER_S", 0.05)
+    monkeypatch.setattr(speaker_module, "trim_heap", lambda: trims.append(time.monotonic()))
+
+    class Out:
+        def play(self, samples: object, rate: int) -> None: ...
+        def stop(self) -> None: ...
+        def wait_done(self, timeout: float | None = None) -> bool:
+            return True
+
+    speaker = speaker_module.Speaker(object(), Out())  # type: ignore[arg-type]  # never asked to speak
+    speaker.start()
+    try:
+        time.sleep(0.4)
+        assert len(trims) == 1  # at rest after start-up, once however long it lasts
+        speaker.warm()  # a turn begins
+        time.sleep(0.4)
+        assert len(trims) == 2
+    finally:
+        speaker.close()
