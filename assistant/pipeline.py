@@ -175,6 +175,9 @@ class _Turn:
     """Its audio was let out at the end of the turn, before the final transcript."""
     dropped: bool = False
     """Taken back: the user went on speaking (before or after the end)."""
+    retracted: bool = False
+    """Undone (brain thread only): a turn taken back while the brain awaited
+    its commit reaches `_retract` twice, from `_run_turn` and `_Retract`."""
     decided: threading.Event = field(default_factory=threading.Event)
     """Set when a tentative turn is committed or dropped."""
     held: list[Event] = field(default_factory=list)
@@ -756,8 +759,9 @@ class Pipeline:
             if self._current is turn:
                 self._current = None
         result = turn.result
-        if result is None:
-            return  # it never ran
+        if result is None or turn.retracted:
+            return  # it never ran, or it is undone already
+        turn.retracted = True
         self.manager.retract(result)
         if turn.committed or not turn.tentative:  # the user saw it: take it off the screen
             self._emit(TurnRetracted(result.user_turn_id, result.reply_turn_id))
@@ -769,12 +773,41 @@ class Pipeline:
     def _spoken(self, turn: _Turn, result: TurnResult, timing: ReplyTiming) -> None:
         """The reply has been heard (or cut off): emit its full latency and
         move to the follow-up window."""
-        if turn.dropped:  # taken back: `_retract` does the rest
+        with turn.lock:
+            # Against `_resumes_last_turn` (ear thread): once a turn is taken
+            # back nothing is written to it; its rows may be gone already, and
+            # their ids given to the next turn's.
+            dropped = turn.dropped
+            if not dropped:
+                self._record_heard(turn, result, timing)
+        if dropped:  # taken back: `_retract` does the rest
             with self._lock:
                 if self._current is turn:
                     self._current = None
             self._reply_finished()
             return
+        with self._lock:
+            if self._current is turn:
+                self._current = None
+        if self.on_turn_done is not None:
+            self.on_turn_done(result)
+        if not self.options.open_mic and not turn.cancel.cancelled:
+            # Ear is single-threaded: its thread opens the follow-up window
+            # (wake_required), or this one once the ear loop has ended.
+            follow_up = _FollowUp(time.monotonic() + self.options.follow_up_s)
+            with self._lock:
+                ear_running = not self._source_done
+                if ear_running:
+                    self._commands.put(follow_up)
+            if not ear_running:
+                self._apply_follow_up(follow_up.until)
+        else:
+            self._set_state(State.LISTENING if not self.ear.wake_required else State.IDLE)
+        self._reply_finished()
+
+    def _record_heard(self, turn: _Turn, result: TurnResult, timing: ReplyTiming) -> None:
+        """The turn's full latency, out and into its history row; a reply the
+        user cut short is marked interrupted. Under the turn's lock."""
         for name, t in (
             ("first_clause", timing.first_clause),
             ("tts_ready", timing.tts_ready),
@@ -794,24 +827,6 @@ class Pipeline:
             self._emit(
                 ReplyDone(result.reply, result.source, True, result.reply_turn_id, result.intent)
             )
-        with self._lock:
-            if self._current is turn:
-                self._current = None
-        if self.on_turn_done is not None:
-            self.on_turn_done(result)
-        if not self.options.open_mic and not turn.cancel.cancelled:
-            # Ear is single-threaded: its thread opens the follow-up window
-            # (wake_required), or this one once the ear loop has ended.
-            follow_up = _FollowUp(time.monotonic() + self.options.follow_up_s)
-            with self._lock:
-                ear_running = not self._source_done
-                if ear_running:
-                    self._commands.put(follow_up)
-            if not ear_running:
-                self._apply_follow_up(follow_up.until)
-        else:
-            self._set_state(State.LISTENING if not self.ear.wake_required else State.IDLE)
-        self._reply_finished()
 
     def _reply_finished(self) -> None:
         with self._lock:

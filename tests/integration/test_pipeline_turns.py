@@ -18,7 +18,15 @@ import pytest
 from pipeline_kit import Events, Out, ScriptedEar, heard, user_rows, voice_loop, wait_held
 
 from assistant.dialogue.manager import DialogueManager, TurnResult
-from assistant.events import Latency, Notice, NoticeCode, ReplyDone, TurnRetracted, UserTurn
+from assistant.events import (
+    Error,
+    Latency,
+    Notice,
+    NoticeCode,
+    ReplyDone,
+    TurnRetracted,
+    UserTurn,
+)
 from assistant.pipeline import Pipeline, VoiceOptions
 from assistant.speech.ear import PauseHeard, SpeechResumed, SpeechStarted, TurnEnding
 
@@ -191,10 +199,17 @@ def test_resumed_speech_is_heard_again_whole_and_undoes_the_turn(
     pipeline.on_ear(SpeechStarted(time.monotonic()))
     assert ear.continued == 1  # asked to hear it all again
     pipeline.on_ear(heard("take a note buy milk and eggs", time.monotonic(), continues=True))
-    events.wait(lambda: len(events.of(ReplyDone)) == 2 and bool(events.of(TurnRetracted)))
+    events.wait(lambda: len(events.of(Latency)) == 2 and bool(events.of(TurnRetracted)))
     assert [e.text for e in events.of(UserTurn)][-1] == "take a note buy milk and eggs"
     assert [text for _id, text, _when in notes.list()] == ["buy milk and eggs"]
     assert user_rows(pipeline) == ["take a note buy milk and eggs"]
+    # Nothing more was written to the turn taken back (its ids are the new turn's now).
+    assert not events.of(Error)
+    assert [e.interrupted for e in events.of(ReplyDone)] == [False, False]
+    history = pipeline.manager.history
+    assert history is not None
+    replies = [t for t in history.turns(pipeline.manager.conversation_id) if t.role == "assistant"]
+    assert [(t.text, t.status) for t in replies] == [("Noted: buy milk and eggs.", "done")]
 
 
 def test_a_timer_going_off_while_a_reply_is_prepared_is_not_held_with_it(
