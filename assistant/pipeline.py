@@ -184,7 +184,9 @@ class _Turn:
     epoch: int = 0
     result: TurnResult | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    """Guards `committed`, `dropped` and `held` (the ear and brain threads)."""
+    """Guards `committed`, `dropped` and `held` (the ear and brain threads), and
+    the writes `_spoken` makes once the reply is heard (mouth thread): a turn
+    is dropped either before them or after."""
 
 
 @dataclass(frozen=True)
