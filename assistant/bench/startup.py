@@ -54,6 +54,10 @@ _TTS_LIBS = ("espeak", "pyttsx3")
 _MODEL_SUFFIXES = (".gguf", ".ort", ".onnx", ".fst", ".mdl")
 """Mapped files counted as models (llama.cpp maps its GGUF, ONNX Runtime the
 Moonshine model, Vosk its graphs)."""
+SETTLE_S = 10.0
+"""Seconds after getting ready, and after the reply, before memory is read:
+past the 8 s of quiet after which the voice trims the heap
+(speech/speaker.py REST_AFTER_S), so the numbers are those of Parley at rest."""
 IDLE_CPU = 0.1
 """The tree is at rest when it uses less than this share of one core..."""
 IDLE_FOR_S = 2.0
@@ -416,7 +420,7 @@ def question_wav(folder: Path) -> Path | None:
 def run_startup(
     runs: int = 5,
     *,
-    settle_s: float = 5.0,
+    settle_s: float = SETTLE_S,
     timeout_s: float = 120.0,
     model: str = "",
     home: Path | None = None,

@@ -58,7 +58,9 @@ def add_parser(subparsers: Any) -> None:
         help="time to the window and to ready-to-listen; memory of each process at rest",
     )
     startup.add_argument("--runs", type=int, default=5, help="measured runs of each")
-    startup.add_argument("--settle", type=float, default=5.0, help="seconds before memory")
+    startup.add_argument(
+        "--settle", type=float, default=10.0, help="seconds at rest before memory is read"
+    )
     startup.add_argument("--model", default="", metavar="PATH|ID", help="llm_model for the run")
     startup.add_argument(
         "--home", type=Path, metavar="DIR",
