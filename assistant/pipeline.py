@@ -230,10 +230,8 @@ def speaker_for(synth: Synthesizer, out: AudioOut) -> SpeakerFactory:
     output tells it when a reply's first sample is played."""
 
     def build(hooks: SpeakerHooks) -> Speaker:
-        speaker = Speaker(synth, out, hooks.on_first_sample)
-        # Neither Speaker nor the outputs take these in their constructors; the
-        # objects are new here, so no other thread can see them yet.
-        speaker.may_rest = hooks.may_rest
+        speaker = Speaker(synth, out, hooks.on_first_sample, hooks.may_rest)
+        # The output was built before its speaker; no other thread has it yet.
         if hasattr(out, "on_first_sample"):
             out.on_first_sample = speaker.mark_first_sample
         return speaker

@@ -109,15 +109,16 @@ def build_voice(
     )
 
     def make_ear(hooks: EarHooks) -> Ear:
-        # The same ear `parley transcribe` hears a file with (speech/hearing.py).
-        ear = hearing.make_ear(recognizer, s.language, hooks.emit, spotter=spotter)
-        # Ear takes neither in its constructor; it is new here, no thread has it yet.
-        ear.judge = hooks.judge
+        gate = None
         if hooks.speaking is not None and not options.headphones and hasattr(out, "recent_output"):
             from assistant.speech.echo import EchoGate
 
-            ear.speech_gate = EchoGate(out, hooks.speaking)  # type: ignore[arg-type]
-        return ear
+            gate = EchoGate(out, hooks.speaking)  # type: ignore[arg-type]
+        # The same ear `parley transcribe` hears a file with (speech/hearing.py).
+        return hearing.make_ear(
+            recognizer, s.language, hooks.emit, spotter=spotter, judge=hooks.judge,
+            speech_gate=gate,
+        )  # fmt: skip
 
     pipeline = Pipeline(
         session.manager,

@@ -144,9 +144,9 @@ def voice_loop(
 
     def ear(hooks: EarHooks) -> Ear:
         spotter = NoSpotter() if wake else None
-        scripted = ScriptedEar(EnergyVad(), NoRecognizer(), hooks.emit, spotter=spotter)
-        scripted.judge = hooks.judge  # as voice.build_voice wires it
-        return scripted
+        # The judge as voice.build_voice wires it.
+        return ScriptedEar(EnergyVad(), NoRecognizer(), hooks.emit, spotter=spotter,
+                           judge=hooks.judge)  # fmt: skip
 
     pipeline = Pipeline(
         manager,

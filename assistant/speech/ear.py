@@ -160,6 +160,9 @@ class Ear:
         endpointer: Endpointer | None = None,
         spotter: WakeGate | None = None,
         clock: Callable[[], float] = time.monotonic,
+        judge: Callable[[str], PauseJudgement] | None = None,
+        speech_gate: Callable[[np.ndarray, bool], bool] | None = None,
+        tail_trim: TailTrim | None = None,
     ) -> None:
         self.vad = vad
         self.recognizer = recognizer
@@ -169,11 +172,11 @@ class Ear:
         self.clock = clock
         self.wake_required = spotter is not None
         """When set, an utterance counts only if the wake word opens it."""
-        self.tail_trim: TailTrim | None = None
+        self.tail_trim = tail_trim
         """Ends speech where the voice stops, not where the VAD model lets go."""
-        self.speech_gate: Callable[[np.ndarray, bool], bool] | None = None
+        self.speech_gate = speech_gate
         """Optional second opinion on each speech frame (the self-hearing guard)."""
-        self.judge: Callable[[str], PauseJudgement] | None = None
+        self.judge = judge
         """The dialogue side's reading of the partial transcript at a pause:
         the hangover to end the turn with, and whether it reads as finished.
         Without a judge, `looks_complete` picks the Endpointer's own hangovers."""

@@ -80,18 +80,22 @@ def make_ear(
     emit: Callable[[EarMessage], None] = lambda _m: None,
     *,
     spotter: WakeGate | None = None,
+    judge: Callable[[str], PauseJudgement] | None = None,
+    speech_gate: Callable[[np.ndarray, bool], bool] | None = None,
 ) -> Ear:
     """The ear around `rec`: the listening VAD, the endpointer, the tail trim,
-    and the command bias when Parley hears English (speech/command_bias.py)."""
-    ear = Ear(
+    and the command bias when Parley hears English (speech/command_bias.py);
+    `judge` and `speech_gate` as `Ear` takes them."""
+    return Ear(
         make_listening_vad(),
         biased(rec, language),
         emit,
         endpointer=Endpointer(),
         spotter=spotter,
+        judge=judge,
+        speech_gate=speech_gate,
+        tail_trim=TailTrim(),
     )
-    ear.tail_trim = TailTrim()
-    return ear
 
 
 def utterances(
@@ -118,8 +122,7 @@ def utterances(
                 heard.pop()
             heard.append((ear.utterance_start_s, msg.transcript))
 
-    ear = make_ear(recognizer(engine, worker=False), language, on_message)
-    ear.judge = judge
+    ear = make_ear(recognizer(engine, worker=False), language, on_message, judge=judge)
     # The loop's sources pad the last frame with silence (audio.capture.WavSource).
     ear.feed(np.concatenate([audio, np.zeros(-len(audio) % FRAME_SAMPLES, np.int16)]))
     ear.end_of_stream()

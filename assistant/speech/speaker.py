@@ -101,6 +101,7 @@ class Speaker:
         synth: Synthesizer,
         out: AudioOut,
         on_first_sample: Callable[[float], None] | None = None,
+        may_rest: Callable[[], bool] = lambda: True,
     ) -> None:
         self._synth = synth
         self._out = out
@@ -116,7 +117,7 @@ class Speaker:
         """Called (from the audio thread) when a reply's first sample is played."""
         self.speaking = threading.Event()
         """Set from the first clause of a reply until its last sample is played."""
-        self.may_rest: Callable[[], bool] = lambda: True
+        self.may_rest = may_rest
         """Whether the output may close after REST_AFTER_S of quiet. The voice
         loop keeps it open whenever a turn can start without the wake word: a
         stream opened at the end of the user's speech costs the first reply
