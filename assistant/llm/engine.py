@@ -38,6 +38,13 @@ GGUF_MAGIC = b"GGUF"
 PREFILL_CHUNK = 16
 """Tokens per llama.cpp call in an interruptible prefill (~30 ms each here): the
 longest a waiting turn waits for it."""
+CPU_UBATCH = 128
+"""llama.cpp's physical batch when the model runs on the CPU. Its compute
+buffer is reserved for the largest batch and every page a batch touches stays
+resident: with 128 instead of llama.cpp's 512, 5 MB less after the
+system-prompt prefill and 14 MB less after a 380-token prompt evaluated at
+once, at the same prompt speed (Gemma 3 270M, 2 cores, best of 5: 683 against
+680 tokens/s for 128 tokens, 803 against 789 for 1000). A GPU keeps 512."""
 
 
 class LlmError(Exception):
@@ -226,6 +233,7 @@ class LlmEngine:
             llama = Llama(
                 model_path=str(path),
                 n_ctx=options.n_ctx,
+                n_ubatch=CPU_UBATCH if options.n_gpu_layers == 0 else 512,
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_gpu_layers=options.n_gpu_layers,

@@ -165,3 +165,14 @@ def test_the_voice_trims_the_heap_once_per_quiet_spell(monkeypatch: pytest.Monke
         assert len(trims) == 2
     finally:
         speaker.close()
+
+
+def test_the_llm_runs_small_batches_on_the_cpu(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from tiny_gguf import write_tiny_qwen
+
+    from assistant.llm.engine import CPU_UBATCH, LlmEngine, LlmOptions
+
+    engine = LlmEngine.load(write_tiny_qwen(tmp_path / "tiny.gguf"), LlmOptions(n_ctx=256))
+    llama: Any = engine._llm
+    assert llama.context_params.n_ubatch == CPU_UBATCH
