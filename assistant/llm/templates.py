@@ -180,14 +180,14 @@ def _fold_system(turns: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 BASE_MODEL_EXAMPLES = (
-    Message("user", "Can you switch off the television?"),
-    Message("assistant", "I can't control devices. I can set timers, take notes and open apps."),
     Message("user", "Who invented the telephone?"),
     Message("assistant", "Alexander Graham Bell invented the telephone."),
     Message("user", "And the light bulb?"),
     Message("assistant", "Thomas Edison made the first practical light bulb."),
     Message("user", "My tortoise is twelve years old. How old is it?"),
     Message("assistant", "Your tortoise is twelve."),
+    Message("user", "Can you switch off the television?"),
+    Message("assistant", "I can't control devices. I can set timers, take notes and open apps."),
 )
 """Base models have no instructions to follow: example exchanges after the
 system text show them a spoken answer: short, answering the question (a
@@ -195,10 +195,12 @@ follow-up from its context), no claim of an action it cannot do. Few and short:
 they are in every prompt (a long request gets room by `llm/prompt.py`
 `wants_long`, not by an example). Their facts are far from what users ask, so a copied
 example stands out (`parley bench answers` checks for copies).
-The refusal comes first: a greedy base model falls back on the example nearest
-the question, and with the refusal last it gave that line, word for word, to 8
-of the bench's open questions ("what is the opposite of hot"); first, to none,
-with the same facts score (`parley bench answers`, Gemma 3 270M)."""
+A greedy base model falls back on the example nearest the question: with the
+refusal last it gives that line, word for word, to 8 of the bench's open
+questions ("what is the opposite of hot"). With the refusal first it gave it to
+none at the same facts score, but "yes open it" with nothing pending then made
+it invent an app to open (tests/integration/test_honest_words.py), so the order
+stays until an example set does both."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
