@@ -196,7 +196,7 @@ def _reinstall_hint() -> str:
 def _transcriber_api() -> tuple[Any, Any]:
     """moonshine_voice's Transcriber and ModelArch, without running the
     package's __init__: it imports the package's downloader (requests, urllib3,
-    tqdm...), 10.5 MB of the speech worker's anonymous memory for code that
+    tqdm...), 6.5 MB of the speech worker's anonymous memory for code that
     never runs, the model being in the wheel. The package module is made from
     its spec but not executed, so its submodules import from the same folder
     (a frozen app's too); should that fail, the plain import."""
