@@ -142,6 +142,28 @@ class Recording:
             data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
         return data if self.channels == 1 else data.reshape(-1, self.channels)
 
+    def so_far(self) -> np.ndarray:
+        """What has been recorded until now, shaped as `samples()`, without
+        stopping: parec writes its raw stream straight to `raw_path`."""
+        if self._raw is None:
+            return self.samples()
+        data = self.raw_path.read_bytes()
+        frame = 2 * self.channels
+        pcm = np.frombuffer(data[: len(data) // frame * frame], dtype="<i2").astype(np.int16)
+        return pcm if self.channels == 1 else pcm.reshape(-1, self.channels)
+
+    def wait_started(self, timeout: float = 10.0) -> None:
+        """Return once audio arrives: what plays from then on is recorded (parec
+        connects its stream a little after `record_speaker` returns, later on a
+        loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while self._raw is not None and self.raw_path.stat().st_size < 2 * self.channels:
+            if self.process.poll() is not None:
+                raise PulseError(f"parec ended (exit {self.process.returncode}) before recording")
+            if time.monotonic() > deadline:
+                raise PulseError(f"parec recorded nothing in {timeout:.0f} s")
+            time.sleep(0.01)
+
 
 class PulseServer:
     """A PulseAudio server with ``spk``, ``micfeed`` and ``mic``; a context manager.
@@ -408,7 +430,7 @@ class PulseServer:
     ) -> Recording:
         """Start recording what is played on ``spk`` (its monitor) into `path` (WAV).
         Call `stop()` on the result. Audio starts flowing a few tens of ms after
-        this returns."""
+        this returns: `Recording.wait_started` waits for it."""
         raw_path = path.with_name(path.name + ".raw")
         raw = raw_path.open("wb")
         cmd = [

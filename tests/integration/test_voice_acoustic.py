@@ -12,13 +12,14 @@ import sys
 import threading
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from assistant.audio.virtual import PulseServer
+from assistant.audio.virtual import PulseServer, Recording
 from assistant.bench.voices import render, render_parts
 
 PARLEY = [sys.executable, "-m", "assistant.cli"]
@@ -63,6 +64,21 @@ class Listener:
                 return e
         raise AssertionError(f"timed out; saw {self.seen}")
 
+    def watch(self, seconds: float) -> list[dict[str, Any]]:
+        """Every event of the next `seconds`: a window in which something must
+        not happen (nothing says it will not), its events kept in `seen`."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                e = self.events.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                assert self.proc.poll() is None, self.proc.stderr.read()  # type: ignore[union-attr]
+                continue
+            self.seen.append(e)
+            got.append(e)
+        return got
+
     def close(self) -> str:
         self.proc.terminate()
         try:
@@ -71,6 +87,45 @@ class Listener:
             self.proc.kill()
             _, err = self.proc.communicate()
         return err
+
+
+def until(cond: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll `cond` every 50 ms until it holds; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _channel(rec: Recording, channel: int) -> np.ndarray:
+    audio = rec.so_far()
+    return np.abs((audio if audio.ndim == 1 else audio[:, channel]).astype(int))
+
+
+def wait_until_heard_out(rec: Recording, channel: int = 0, quiet_s: float = 0.3) -> None:
+    """Wait until Parley's last sound is in the recording: `quiet_s` more
+    recorded from now, silent at its end. The event that says a reply was
+    played comes before the sound server's buffers have drained."""
+    need = round(quiet_s * rec.rate)
+    start = len(rec.so_far())
+
+    def over() -> bool:
+        audio = _channel(rec, channel)
+        return len(audio) - start >= need and not (audio[-need:] > LOUD).any()
+
+    until(over, "Parley's voice to end in the recording")
+
+
+def wait_until_talking(rec: Recording, seconds: float, channel: int = 0) -> None:
+    """Wait until the recording holds `seconds` since Parley's first sound."""
+
+    def talked() -> bool:
+        audio = _channel(rec, channel)
+        loud = np.flatnonzero(audio > LOUD)
+        return loud.size > 0 and len(audio) - int(loud[0]) >= seconds * rec.rate
+
+    until(talked, f"{seconds} s of Parley's voice in the recording")
 
 
 def samples(path: Path) -> tuple[np.ndarray, int]:
@@ -95,12 +150,12 @@ def test_a_spoken_turn_end_to_end(
     try:
         parley.wait_for(lambda e: e["type"] == "state")  # ready to hear
         rec = pulse_server.record_speaker(tmp_path / "spk.wav")
-        time.sleep(0.3)
+        rec.wait_started()
         pulse_server.play_into_mic(question)
         turn = parley.wait_for(lambda e: e["type"] == "user_turn")
         done = parley.wait_for(lambda e: e["type"] == "reply_done")
         lat = parley.wait_for(lambda e: e["type"] == "latency")
-        time.sleep(0.5)
+        wait_until_heard_out(rec)
         rec.stop()
     finally:
         parley.close()
@@ -128,12 +183,14 @@ def test_barge_in_stops_speech_and_becomes_the_next_turn(
         pulse_server.play_question(story)
         parley.wait_for(lambda e: e["type"] == "state" and e["state"] == "speaking")
         rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
-        time.sleep(0.6)  # Parley is talking
+        rec.wait_started()
+        wait_until_talking(rec, 0.6, channel=1)  # the user cuts in 0.6 s into the reply
         pulse_server.play_question(stop)
         interrupted = parley.wait_for(lambda e: e["type"] == "reply_done" and e["interrupted"])
         nxt = parley.wait_for(lambda e: e["type"] == "user_turn")
-        parley.wait_for(lambda e: e["type"] == "reply_done" and not e["interrupted"])
-        time.sleep(0.3)
+        answer = parley.wait_for(lambda e: e["type"] == "reply_done" and not e["interrupted"])
+        parley.wait_for(lambda e: e["type"] == "latency" and e["turn_id"] == answer["turn_id"])
+        wait_until_heard_out(rec, channel=1)  # the answer to the barge-in, recorded whole
         rec.stop()
     finally:
         parley.close()
@@ -190,7 +247,7 @@ def test_own_voice_is_not_a_turn(
         # the user going on, took the turn back (then no latency ever comes:
         # each answer is taken back by the echo of the one before).
         parley.wait_for(lambda e: e["type"] in ("latency", "turn_retracted"))
-        time.sleep(1.5)  # any echo-triggered turn would start here
+        parley.watch(1.5)  # any echo-triggered turn would start here
     finally:
         pulse_server.pactl("unload-module", loop)
         parley.close()
@@ -237,8 +294,8 @@ def test_parley_toggle_is_push_to_talk(
     try:
         parley.wait_for(lambda e: e["type"] == "state" and e["state"] == "idle")
         pulse_server.play_into_mic(question)  # no wake word: ignored
-        time.sleep(1.0)
-        assert not [e for e in parley.seen if e["type"] == "user_turn"]
+        # A turn would come within a second of the end of speech.
+        assert not [e for e in parley.watch(1.0) if e["type"] == "user_turn"]
         out = subprocess.run(
             toggle,
             capture_output=True,
@@ -279,30 +336,39 @@ def test_without_a_speech_engine_replies_are_text(parley_home: Path, tmp_path: P
 def test_microphone_unplugged_mid_sentence_keeps_what_was_heard_and_resumes(
     pulse_server: PulseServer, voice_home: Path, tmp_path: Path
 ) -> None:
-    # About 3.7 s of speech; 2 s in, in the middle of the sentence, the
-    # microphone is pulled out: the source disappears and the server ends
-    # Parley's recording stream, as when a USB microphone is unplugged.
+    # About 3.7 s of speech; in the middle of the sentence the microphone is
+    # pulled out: the source disappears and the server ends Parley's
+    # recording stream, as when a USB microphone is unplugged.
     long = speech(
         "please tell me what is twelve times seven and then what time it is in berlin",
         tmp_path / "long.wav",
     )
-    after = speech("what is six plus two", tmp_path / "after.wav")
+    # Said 1.5 s into the clip: a pause after Parley's reply, beyond the echo
+    # guard's 1.2 s tail (it has barely heard the microphone since it came back).
+    after = render("what is six plus two", "joe", tmp_path / "after.wav", lead_s=1.5)
     parley = Listener(voice_home, pulse_server.child_env(), "--open-mic", "--no-llm")
     try:
         parley.wait_for(lambda e: e["type"] == "state")
         playing = pulse_server.play_into_mic(long, wait=False)
-        time.sleep(2.0)
+        # Pulled out once Parley has heard five words ("please tell me what
+        # is"), some two seconds before "berlin".
+        parley.wait_for(lambda e: e["type"] == "partial" and len(e["text"].split()) >= 5)
         pulse_server.unplug_mic()
         try:
             lost = parley.wait_for(lambda e: e["type"] == "error", timeout=30)
             heard = parley.wait_for(lambda e: e["type"] == "user_turn", timeout=30)
             parley.wait_for(lambda e: e["type"] == "reply_done", timeout=30)
             playing.wait(timeout=30)
-            time.sleep(1.5)  # Parley keeps trying while the microphone is out
+            # Not a wait for anything: the microphone stays out 1.5 s more,
+            # and Parley's tries to open it again fail meanwhile.
+            time.sleep(1.5)
         finally:
             pulse_server.plug_mic()
+        # The notice comes once the microphone's stream is open again: what
+        # is played from then on is heard. The reply may still be playing.
         back = parley.wait_for(lambda e: e["type"] == "notice", timeout=30)
-        time.sleep(0.5)
+        if not [e for e in parley.seen if e["type"] == "latency"]:
+            parley.wait_for(lambda e: e["type"] == "latency", timeout=60)  # reply heard out
         pulse_server.play_into_mic(after)
         nxt = parley.wait_for(lambda e: e["type"] == "user_turn")
         reply = parley.wait_for(lambda e: e["type"] == "reply_done")
@@ -344,11 +410,10 @@ def user_and_reply(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def quiet_until_answered(parley: Listener, settle_s: float = 2.0) -> None:
-    """Wait for a reply to be heard, then for Parley to stay quiet."""
+    """Wait for a reply to be heard, then watch `settle_s` for anything after
+    it (a turn taken back, another turn): its events count too."""
     parley.wait_for(lambda e: e["type"] == "latency")
-    deadline = time.monotonic() + settle_s
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
+    parley.watch(settle_s)
 
 
 @pytest.fixture
@@ -381,7 +446,7 @@ def test_a_hesitant_request_is_one_turn_answered_after_its_end(
     try:
         parley.wait_for(lambda e: e["type"] == "state")
         rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
-        time.sleep(0.3)
+        rec.wait_started()
         pulse_server.play_question(question)
         quiet_until_answered(parley)
         rec.stop()
@@ -421,10 +486,13 @@ def test_speech_resuming_after_the_end_takes_the_turn_back_and_joins_it(
     try:
         parley.wait_for(lambda e: e["type"] == "state")
         pulse_server.play_question(warm_up)
-        quiet_until_answered(parley, settle_s=0.5)
+        parley.wait_for(lambda e: e["type"] == "latency")  # its answer was heard
         parley.seen.clear()
         rec = pulse_server.record_speaker(tmp_path / "both.wav", channels=2)
-        time.sleep(0.3)
+        rec.wait_started()
+        # The request comes after a pause, as in a conversation: 1.5 s of
+        # silence since the answer (beyond the echo guard's 1.2 s tail).
+        wait_until_heard_out(rec, channel=1, quiet_s=1.5)
         pulse_server.play_question(question)
         parley.wait_for(lambda e: e["type"] == "reply_done" and "65" in e["text"], timeout=60)
         quiet_until_answered(parley, settle_s=1.0)
@@ -443,12 +511,13 @@ def test_speech_resuming_after_the_end_takes_the_turn_back_and_joins_it(
     ]
     replies = [t["text"] for t in stored if t["role"] == "assistant"]
     assert len(replies) == 2 and replies[-1] == "9 times 7 plus 2 is 65."
-    # Any reply sound that began before the user went on stopped soon after.
+    # Any reply sound that began before the user went on stopped soon after
+    # (from the request's start: the recording may open on the warm-up's last sound).
     user, reply, rate = user_and_reply(tmp_path / "both.wav")
     talking = np.flatnonzero(user)
     gaps = np.flatnonzero(np.diff(talking) > rate // 5)  # the pause inside the request
     resumed = int(talking[gaps[0] + 1]) if gaps.size else int(talking[0])
-    early = np.flatnonzero(reply[:resumed])
+    early = int(talking[0]) + np.flatnonzero(reply[talking[0] : resumed])
     if early.size:
         sound = np.flatnonzero(reply)
         run_end = sound[np.searchsorted(sound, early[0]) :]
