@@ -36,11 +36,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import intents
 from assistant.dialogue.intents import IntentName
+from assistant.speech import cmudict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -230,29 +230,17 @@ def spelled_phones(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _dictionary_path() -> Path | None:
-    try:
-        import pocketsphinx
-    except ImportError:
-        return None
-    path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
-    return path if path.is_file() else None
-
-
 @lru_cache(maxsize=1)
-def lexicon() -> dict[str, tuple[tuple[str, ...], ...]]:
-    """Word -> its pronunciations (ARPAbet, no stress), from pocketsphinx's CMU
-    dictionary; empty when pocketsphinx is missing (the bias then does nothing)."""
-    path = _dictionary_path()
-    out: dict[str, tuple[tuple[str, ...], ...]] = {}
-    if path is None:
+def lexicon() -> cmudict.Pronunciations | dict[str, tuple[tuple[str, ...], ...]]:
+    """Word -> its pronunciations (ARPAbet, no stress; `.get` as a dict's),
+    from pocketsphinx's CMU dictionary, looked up in its file
+    (speech/cmudict.py: a dict of it held 60 MB); empty when pocketsphinx is
+    missing (the bias then does nothing)."""
+    lex = cmudict.english()
+    if lex is None:
         log.warning("command bias: no pronouncing dictionary (pocketsphinx); bias is off")
-        return out
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        head, _, phones = line.partition(" ")
-        word = head.split("(", 1)[0]
-        out[word] = (*out.get(word, ()), tuple(phones.split()))
-    return out
+        return {}
+    return lex
 
 
 @dataclass(frozen=True)
