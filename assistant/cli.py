@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from importlib import import_module
+from types import FrameType
 
 from assistant import paths
 from assistant.shutdown import Terminated, finish
@@ -128,7 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _terminate(_signum: int, _frame: object) -> None:
+def _terminate(_signum: int, frame: FrameType | None) -> None:
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        # The import system's weakref callbacks swallow exceptions ("Exception
+        # ignored in ... _get_module_lock"): raised there, the quit was lost and
+        # Parley ran on. Say it again in a moment, outside the callback.
+        redo = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+        redo.daemon = True
+        redo.start()
+        return
     # Once: the cleanup the exception runs must not be cut short by a second one.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
