@@ -132,7 +132,7 @@ def catalog_template(model_id: str) -> str:
     setting is a path, or the catalog names none): used when the GGUF has none."""
     if not model_id:
         return ""
-    from assistant.models.catalog import load_catalog
+    from assistant.inventory.catalog import load_catalog
 
     entry = load_catalog().entries.get(model_id)
     return entry.chat_template if entry is not None and entry.kind == "llm" else ""

@@ -194,8 +194,7 @@ def run_vad(args: argparse.Namespace) -> int:
 
 def run_wake(args: argparse.Namespace) -> int:
     from assistant.config import load_settings
-    from assistant.models.resolve import POCKETSPHINX, stt_model_choice
-    from assistant.speech.stt import SttError
+    from assistant.speech.stt import POCKETSPHINX, SttError, stt_model_choice
     from assistant.speech.wake_eval import evaluate, format_table
     from assistant.speech.wakeword import WakeWordError
 

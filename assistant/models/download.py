@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from assistant.inventory.store import MANIFEST
 from assistant.llm.cancel import CancelToken
 from assistant.models.errors import DownloadError, NotEnoughSpace, PullCancelled
 
@@ -235,6 +236,15 @@ def check_space(folder: Path, need: int, free_space: FreeSpace, model_id: str) -
             f"{_mb(SPACE_MARGIN)} to spare) in {folder}, and {_mb(free)} is free. "
             "Free some space and try again."
         )
+
+
+def hash_files(folder: Path, cancel: CancelToken | None = None) -> dict[str, str]:
+    """sha256 of every file under `folder` (the manifest itself excluded)."""
+    out: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            out[path.relative_to(folder).as_posix()] = sha256_file(path, cancel)
+    return out
 
 
 def sha256_file(path: Path, cancel: CancelToken | None = None) -> str:

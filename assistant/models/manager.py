@@ -22,24 +22,21 @@ from typing import Any, TypeVar
 
 from assistant import paths
 from assistant.config import ConfigError, Settings, load_settings, update_settings
-from assistant.llm.cancel import CancelToken
-from assistant.models import store
-from assistant.models.archive import move_into_place, unpack_zip
-from assistant.models.builtin import (
+from assistant.inventory import store
+from assistant.inventory.catalog import (
     BUILTIN_IDS,
+    CHAT_TEMPLATES,
     EMBEDDED_ID,
+    ID_PATTERN,
     MOONSHINE_ID,
     POCKETSPHINX_ID,
-    builtin_location,
-    verify_builtin,
-)
-from assistant.models.catalog import (
-    CHAT_TEMPLATES,
-    ID_PATTERN,
     Catalog,
     CatalogEntry,
     load_catalog,
 )
+from assistant.llm.cancel import CancelToken
+from assistant.models.archive import move_into_place, unpack_zip
+from assistant.models.builtin import builtin_location, verify_builtin
 from assistant.models.download import (
     FreeSpace,
     Opener,
@@ -48,6 +45,7 @@ from assistant.models.download import (
     check_space,
     disk_free,
     fetch,
+    hash_files,
 )
 from assistant.models.errors import (
     ChecksumMismatch,
@@ -363,7 +361,7 @@ def _install_download(
             id=entry.id, kind=entry.kind, language=entry.language,
             folder=root, payload=payload, source="catalog",
             verified="sha256" if entry.sha256 else "unverified",
-            sha256=digest, files=store.hash_files(root, cancel), size=store.tree_size(root),
+            sha256=digest, files=hash_files(root, cancel), size=store.tree_size(root),
             installed_at=store.now_iso(), url=entry.url, name=entry.name,
             description=entry.description, license=entry.license,
             chat_template=entry.chat_template, context=entry.context,
@@ -403,7 +401,7 @@ def verify(model_id: str | None = None) -> list[VerifyResult]:
 
 
 def _verify_installed(inst: store.Installed, entry: CatalogEntry | None) -> VerifyResult:
-    current = store.hash_files(inst.folder)
+    current = hash_files(inst.folder)
     missing = sorted(set(inst.files) - set(current))
     changed = sorted(k for k in inst.files if k in current and current[k] != inst.files[k])
     if missing or changed:
@@ -520,7 +518,7 @@ def import_model(
             else:
                 payload = "."
                 _copy_tree(source, stage, cancel)
-            files = store.hash_files(stage, cancel)
+            files = hash_files(stage, cancel)
             template = entry.chat_template if entry else checked.chat_template
             inst = store.Installed(
                 id=model_id, kind=checked.kind, language=lang, folder=stage, payload=payload,

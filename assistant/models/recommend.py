@@ -45,9 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant import paths
+from assistant.inventory.catalog import EMBEDDED_ID, Catalog, CatalogEntry, load_catalog
 from assistant.llm.embedded import FILE_NAME as _EMBEDDED_FILE
-from assistant.models.builtin import EMBEDDED_ID
-from assistant.models.catalog import Catalog, CatalogEntry, load_catalog
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +270,7 @@ def reference_model(prepare: bool = False) -> Path | None:
             return path
         if prepare:
             return embedded.ensure_embedded_model()
-    from assistant.models import store
+    from assistant.inventory import store
 
     files = [i.path for i in store.installed_models().values()
              if i.kind == "llm" and i.path.is_file()]

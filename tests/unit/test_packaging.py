@@ -168,7 +168,7 @@ def test_modules_imported_by_name_exist() -> None:
 def test_app_data_exists_and_lands_where_the_code_looks() -> None:
     for src, _dest in bc.app_data(REPO):
         assert Path(src).exists(), src
-    # ui/theme.py and assistant/models/catalog.py look two folders above their
+    # ui/theme.py and assistant/inventory/catalog.py look two folders above their
     # module, which in the bundle is the folder holding the packages.
     assert ("assets", "assets") in bc.APP_DATA
     assert ("models/catalog.toml", "models") in bc.APP_DATA

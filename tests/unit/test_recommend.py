@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.inventory.catalog import EMBEDDED_ID, CatalogEntry, load_catalog
 from assistant.models import recommend as rec
-from assistant.models.builtin import EMBEDDED_ID
-from assistant.models.catalog import CatalogEntry, load_catalog
 
 GB = 1_000_000_000
 EMBEDDED_BYTES = 253_113_024

