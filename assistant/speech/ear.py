@@ -194,8 +194,9 @@ class Ear:
         self._continuing = False
         """This utterance is the last one going on (`continue_last`)."""
         self.last_end_s = -1.0
-        self._last_start_s = 0.0
         """Stream time (s) the last utterance with words ended (-1: none yet)."""
+        self._last_start_s = 0.0
+        """Stream time (s) that utterance began, where a continuation starts."""
         self._last_partial_t = 0.0
         self._partial = ""
         self._judged = ""
