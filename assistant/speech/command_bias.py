@@ -17,7 +17,9 @@ Never a command forced onto speech that is not one:
 - at most `MAX_EDITS` changes, each within `MAX_WORD_DISTANCE` of what was
   heard, together at most `MAX_CHANGED_SHARE` of the utterance's phones, and
   at least as many words kept as changes made (a third change only when
-  most are kept; heard words cut into two entries each count); a number
+  most are kept; heard words cut into two entries each count; a respelling
+  with the same sounds, "due" -> "do", counts as kept unless it makes a
+  number); a number
   heard as a number is never made another number, nor is a number made
   beside one;
 - only to requests where a word or two matter (timers, alarms, sums, notes,
@@ -304,9 +306,13 @@ class CommandBias:
         short = len(words) <= MAX_SPLIT_WORDS
         options = self._options(words, split=short)
         for edits in self._readings(options, budget, short):
-            kept = len(words) - sum(e.end - e.start for e in edits)
-            changes = sum(e.end - e.start if e.cut else 1 for e in edits)
-            if kept < changes or (len(edits) > 2 and not _enough_kept(kept, len(words))):
+            # a respelling ("due" -> "do", "red" -> "read") changes no sound:
+            # its words count as kept, not as a change; but a number made
+            # ("for" -> "four") changes what is asked, so it is one
+            sounds = [e for e in edits if e.cost > 0 or _COUNTS.intersection(e.words)]
+            kept = len(words) - sum(e.end - e.start for e in sounds)
+            changes = sum(e.end - e.start if e.cut else 1 for e in sounds)
+            if kept < changes or (len(sounds) > 2 and not _enough_kept(kept, len(words))):
                 continue
             if any(_joins_a_number(words, e) for e in edits):
                 continue

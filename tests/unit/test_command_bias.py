@@ -130,6 +130,33 @@ def test_three_changes_when_most_words_are_kept(bias: CommandBias) -> None:
 @pytest.mark.parametrize(
     ("heard", "meant"),
     [
+        # "due" and "red" sound as "do" and "read": kept words, so one real
+        # change ("time was" -> "timers", "minox" -> "my notes") is enough
+        ("what time was due i have", "what timers do i have"),
+        ("red minox", "read my notes"),
+    ],
+)
+def test_a_respelling_counts_as_a_kept_word(bias: CommandBias, heard: str, meant: str) -> None:
+    assert bias.correct(heard) == meant
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        # respellings ("due", "red") must not let open speech through either
+        "what was due on monday",
+        "the red fox jumped over the dog",
+        "do i have to go to school",
+        "what do i have to do today",
+    ],
+)
+def test_respellings_do_not_make_open_speech_a_command(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
         ("how much time has left on my timer", "how much time is left on my timer"),
         ("how long has left on the timer", "how long is left on the timer"),
     ],
