@@ -827,6 +827,9 @@ def _timer_command(core: str) -> Intent | None:
     return None
 
 
+# "to hundred" is no English ("up to a hundred" is): a recogniser's "too
+# hundred" is "two hundred", in a sum or a duration alike.
+_TWO_BEFORE_A_SCALE = re.compile(r"\b(?:to|too) (?=(?:hundred|thousand)\b)")
 _STAGES: list[Callable[[str], Intent | None]] = [_word_intent, _timer_command]
 _DIGIT_STAGES: list[Callable[[str], Intent | None]] = [
     _timer_cancel, _alarm_intent, _timer_intent, _calculate,
@@ -848,7 +851,7 @@ def parse(text: str) -> Intent | None:
         for stage in _STAGES:
             if intent := stage(core):
                 return intent
-        digits = digitize(core)
+        digits = digitize(_TWO_BEFORE_A_SCALE.sub("two ", core))
         for stage in _DIGIT_STAGES:
             if intent := stage(digits):
                 return intent

@@ -299,6 +299,8 @@ def test_very_long_timer_is_doubted() -> None:
         ("what is 2 to the power of 10", "2**10"),
         ("what is 5 minus to", "5-2"),
         ("too times three equals", "2*3"),
+        ("what is too hundred divided by eight", "200/8"),  # "to hundred" is no English
+        ("what is to thousand plus five", "2000+5"),
     ],
 )
 def test_to_or_too_is_two_only_where_a_number_must_stand(text: str, expression: str) -> None:
@@ -318,6 +320,8 @@ def test_to_or_too_is_two_only_where_a_number_must_stand(text: str, expression: 
         "what is too",
         "count from one to ten",
         "what is the way to the station",
+        "count up to a hundred",
+        "what is the way to hundred acre wood",
     ],
 )
 def test_to_or_too_beside_no_operator_is_not_a_sum(text: str) -> None:
