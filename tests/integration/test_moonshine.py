@@ -338,6 +338,30 @@ def test_a_killed_worker_loses_only_the_utterance_in_progress() -> None:
     assert rec.pid is None
 
 
+
+DECODE_THREADS = """
+import os, sys
+import numpy as np
+from assistant.speech.moonshine import MoonshineEngine
+engine = MoonshineEngine()
+before = len(os.listdir("/proc/self/task"))
+engine.decode(np.zeros(16000, np.float32))
+print(before, len(os.listdir("/proc/self/task")), os.environ.get("MOONSHINE_ORT_SINGLE_THREAD"))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_decodes_run_on_the_calling_thread_only() -> None:
+    """No ONNX Runtime thread pool: its threads would spin on the cores the LLM
+    needs right after a decode (moonshine.SINGLE_THREAD_ENV). A fresh process,
+    so no earlier load in this one has set the variable."""
+    env = {k: v for k, v in os.environ.items() if k != moonshine.SINGLE_THREAD_ENV}
+    out = subprocess.run([sys.executable, "-c", DECODE_THREADS], env=env, capture_output=True,
+                         text=True, timeout=120, check=True)  # fmt: skip
+    before, after, value = out.stdout.split()
+    assert after == before
+    assert value == "1"
+
 # --------------------------------------------------------------------------- model files
 
 
