@@ -24,6 +24,10 @@ Never a command forced onto speech that is not one:
   beside one;
 - only to requests where a word or two matter (timers, alarms, sums, notes,
   apps, time and date), never to the short social ones (stop, thanks, hello);
+  an alarm only when asked for (its verb first, the heard words not opening
+  with a subject: "the alarm rang at six" tells of one);
+- a change never merely drops a heard word beside one it keeps ("alarm
+  rang" -> "alarm"): only short fragments (`_DROPPABLE`) are dropped;
 - the free text of a command (a note, a timer's label) must be heard as it
   stands, and an app must be one Parley knows by name;
 - a reading keeps at most `MAX_UNEXPLAINED` words that are neither command
@@ -99,6 +103,7 @@ _PHRASES = (
     "set", "set a", "set an", "start", "timer", "timers", "alarm", "alarms", "countdown", "for",
     "minute", "minutes", "second", "seconds", "hour", "hours", "in", "remind me", "wake me",
     "up", "cancel", "left", "time", "how much time", "how long", "on", "are", "running",
+    "at", "am", "pm", "past", "o'clock",
     # notes
     "take", "take a", "make", "make a", "note", "notes", "add", "read", "delete", "list",
     "my", "all", "to", "what notes", "do i have", "show", "me",
@@ -114,6 +119,7 @@ _BIASED = frozenset({
     IntentName.TIME, IntentName.DATE, IntentName.DAY_OF_WEEK, IntentName.TIMER,
     IntentName.CALCULATE, IntentName.NOTE_ADD, IntentName.NOTE_LIST, IntentName.NOTE_DELETE,
     IntentName.NOTE_CLEAR, IntentName.TIMER_LIST, IntentName.TIMER_CANCEL, IntentName.OPEN,
+    IntentName.ALARM,
 })
 """Intents a misheard word keeps from being understood; not the social ones."""
 _FREE_TEXT = {
@@ -322,6 +328,7 @@ class CommandBias:
                 continue
             if (
                 intent.name in _BIASED
+                and _asks(intent, words, candidate)
                 and self._slots_heard(intent, words)
                 and self._unexplained(intent, candidate) <= MAX_UNEXPLAINED
             ):
@@ -379,6 +386,8 @@ class CommandBias:
         for vocab, prons in self._vocab:
             if vocab == span or (numbers and _COUNTS.intersection(vocab)):
                 continue  # a number heard as a number stays that number ("four ten")
+            if _drops_a_word(span, vocab):
+                continue
             if len(span) > 1 and joined == "".join(vocab) and vocab[0] in self.apps:
                 # a name written apart ("fire fox"), never numbers ("four ten")
                 out.append((vocab, 0.1))
@@ -417,6 +426,8 @@ class CommandBias:
                 if v1 == span[:1] or v2 == span[-1:]:
                     continue  # a word kept as heard: a smaller change says it
                 if vocab == span or (numbers and _COUNTS.intersection(vocab)):
+                    continue
+                if _drops_a_word(span, vocab):
                     continue
                 cost = c1 + c2 + SPLIT_COST
                 if cost <= MAX_WORD_DISTANCE * len(phones) and cost < out.get(vocab, 1e9):
@@ -543,6 +554,26 @@ def _prefix_costs(seq: tuple[str, ...], ref: tuple[str, ...]) -> list[float]:
         if min(row) > limit:
             break  # every longer prefix costs more still
     return out
+
+
+_ALARM_VERBS = frozenset({"set", "start", "make", "create", "put", "wake", "remind", "get"})
+_SUBJECTS = frozenset({"i", "my", "we", "our", "the", "he", "she", "they", "it", "his", "her"})
+
+
+def _asks(intent: intents.Intent, words: list[str], candidate: str) -> bool:
+    """An alarm is set when asked for: the reading starts with its verb and
+    the heard words do not start with a subject, which tells of an alarm
+    ("the alarm rang at six thirty", "i set my alarm for seven")."""
+    if intent.name is not IntentName.ALARM:
+        return True
+    return candidate.split()[0] in _ALARM_VERBS and words[0] not in _SUBJECTS
+
+
+def _drops_a_word(span: tuple[str, ...], vocab: tuple[str, ...]) -> bool:
+    """Fewer words, one of them as heard: the change only drops a heard word
+    ("i set my" -> "set me", "alarm rang" -> "alarm"), which is left to
+    `_DROPPABLE` fragments; else "i set my alarm for seven" is a command."""
+    return len(vocab) < len(span) and bool(set(vocab) & set(span))
 
 
 def _joins_a_number(words: list[str], edit: _Edit) -> bool:

@@ -130,6 +130,37 @@ def test_three_changes_when_most_words_are_kept(bias: CommandBias) -> None:
 @pytest.mark.parametrize(
     ("heard", "meant"),
     [
+        ("set in alarm for seven thirty im", "set in alarm for seven thirty am"),
+        ("set in alarm for half a past seven", "set in alarm for half past seven"),
+        ("wake me up hatsix in the morning", "wake me up six in the morning"),
+    ],
+)
+def test_a_near_alarm_is_read_as_the_alarm(bias: CommandBias, heard: str, meant: str) -> None:
+    assert bias.correct(heard) == meant
+    intent = intents.parse(meant)
+    assert intent is not None and intent.name is intents.IntentName.ALARM
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        # told of an alarm, not asking for one
+        "the alarm rang at six thirty",
+        "i set my alarm for seven",
+        "my alarm is set for six am",
+        "the alarm went off at six",
+        "we set the alarm for six",
+        "the meeting is at half past seven",
+        "i woke up at six in the morning",
+    ],
+)
+def test_speech_about_an_alarm_sets_none(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
         # "due" and "red" sound as "do" and "read": kept words, so one real
         # change ("time was" -> "timers", "minox" -> "my notes") is enough
         ("what time was due i have", "what timers do i have"),
