@@ -228,10 +228,26 @@ _SPELLING_PHONES = dict(_SPELLING)
 def spelled_phones(word: str) -> tuple[str, ...]:
     """A rough reading of a word the dictionary lacks, by its letters: a
     recogniser's run-together words ("adbret", "satatimer") still sound near
-    what was said. Doubled letters count once; a final silent "e" is dropped."""
+    what was said. Doubled letters count once; a final silent "e" is dropped
+    and makes the vowel before it long."""
     w = re.sub(r"([a-z])\1", r"\1", word.lower())
+    # a vowel, one consonant and a silent "e" (and "s" or "d"): the vowel is
+    # long ("bimes" as "times", "calade")
+    long = re.search(r"([aeiou])([b-df-hj-np-tv-z])e[sd]?$", w)
+    if long and (len(w) < 5 or w[long.start() - 1] not in "aeiou"):
+        vowel = _LONG_VOWELS[long[1]]
+        w = w[: long.start()]
+        tail = tuple(_SPELLING_PHONES[long[2]].split()) + (("Z",) if word.endswith("s") else ())
+        return _spell(w) + (vowel,) + tail
     if len(w) > 3 and w.endswith("e") and w[-2] not in "aeiou":
         w = w[:-1]
+    return _spell(w)
+
+
+_LONG_VOWELS = {"a": "EY", "e": "IY", "i": "AY", "o": "OW", "u": "UW"}
+
+
+def _spell(w: str) -> tuple[str, ...]:
     out: list[str] = []
     for m in _SPELLING_RE.finditer(w):
         out.extend(_SPELLING_PHONES[m[0]].split())

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from assistant.dialogue import intents
-from assistant.speech.command_bias import BiasedRecognizer, CommandBias, phone_distance
+from assistant.speech.command_bias import (
+    BiasedRecognizer,
+    CommandBias,
+    phone_distance,
+    spelled_phones,
+)
 from assistant.speech.stt import Transcript
 
 
@@ -125,6 +130,17 @@ def test_an_operand_is_left_when_two_numbers_are_as_near(bias: CommandBias) -> N
 
 def test_three_changes_when_most_words_are_kept(bias: CommandBias) -> None:
     assert bias.correct("said a time far ten minutes") == "set a timer for ten minutes"
+
+
+def test_a_silent_e_makes_the_vowel_before_it_long() -> None:
+    # a word the dictionary lacks, read by its letters
+    assert spelled_phones("bimes") == ("B", "AY", "M", "Z")
+    assert spelled_phones("calade") == ("K", "AE", "L", "EY", "D")
+    assert spelled_phones("pleese")[-1] == "S"  # "ee" is no vowel-consonant-e
+
+
+def test_a_misspelt_operator_is_read_by_its_long_vowel(bias: CommandBias) -> None:
+    assert bias.correct("what is it bimes nine") == "what is eight times nine"
 
 
 @pytest.mark.parametrize(
