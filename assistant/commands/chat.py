@@ -76,6 +76,9 @@ class Printer:
         self._deferred: list[str] = []
         """Lines (a finished timer, a state) that came while a reply streamed:
         they wait for the reply's line to end, never split it."""
+        self._held_breaks = ""
+        """Line breaks at the end of the text streamed so far: written only
+        when more text follows (the model's closing newline left a blank line)."""
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -87,8 +90,12 @@ class Printer:
 
     def _human(self, event: Event) -> None:
         if isinstance(event, ReplyDelta):
-            self.out.write(event.text)
-            self.out.flush()
+            text = event.text.rstrip("\n")
+            if text:
+                self.out.write(self._held_breaks + text)
+                self.out.flush()
+                self._held_breaks = ""
+            self._held_breaks += event.text[len(text):]
             self._streaming = True
         elif isinstance(event, ReplyDone):
             self.end_reply_line(" [interrupted]" if event.interrupted else "")
@@ -111,6 +118,7 @@ class Printer:
             self.out.write(tail + "\n")
             self.out.flush()
         self._streaming = False
+        self._held_breaks = ""
         deferred, self._deferred = self._deferred, []
         for text in deferred:
             self._line(text)

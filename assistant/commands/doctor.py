@@ -47,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
         print(
             "\nReady: everything essential works."
             if not failed
-            else f"\nNot ready: {len(failed)} problem(s) to fix first ({names})."
+            else f"\nNot ready: {_count(len(failed), 'problem')} to fix first ({names})."
         )
     return 1 if failed else 0
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 problem', '2 problems': people read this, not a parser."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _safe(probe: Callable[[], list[Check]]) -> list[Check]:
@@ -367,7 +372,7 @@ def _audio() -> list[Check]:
     devices = sd.query_devices()
     inputs = [d for d in devices if d["max_input_channels"] > 0]
     outputs = [d for d in devices if d["max_output_channels"] > 0]
-    found = f"{len(inputs)} input and {len(outputs)} output device(s)"
+    found = f"{len(inputs)} input and {_count(len(outputs), 'output device')}"
     if not inputs or not outputs:  # no device at all is not "ok": say what is missing
         missing = " and ".join(
             f"no {what}" for what, devs in (("microphone", inputs), ("speaker", outputs))

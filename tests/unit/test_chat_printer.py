@@ -93,3 +93,19 @@ def test_a_reply_taken_back_mid_line_lets_the_waiting_lines_out() -> None:
     )
     p(StateChanged(State.LISTENING))  # and later lines are not held
     assert err.getvalue().endswith("(listening)\n")
+
+
+def test_the_models_closing_newline_leaves_no_blank_line() -> None:
+    p, out, _err = make()
+    for text in ("Paris", ".", "\n"):
+        p(ReplyDelta(text, 1))
+    p(ReplyDone("Paris.", Source.LLM, False, 1))
+    assert out.getvalue() == "Paris.\n"
+
+
+def test_line_breaks_inside_a_reply_are_kept() -> None:
+    p, out, _err = make()
+    for text in ("Once upon a time.\n", "\n", "The end.\n"):
+        p(ReplyDelta(text, 1))
+    p(ReplyDone("Once upon a time.\n\nThe end.", Source.LLM, False, 1))
+    assert out.getvalue() == "Once upon a time.\n\nThe end.\n"
