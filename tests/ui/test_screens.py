@@ -80,6 +80,8 @@ def _say(qtbot: Any, shell: Any, text: str, replies: list[ReplyDone]) -> ReplyDo
     shell.window.text.setText(text)
     shell.window.send.click()
     qtbot.waitUntil(lambda: len(replies) > n, timeout=30000)
+    # The turn is over once the core leaves Thinking: shots show the state at rest.
+    qtbot.waitUntil(lambda: shell.window.listen.shown is State.IDLE, timeout=5000)
     return replies[-1]
 
 
@@ -123,6 +125,8 @@ def test_the_app_without_a_microphone(qtbot: Any, app_without_mic: Any) -> None:
     _say(qtbot, shell, "delete the note buy milk", replies)
     qtbot.waitUntil(w.confirm.isVisible, timeout=5000)
     assert w.confirm.title.text() == "Delete the note 'buy milk'?"
+    assert "Thinking" not in w.state_label.text()  # Parley waits for the user, not the reverse
+    assert not w.stop.isEnabled()
     shot(w, "confirm")
     w.confirm.no.click()
 
