@@ -134,6 +134,15 @@ _OF_OPERATORS = frozenset({"percent", "power", "root"})
 _DROPPABLE = frozenset({"the", "a", "uh", "um", "ah", "oh", "and", "of", "to", "that", "then"})
 """Short words a reading may drop: fragments (a wake phrase's tail heard as "the")."""
 
+_WEAK = {
+    "and": (("AH", "N"),), "in": (("AH", "N"),), "of": (("AH",),), "at": (("AH", "T"),),
+    "to": (("T", "AH"),), "have": (("AH", "V"),), "do": (("D", "AH"),),
+    "you": (("Y", "AH"),), "for": (("F", "ER"),), "or": (("ER",),),
+}
+"""Weak forms of function words, as said in running speech ("and" as "'n",
+"of" as "o'"): the dictionary holds few, and a recogniser writes one word's
+for another's ("remind me and ten minutes", "the date of day")."""
+
 _WORD = re.compile(r"[a-z0-9']+(?:[.,]\d+)?")
 _VOWELS = frozenset({
     "AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW",
@@ -312,7 +321,7 @@ class CommandBias:
             prons = self._lex.get(w) or ((spelled_phones(w),) if w.isalpha() else ())
             if not prons:
                 return ()
-            per_word.append(prons[:2])
+            per_word.append(prons[:2] + _WEAK.get(w, ()))
         return tuple(tuple(itertools.chain(*combo)) for combo in itertools.product(*per_word))
 
     def _distance(self, a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]) -> float:

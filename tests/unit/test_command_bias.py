@@ -132,6 +132,33 @@ def test_three_changes_when_most_words_are_kept(bias: CommandBias) -> None:
     assert bias.correct("said a time far ten minutes") == "set a timer for ten minutes"
 
 
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        # "and" said as "'n" is "in" said as "'n"; "of" said as "o'"
+        ("remind me and twenty limits to check the oven",
+         "remind me in twenty minutes to check the oven"),
+        ("what is the date of day", "what is the date today"),
+    ],
+)
+def test_weak_forms_of_function_words(bias: CommandBias, heard: str, meant: str) -> None:
+    assert bias.correct(heard) == meant
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "remind me and my sister of the party",
+        "what is the state of play",
+        "what do you think of cats and dogs",
+        "a cup of tea in the morning",
+        "what is the date of the next full moon",
+    ],
+)
+def test_weak_forms_do_not_make_open_speech_a_command(bias: CommandBias, heard: str) -> None:
+    assert bias.correct(heard) == heard
+
+
 def test_a_silent_e_makes_the_vowel_before_it_long() -> None:
     # a word the dictionary lacks, read by its letters
     assert spelled_phones("bimes") == ("B", "AY", "M", "Z")
