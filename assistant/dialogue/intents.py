@@ -30,7 +30,8 @@ canonical phrase, the same whether the user said "five minutes" or "5 min"),
 plus "label" for "... for the pasta" / "remind me in 10 minutes to ...". A bare
 "set a timer" is TIMER without "seconds" (the reply asks how long).
 CALCULATE {"expression": "12*7", "value": 84.0}, or {"expression": "7/0",
-"error": "I can't divide by zero."} when the sum has no answer; a "to" or
+"error": "I can't divide by zero."} when the sum has no answer ("add 5 and
+3", "the product of 12 and 3", "half of 50" are sums too); a "to" or
 "too" where only an operand can stand is "two" there ("what is too plus to",
 as a recogniser may write it), every other "to" is kept. NOTE_ADD
 {"text": "buy milk"} (never empty; the user's own casing). DATE may carry
@@ -215,7 +216,7 @@ _WORD_RULES: list[tuple[IntentName, str, float]] = [
 ]
 _WORD_RES = [(name, re.compile(p), c) for name, p, c in _WORD_RULES]
 _PART_OF_DATE = re.compile(
-    r"what (?P<p>year|month) is it(?: now)?|what is the (?:current )?(?P<q>year|month)"
+    r"what (?P<p>year|month) is (?:it|this)(?: now)?|what is the (?:current )?(?P<q>year|month)"
     r"|which (?P<r>year|month) is it"
 )
 _IS_DAY = re.compile(rf"is (?:it|today) (?P<day>{_DAYS})(?: today)?")
@@ -261,14 +262,19 @@ _FRAC_VALUE = {"and a half": 0.5, "and a quarter": 0.25, "and 3 quarters": 0.75}
 MAX_TIMER_SECONDS = 24 * 3600
 """Longer durations are probably misheard: they match with low confidence."""
 
-_SET = r"(?:(?:set|start|make|create|begin|put on|run|add)(?: me)? )?"
+_SET = (
+    r"(?:i (?:need|want|would like) )?(?:(?:set|start|make|create|begin|put on|put|run|add)"
+    r"(?: me)? )?"
+)
+"""A timer's verb, or a wish for one ("i need a timer for ..."), or none."""
 _ART = r"(?:(?:an?|the|my|one) )?"
 _LABEL = (
     r"(?: (?:for|called|named|labelled|labeled) (?:the |my |a |an )?(?P<label>[a-z][a-z' ]{0,40}))?"
 )
 _TIMER_RES = [
     re.compile(
-        rf"{_SET}{_ART}(?:timer|countdown)(?: for| of| to| at)? (?P<dur>{_DURATION}){_LABEL}"
+        rf"{_SET}{_ART}(?:timer|countdown)(?: on)?(?: for| of| to| at)? (?P<dur>{_DURATION})"
+        rf"{_LABEL}"
     ),
     re.compile(rf"{_SET}{_ART}(?P<dur>{_DURATION}) (?:timer|countdown){_LABEL}"),
     re.compile(rf"count ?down(?: for| from)? (?P<dur>{_DURATION})"),
@@ -691,8 +697,28 @@ def _two_heard_as_to(body: str) -> str:
     return " ".join(out)
 
 
+# A sum said as an instruction or by its name: rewritten to its operator form.
+_SPOKEN_SUMS = [
+    (re.compile(rf"(?:add|sum) ({_NUM}) (?:and|to|plus) ({_NUM})"), r"\1 + \2"),
+    (re.compile(rf"(?:the )?sum of ({_NUM}) and ({_NUM})"), r"\1 + \2"),
+    (re.compile(rf"(?:the )?product of ({_NUM}) and ({_NUM})"), r"\1 * \2"),
+    (re.compile(rf"multiply ({_NUM}) (?:by|and|with) ({_NUM})"), r"\1 * \2"),
+    (re.compile(rf"divide ({_NUM}) by ({_NUM})"), r"\1 / \2"),
+    (re.compile(rf"subtract ({_NUM}) from ({_NUM})"), r"\2 - \1"),
+    (re.compile(rf"(?:the )?difference between ({_NUM}) and ({_NUM})"), r"\1 - \2"),
+    (re.compile(rf"half of ({_NUM})"), r"\1 / 2"),
+    (re.compile(rf"(?:a )?(?:third) of ({_NUM})"), r"\1 / 3"),
+    (re.compile(rf"(?:a )?quarter of ({_NUM})"), r"\1 / 4"),
+    (re.compile(rf"double ({_NUM})"), r"\1 * 2"),
+]
+
+
 def _calculate(core: str) -> Intent | None:
     body = _CALC_SUFFIX.sub("", _CALC_PREFIX.sub("", core))
+    for pattern, form in _SPOKEN_SUMS:
+        if pattern.fullmatch(body):
+            body = pattern.sub(form, body)
+            break
     intent = _calc_intent(body, HIGH)
     if intent is None and _HEARD_FOR_TWO.intersection(body.split()):
         # Only a body that is not a sum as it stands, and is one with the twos read.
@@ -776,6 +802,7 @@ _TIMER_LIST = re.compile(
     r"|(?:list|show|read)(?: me)? (?:all )?(?:my |the )?(?:timers|alarms)(?: and alarms)?"
     r"|(?:my |the )?(?:timers|alarms)|do i have (?:any )?(?:timers|alarms)(?: set| running)?"
     r"|how (?:long|much time) is left(?: on (?:my|the) timer)?"
+    r"|how (?:long|much time) do i have left(?: on (?:my|the) timer)?"
 )
 _OPEN_RE = re.compile(
     r"(?:open|launch|open up|bring up|fire up)(?: the| a| an| my)?"

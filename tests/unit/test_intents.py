@@ -398,3 +398,60 @@ def test_parse_is_fast() -> None:
         parse(text)
     per_utterance_ms = (time.perf_counter() - t0) * 1000 / len(texts)
     assert per_utterance_ms < 20  # answering by rule must never be the slow part
+
+
+@pytest.mark.parametrize(
+    ("text", "expression", "value"),
+    [
+        ("add five and three", "5+3", 8.0),
+        ("what is the sum of four and five", "4+5", 9.0),
+        ("what is the product of twelve and three", "12*3", 36.0),
+        ("multiply six by seven", "6*7", 42.0),
+        ("divide one hundred by four", "100/4", 25.0),
+        ("subtract three from ten", "10-3", 7.0),
+        ("what is the difference between ten and four", "10-4", 6.0),
+        ("what is half of fifty", "50/2", 25.0),
+        ("double twenty one", "21*2", 42.0),
+    ],
+)
+def test_a_sum_said_as_an_instruction_or_by_its_name(
+    text: str, expression: str, value: float
+) -> None:
+    intent = parse(text)
+    assert intent is not None and intent.name is N.CALCULATE, _describe(intent)
+    assert intent.entities == {"expression": expression, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent_name"),
+    [
+        ("put a timer on for ten minutes", N.TIMER),
+        ("i need a timer for twenty minutes", N.TIMER),
+        ("i want a ten minute timer", N.TIMER),
+        ("how much time do i have left", N.TIMER_LIST),
+        ("what year is this", N.DATE),
+        ("what month is this", N.DATE),
+    ],
+)
+def test_more_natural_phrasings(text: str, intent_name: N) -> None:
+    intent = parse(text)
+    assert intent is not None and intent.name is intent_name, _describe(intent)
+    assert intent.confidence >= RULE_CONFIDENCE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add salt and pepper",
+        "i need to add salt and pepper",
+        "what is half of the world",
+        "what is the sum of all fears",
+        "i need a break",
+        "put the kettle on",
+        "how much time do i have left to live",
+        "double the recipe",
+    ],
+)
+def test_phrasings_near_those_are_no_command(text: str) -> None:
+    intent = parse(text)
+    assert intent is None or intent.confidence < RULE_CONFIDENCE, _describe(intent)
