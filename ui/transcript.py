@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -117,6 +118,16 @@ class Bubble(QFrame):
         QGuiApplication.clipboard().setText(self._text)
 
 
+def _drop_row(row: QLayout) -> None:
+    """Delete a row's bubbles, hidden at once: deleteLater waits for the event
+    loop, and until then the old bubble was still painted over the new ones."""
+    while row.count():
+        w = row.takeAt(0).widget()
+        if w is not None:
+            w.hide()
+            w.deleteLater()
+
+
 class Transcript(QScrollArea):
     """Scrollable column of bubbles; sticks to the bottom while new text arrives."""
 
@@ -212,10 +223,7 @@ class Transcript(QScrollArea):
                 row = self._column.itemAt(i).layout()
                 if row is not None and row.indexOf(bubble) >= 0:
                     self._column.takeAt(i)
-                    while row.count():
-                        w = row.takeAt(0).widget()
-                        if w is not None:
-                            w.deleteLater()
+                    _drop_row(row)
                     break
 
     def add_parley(self, text: str) -> Bubble:
@@ -250,10 +258,7 @@ class Transcript(QScrollArea):
             item = self._column.takeAt(1)  # index 0 is the stretch
             row = item.layout()
             if row is not None:
-                while row.count():
-                    w = row.takeAt(0).widget()
-                    if w is not None:
-                        w.deleteLater()
+                _drop_row(row)
         self._replies.clear()
         self._users.clear()
         self.bubbles.clear()
