@@ -31,12 +31,18 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("list", help="conversations, newest first")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    p = sub.add_parser("show", help="a conversation's transcript, with statuses and flags")
+    details = "also each turn's source, intent, confidence, tool calls and flags"
+    p = sub.add_parser("show", help="a conversation, as it was said")
     p.add_argument("id", type=int, metavar="ID", help="conversation id (see `history list`)")
+    p.add_argument("--details", action="store_true", help=details)
 
     p = sub.add_parser("export", help="print a conversation as Markdown or JSON")
     p.add_argument("id", type=int, metavar="ID", help="conversation id (see `history list`)")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="md", help="default: md")
+    p.add_argument(
+        "--format", choices=EXPORT_FORMATS, default="md",
+        help="default: md; json holds every detail",
+    )
+    p.add_argument("--details", action="store_true", help=f"with md: {details}")
 
     p = sub.add_parser("flagged", help="the hard cases: turns flagged for review, newest first")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -70,9 +76,32 @@ def _list(history: History, args: argparse.Namespace) -> int:
                 )
             )
         else:
-            turns = f"{c.turn_count} turn" + ("" if c.turn_count == 1 else "s")
-            print(f"{c.id:>5}  {local_time(c.updated_at)}  {turns:>9}  {c.title or '(untitled)'}")
+            n = len(_said(history.turns(c.id)))  # tool rows are not messages
+            said = f"{n} message" + ("" if n == 1 else "s")
+            print(f"{c.id:>5}  {local_time(c.updated_at)}  {said:>12}  {c.title or '(untitled)'}")
     return 0
+
+
+def _said(turns: list[Turn]) -> list[tuple[Turn, str]]:
+    """The conversation as it was said: (turn, speaker). A tool's request,
+    decision and result are audit rows whose outcome Parley's reply tells; a
+    timer going off has no reply, so its row is Parley's words."""
+    out = []
+    for t in turns:
+        if t.role == "tool":
+            if t.intent == "timer":
+                out.append((t, "Parley"))
+        else:
+            out.append((t, SPEAKERS[t.role]))
+    return out
+
+
+def _status(turn: Turn) -> str:
+    if turn.status == "interrupted":
+        return " (interrupted)"
+    if turn.status == "streaming":
+        return " (still being written)"
+    return ""
 
 
 def _describe(turn: Turn) -> str:
@@ -87,8 +116,16 @@ def _describe(turn: Turn) -> str:
 def _show(history: History, args: argparse.Namespace) -> int:
     c = history.conversation(args.id)
     print(f"Conversation {c.id}: {c.title or '(untitled)'}")
+    turns = history.turns(c.id)
+    if not args.details:
+        said = _said(turns)
+        print(f"started {local_time(c.created_at)}, {len(said)} message{'s' * (len(said) != 1)}")
+        for t, who in said:
+            print()
+            print(f"[{local_time(t.created_at)[11:]}] {who}: {t.text}{_status(t)}")
+        return 0
     print(f"started {local_time(c.created_at)}, {c.turn_count} turns")
-    for t in history.turns(c.id):
+    for t in turns:
         print()
         print(f"[{local_time(t.created_at)[11:]}] {_describe(t)}: {t.text}")
         if t.data:  # a tool row: the request, decision or result in full
@@ -99,9 +136,29 @@ def _show(history: History, args: argparse.Namespace) -> int:
 
 
 def _export(history: History, args: argparse.Namespace) -> int:
-    text = history.export(args.id, args.format)
+    if args.format == "md" and not args.details:
+        text = _markdown(history, args.id)
+    else:
+        text = history.export(args.id, args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _markdown(history: History, conversation_id: int) -> str:
+    """The conversation as people read it: who said what, and when."""
+    c = history.conversation(conversation_id)
+    lines = [
+        f"# {c.title or 'Untitled conversation'}",
+        "",
+        f"Conversation {c.id}, started {local_time(c.created_at)}.",
+        "",
+    ]
+    for t, who in _said(history.turns(c.id)):
+        status = _status(t).strip()
+        tail = f" *{status}*" if status else ""
+        lines.append(f"**{who}**, {local_time(t.created_at)[11:]}: {t.text}{tail}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _flagged(history: History, args: argparse.Namespace) -> int:

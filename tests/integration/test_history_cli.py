@@ -53,7 +53,7 @@ def test_list(filled: dict[str, int], capsys: pytest.CaptureFixture[str]) -> Non
     lines = out.splitlines()
     assert len(lines) == 2
     assert lines[0].split()[0] == str(filled["new"]) and "frobnicate the wibble" in lines[0]
-    assert "4 turns" in lines[0]
+    assert "4 messages" in lines[0]
     assert lines[1].split()[0] == str(filled["old"]) and "what time is it" in lines[1]
 
     code, out, _ = parley(["history", "list", "--json"], capsys)
@@ -65,7 +65,7 @@ def test_list(filled: dict[str, int], capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_show(filled: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = parley(["history", "show", str(filled["new"])], capsys)
+    code, out, err = parley(["history", "show", str(filled["new"]), "--details"], capsys)
     assert (code, err) == (0, "")
     assert out.startswith(f"Conversation {filled['new']}: frobnicate the wibble\n")
     said = [line for line in out.splitlines() if line.startswith("[")]
@@ -90,7 +90,9 @@ def test_export(filled: dict[str, int], capsys: pytest.CaptureFixture[str]) -> N
         ("user", "what time is it", ""),
         ("assistant", "It's four o'clock.", "time"),
     ]
-    code, out, _ = parley(["history", "export", str(filled["new"]), "--format", "md"], capsys)
+    code, out, _ = parley(
+        ["history", "export", str(filled["new"]), "--format", "md", "--details"], capsys
+    )
     assert code == 0
     assert out.startswith("# frobnicate the wibble\n")
     assert "Once upon a *(interrupted)*" in out
