@@ -658,6 +658,11 @@ class FirstTalkPage(QWizardPage):
         """Talk follows the app's listening state: no microphone, no Talk."""
         def show(_state: object = None) -> None:
             self.ptt.setEnabled(listen.can_listen)
+            # Typing is not the alternative when it is the only way.
+            self.text.setPlaceholderText(
+                "or type here and press Enter" if listen.can_listen
+                else "Type here and press Enter"
+            )
             self.setSubTitle(
                 'Hold "Talk" and ask "what time is it?", or type it and press Enter.'
                 if listen.can_listen

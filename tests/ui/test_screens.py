@@ -171,6 +171,7 @@ def test_first_run_wizard(qtbot: Any, app_without_mic: Any) -> None:
             wizard.skip_page()  # every page can be skipped
     talk = wizard.talk
     assert not talk.ptt.isEnabled()  # no microphone: Talk is off here too
+    assert talk.text.placeholderText() == "Type here and press Enter"  # not "or type"
     talk.text.setText("what time is it")
     qtbot.keyClick(talk.text, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(talk.exchange.bubbles) >= 2, timeout=30000)
