@@ -306,7 +306,7 @@ def _repl(session: Any, printer: Printer, yes: bool = False) -> int:
     interactive = sys.stdin.isatty()
     if interactive and not printer.json_mode:
         print(
-            "Parley is listening. Type a message; Ctrl-C stops a reply, Ctrl-D quits.",
+            "Parley is ready. Type a message; Ctrl-C stops a reply, Ctrl-D quits.",
             file=sys.stderr,
         )
     prompt = "> " if interactive and not printer.json_mode else ""
