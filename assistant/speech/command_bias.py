@@ -24,10 +24,8 @@ Never a command forced onto speech that is not one:
   beside one;
 - only to requests where a word or two matter (timers, alarms, sums, notes,
   apps, time and date), never to the short social ones (stop, thanks, hello);
-  an alarm only when asked for (its verb first, the heard words not opening
-  with a subject: "the alarm rang at six" tells of one);
-- a change never merely drops a heard word beside one it keeps ("alarm
-  rang" -> "alarm"): only short fragments (`_DROPPABLE`) are dropped;
+  a timer or an alarm only when asked for (the heard words not opening with
+  a subject: "the alarm rang at six" tells of one; an alarm's verb first);
 - the free text of a command (a note, a timer's label) must be heard as it
   stands, and an app must be one Parley knows by name;
 - a reading keeps at most `MAX_UNEXPLAINED` words that are neither command
@@ -411,8 +409,6 @@ class CommandBias:
         for vocab, prons in self._vocab:
             if vocab == span or (numbers and _COUNTS.intersection(vocab)):
                 continue  # a number heard as a number stays that number ("four ten")
-            if _drops_a_word(span, vocab):
-                continue
             if len(span) > 1 and joined == "".join(vocab) and vocab[0] in self.apps:
                 # a name written apart ("fire fox"), never numbers ("four ten")
                 out.append((vocab, 0.1))
@@ -451,8 +447,6 @@ class CommandBias:
                 if v1 == span[:1] or v2 == span[-1:]:
                     continue  # a word kept as heard: a smaller change says it
                 if vocab == span or (numbers and _COUNTS.intersection(vocab)):
-                    continue
-                if _drops_a_word(span, vocab):
                     continue
                 cost = c1 + c2 + SPLIT_COST
                 if cost <= MAX_WORD_DISTANCE * len(phones) and cost < out.get(vocab, 1e9):
@@ -586,19 +580,15 @@ _SUBJECTS = frozenset({"i", "my", "we", "our", "the", "he", "she", "they", "it",
 
 
 def _asks(intent: intents.Intent, words: list[str], candidate: str) -> bool:
-    """An alarm is set when asked for: the reading starts with its verb and
-    the heard words do not start with a subject, which tells of an alarm
-    ("the alarm rang at six thirty", "i set my alarm for seven")."""
-    if intent.name is not IntentName.ALARM:
+    """A timer or an alarm is set when asked for: the heard words do not
+    start with a subject, which tells of one ("the alarm rang at six thirty",
+    "i set a timer for ten minutes yesterday"), and an alarm's reading starts
+    with its verb."""
+    if intent.name not in (IntentName.ALARM, IntentName.TIMER):
         return True
-    return candidate.split()[0] in _ALARM_VERBS and words[0] not in _SUBJECTS
-
-
-def _drops_a_word(span: tuple[str, ...], vocab: tuple[str, ...]) -> bool:
-    """Fewer words, one of them as heard: the change only drops a heard word
-    ("i set my" -> "set me", "alarm rang" -> "alarm"), which is left to
-    `_DROPPABLE` fragments; else "i set my alarm for seven" is a command."""
-    return len(vocab) < len(span) and bool(set(vocab) & set(span))
+    if intent.name is IntentName.TIMER:  # "the" may be a wake phrase's tail
+        return words[0] not in _SUBJECTS - {"the"}
+    return words[0] not in _SUBJECTS and candidate.split()[0] in _ALARM_VERBS
 
 
 def _joins_a_number(words: list[str], edit: _Edit) -> bool:

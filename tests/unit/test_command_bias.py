@@ -195,9 +195,11 @@ def test_a_near_alarm_is_read_as_the_alarm(bias: CommandBias, heard: str, meant:
         "we set the alarm for six",
         "the meeting is at half past seven",
         "i woke up at six in the morning",
+        "i set a timer for ten minutes yesterday",
+        "we set a timer for five minutes",
     ],
 )
-def test_speech_about_an_alarm_sets_none(bias: CommandBias, heard: str) -> None:
+def test_speech_about_an_alarm_or_a_timer_sets_none(bias: CommandBias, heard: str) -> None:
     assert bias.correct(heard) == heard
 
 
