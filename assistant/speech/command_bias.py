@@ -248,6 +248,8 @@ def spelled_phones(word: str) -> tuple[str, ...]:
         return _spell(w) + (vowel,) + tail
     if len(w) > 3 and w.endswith("e") and w[-2] not in "aeiou":
         w = w[:-1]
+    if len(w) > 4 and w.endswith(("or", "ar")):  # unstressed: "calator", "calendar"
+        return _spell(w[:-2]) + ("ER",)
     return _spell(w)
 
 

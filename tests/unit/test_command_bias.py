@@ -164,6 +164,11 @@ def test_a_silent_e_makes_the_vowel_before_it_long() -> None:
     assert spelled_phones("bimes") == ("B", "AY", "M", "Z")
     assert spelled_phones("calade") == ("K", "AE", "L", "EY", "D")
     assert spelled_phones("pleese")[-1] == "S"  # "ee" is no vowel-consonant-e
+    assert spelled_phones("calator")[-1] == "ER"  # an unstressed ending
+
+
+def test_an_app_name_heard_in_two_misspelt_parts(bias: CommandBias) -> None:
+    assert bias.correct("launch the cow calator") == "launch the calculator"
 
 
 def test_a_misspelt_operator_is_read_by_its_long_vowel(bias: CommandBias) -> None:
