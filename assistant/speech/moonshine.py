@@ -212,14 +212,16 @@ def _transcriber_api() -> tuple[Any, Any]:
         spec = importlib.util.find_spec(PACKAGE)
         if spec is not None and spec.submodule_search_locations is not None:
             sys.modules[PACKAGE] = importlib.util.module_from_spec(spec)
-            try:
-                from moonshine_voice.moonshine_api import ModelArch
-                from moonshine_voice.transcriber import Transcriber
+    try:
+        # The submodules, whether the package ran whole or was made bare (by
+        # an earlier call: a second engine in one process finds it there).
+        from moonshine_voice.moonshine_api import ModelArch
+        from moonshine_voice.transcriber import Transcriber
 
-                return Transcriber, ModelArch
-            except Exception:  # a layout this does not know: import it whole
-                for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
-                    del sys.modules[name]
+        return Transcriber, ModelArch
+    except Exception:  # a layout this does not know: import it whole
+        for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+            del sys.modules[name]
     from moonshine_voice import ModelArch
     from moonshine_voice.transcriber import Transcriber
 

@@ -202,6 +202,15 @@ def test_noise_before_and_after_speech_adds_no_words(
     assert stt.transcribe(noisy, engine.recognizer()).text == "what time is it"
 
 
+def test_a_second_engine_in_the_same_process_loads(engine: MoonshineEngine) -> None:
+    """`parley bench stt` opens one for LibriVox and one for the commands: the
+    package, imported bare by the first (moonshine._transcriber_api), must not
+    break the second."""
+    second = MoonshineEngine()
+    audio = clip(SHORT_CLIP)
+    assert normalize(second.decode(audio)) == normalize(engine.decode(audio)) != ""
+
+
 def test_empty_and_odd_input(engine: MoonshineEngine) -> None:
     rec = engine.recognizer()
     assert rec.final().text == ""  # nothing fed at all
