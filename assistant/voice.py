@@ -87,8 +87,11 @@ def build_voice(
             synth.close()
             synth = None
         except (NoOutputDevice, OSError) as e:
-            text = str(e) if isinstance(e, NoOutputDevice) else f"No sound output ({e})."
-            sink(Error(ErrorCode.OUTPUT_UNAVAILABLE, f"{text} Parley answers in text only."))
+            if isinstance(e, NoOutputDevice):
+                text = str(e)  # says already that replies are shown as text
+            else:
+                text = f"No sound output ({e}). Parley answers in text only."
+            sink(Error(ErrorCode.OUTPUT_UNAVAILABLE, text))
             synth.close()
             synth = None
 

@@ -33,17 +33,6 @@ WARNINGS = {"input", "output", "wake", "hotkey", "timers"}
 """Conditions Parley works around (it types instead of listening, shows text
 instead of speaking): amber, not the red of something broken."""
 
-TEXT_ONLY = " Parley answers in text only."
-
-
-def plain(code: str, message: str) -> str:
-    """The core's message, without saying the same thing twice (a missing
-    speaker's message already says the replies are shown as text)."""
-    if message.endswith(TEXT_ONLY) and "as text" in message[: -len(TEXT_ONLY)]:
-        return message[: -len(TEXT_ONLY)]
-    return message
-
-
 def condition(code: str) -> str:
     return CONDITION.get(code, code or "other")
 
@@ -111,7 +100,6 @@ class NoticeBar(QWidget):
 
     def show_notice(self, code: str, text: str, error: bool = False) -> None:
         key = condition(code)
-        text = plain(code, text)
         error = error and key not in WARNINGS
         if code in ENDS:  # over: a later return of the condition is news again
             self.clear(key)

@@ -66,6 +66,9 @@ def _child_main(
 ) -> None:
     if own_group and hasattr(os, "setpgrp"):
         os.setpgrp()  # so kill() takes whatever the worker started (an aplay) with it
+    # Ctrl-C in a terminal reaches the whole foreground group: the parent
+    # quits and closes its workers; a worker of its own would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     target(conn, *args)
 
 

@@ -169,3 +169,19 @@ def test_stop_lets_the_worker_return_or_kills_it(workers: list[WorkerProcess]) -
     assert time.monotonic() - t0 < 10
     assert all(gone(pid) for pid in pids)
     assert not polite.started and not stuck.started and polite.pid is stuck.pid is None
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX signals")
+def test_ctrl_c_is_the_parents_to_handle(workers: list[WorkerProcess]) -> None:
+    """A terminal's Ctrl-C reaches every process of its group: the worker lets
+    the parent quit and close it, with no traceback of its own."""
+    import signal
+
+    w = worker(workers, worker_kit.echo)
+    w.start()
+    w.wait_ready(READY_S)
+    assert w.pid is not None
+    os.kill(w.pid, signal.SIGINT)
+    w.send("still here")
+    assert w.receive(READY_S) == "still here"
+    assert w.alive
