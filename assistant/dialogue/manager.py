@@ -77,12 +77,13 @@ NO_LLM_HELP = (
     "Settings, or run `parley models list` and `parley models pull`."
 )
 LLM_OFF_HELP = (
-    "I can't answer that with the language model turned off: I answer by rule only, "
-    "the time and date, timers and alarms, arithmetic and notes."
+    "I can't answer that with the language model turned off. Without it I can tell the "
+    "time and date, set timers and alarms, do arithmetic and take notes."
 )
 LLM_BROKEN_HELP = (
     "I can't answer that: the language model could not be loaded (the message above says "
-    "why). Until it can, I answer by rule: the time and date, timers, arithmetic and notes."
+    "why). Until it can, I can tell the time and date, set timers, do arithmetic and take "
+    "notes."
 )
 ASK_AGAIN = "I didn't catch that. Could you say it again, or type it?"
 
