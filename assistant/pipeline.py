@@ -791,8 +791,12 @@ class Pipeline:
                 self._current = None
         if self.on_turn_done is not None:
             self.on_turn_done(result)
-        if not self.options.open_mic and not turn.cancel.cancelled:
-            # Ear is single-threaded: its thread opens the follow-up window
+        spoken = turn.heard is not None or turn.tentative  # not typed, not a click
+        if not self.options.open_mic and not turn.cancel.cancelled and spoken:
+            # A spoken turn is answered by voice: the follow-up window lets the
+            # user go on without the wake phrase. (Someone who typed or clicked
+            # is not talking; a microphone opened for them would say "Listening"
+            # for nothing.) Ear is single-threaded: its thread opens the window
             # (wake_required), or this one once the ear loop has ended.
             follow_up = _FollowUp(time.monotonic() + self.options.follow_up_s)
             with self._lock:

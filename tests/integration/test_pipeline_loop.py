@@ -77,6 +77,18 @@ def test_after_a_reply_parley_listens_without_the_wake_word_for_a_while(
         assert states[-2:] == [State.LISTENING, State.IDLE]
 
 
+def test_a_typed_request_opens_no_follow_up_window(tmp_path: Path) -> None:
+    """Someone who typed is not talking: after the reply Parley goes on waiting
+    for the wake phrase, and never says it is listening."""
+    options = VoiceOptions(open_mic=False, follow_up_s=5.0, resume_window_s=0.0)
+    with voice_loop(tmp_path, options, wake=True) as (pipeline, events, out):
+        pipeline.submit_text("what is two plus two")
+        events.wait(lambda: bool(events.of(ReplyDone)) and bool(out.clips))
+        events.wait(lambda: pipeline.state is State.IDLE)
+        assert pipeline.ear.wake_required
+        assert State.LISTENING not in [e.state for e in events.of(StateChanged)]
+
+
 def test_a_question_in_the_follow_up_window_needs_no_wake_phrase(tmp_path: Path) -> None:
     """Speech in the window keeps it open while the user talks; the next reply
     opens it again."""

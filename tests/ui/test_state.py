@@ -74,7 +74,7 @@ def test_no_microphone_means_never_listening(qtbot: Any) -> None:
     try:
         shown: list[State] = []
         w.listen.changed.connect(shown.append)
-        # The voice loop opens its follow-up window after every reply, on a silent source.
+        # The core says "listening" (as after a spoken reply): no microphone, so never shown.
         _say(qtbot, shell, "what is two plus two")
         w.set_state(State.LISTENING)
         assert State.LISTENING not in shown
