@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         code = 130
     except Terminated:
         code = 0
+    except BrokenPipeError:  # `parley history show | head`: the reader has what it wanted
+        code = 0
+        if argv is None:  # the interpreter's last flush must not fail on the pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if argv is None:  # the process's entry point: end it safely (assistant/shutdown.py)
         code = finish(code)
     if on_main:  # main() also runs in-process (tests, the app's entry point)

@@ -169,3 +169,23 @@ def test_through_the_parley_entry_point(filled: dict[str, int]) -> None:
     assert missing.returncode == 1
     assert "There is no conversation 999" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`parley history show N | head -1`: the pipe closes under a long
+    conversation, and Parley ends quietly, exit 0."""
+    with History(paths.history_db()) as h:
+        long = h.new_conversation()
+        for i in range(2000):
+            h.add_turn(long, "user", f"what is {i} plus {i}")
+            h.add_turn(long, "assistant", f"{i} plus {i} is {2 * i}.", source="rule")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "history", "show", str(long)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(f"Conversation {long}")
+    proc.stdout.close()  # what `head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err
