@@ -379,7 +379,8 @@ def test_each_tool_once_a_turn(history: History) -> None:
     )
     m, events, _notes = make(history, model)
     try:
-        r = m.handle("I would like a countdown of ten minutes for my tea")
+        # (Worded so no rule reads it: the model makes the call.)
+        r = m.handle("my tea wants a countdown of some minutes, ten i think")
         # The label the model made up ("countdown 0") is not what was said: dropped.
         assert r.reply == "Timer set for 10 seconds."
         assert len(m.timers.store.pending()) == 1  # type: ignore[union-attr]
