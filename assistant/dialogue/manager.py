@@ -217,6 +217,7 @@ class DialogueManager:
         self.messages: list[Message] = []
         self.window = ContextWindow(settings.n_ctx, settings.max_tokens)
         self.last_reply = ""
+        self._streaming_id = 0  # the reply row being written, closed by close()
         self.timers = timers if timers is not None else self._make_timers()
         self.tools = tools if tools is not None else builtin_registry(
             ToolEnv(notes=notes, timers=self.timers, now=now)
@@ -572,6 +573,7 @@ class DialogueManager:
             if done is not None:
                 return done
         reply_id = self._add_turn("assistant", "", status="streaming", source=Source.LLM.value)
+        self._streaming_id = reply_id
         stats = GenerationStats()
         parts: list[str] = []
         saved = 0
@@ -627,11 +629,13 @@ class DialogueManager:
             self._flag(user_id, "unhandled", self.messages[-1].content)
             reply = "Sorry, I don't have an answer to that."
             self._delete_placeholder(reply_id)
+            self._streaming_id = 0
             return self._finish_fixed(
                 reply, Source.SYSTEM, user_id, t0, flagged="unhandled", timings=timings
             )
         status = "interrupted" if interrupted else "done"
         self.update_turn(reply_id, text=reply, status=status, timings=timings)
+        self._streaming_id = 0
         self._emit(ReplyDone(reply, Source.LLM, interrupted, reply_id))
         self._emit(
             Latency(
@@ -937,6 +941,12 @@ class DialogueManager:
             log.exception("event sink failed")
 
     def close(self) -> None:
+        # A reply still being written when the app quits (the turn thread was
+        # not joined in time: a long prompt evaluation under load) is stored as
+        # interrupted now, with the words saved so far, not left 'streaming'.
+        if self._streaming_id:
+            self.update_turn(self._streaming_id, status="interrupted")
+            self._streaming_id = 0
         self.confirmations.close()  # an open question ends in the audit trail
         if self.timers is not None:
             self.timers.close()

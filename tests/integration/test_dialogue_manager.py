@@ -97,6 +97,31 @@ def test_cancel_keeps_partial_reply_marked_interrupted(
     assert stored.text == r.reply and r.reply
 
 
+def test_closing_while_a_reply_streams_stores_it_as_interrupted(
+    history: History, llm_engine: LlmEngine
+) -> None:
+    """The app quits while the turn thread is still inside the model (it is
+    not joined in time): the reply row is closed as interrupted by close(),
+    never left 'streaming'."""
+    cancel = CancelToken()
+    statuses: list[str] = []
+
+    def sink(e: Event) -> None:
+        if isinstance(e, ReplyDelta) and not statuses:
+            m.close()  # what Session.close does on quit, the turn still running
+            statuses.append(history.turns(m.conversation_id)[-1].status)
+            cancel.cancel()
+
+    m = DialogueManager(
+        replace(Settings(), max_tokens=200), sink=sink, history=history,
+        llm=LlmProvider.ready(llm_engine),
+    )  # fmt: skip
+    m.open_conversation(new=True)
+    m.handle("Tell me a very long story about a brave little fox.", cancel=cancel)
+    assert statuses == ["interrupted"]
+    assert history.turns(m.conversation_id)[-1].status == "interrupted"
+
+
 def test_no_llm_says_what_it_can_do_and_flags(history: History) -> None:
     m, events = make(history, None)
     r = m.handle("Why is the sky blue?")
