@@ -283,8 +283,8 @@ def test_confirmation_takes_the_next_line(parley_home: Path) -> None:
     assert [r["description"] for r in requests] == ["delete the note 'buy milk'"] * 2
     results = [(e["tool"], e["ok"]) for e in evs if e["type"] == "tool_result"]
     assert results == [("add_note", True), ("delete_note", False), ("delete_note", True)]
-    # The audit trail: each request, decision and result, in `parley history show`.
-    shown = run(["history", "show", "1"], parley_home).stdout
+    # The audit trail: each request, decision and result, in `parley history show --details`.
+    shown = run(["history", "show", "1", "--details"], parley_home).stdout
     assert "Tool (tool, tool_decision): denied (user turn): delete the note 'buy milk'" in shown
     assert "Tool (tool, tool_decision): approved (user turn): delete the note 'buy milk'" in shown
     assert "Tool (tool, tool_result): Deleted the note 'buy milk'." in shown
