@@ -319,8 +319,8 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.MORE  # "how long should i boil" (what?), "where can i buy"
     if last in _words("word words term phrase") and before in _ARTICLES | _POSSESSIVES:
         return Missing.MORE  # "spell the word" (which?), "what does the word"
-    if last in _TRANSITIVE_PAST and words[0] in _words("who which what"):
-        return Missing.MORE  # "who painted", "who first discovered"
+    if last in _TRANSITIVE_PAST and _subject_question(words):
+        return Missing.MORE  # "who painted", "tell me who first discovered"
     if last in _RELATIONAL and (_ARTICLES | _POSSESSIVES) & set(words[-3:-1]):
         return Missing.COMPLEMENT  # "what is the capital", "the first president"
     if last in _INDEFINITE and any(w in _TELLING for w in words[:-1]):
@@ -372,6 +372,19 @@ def _fronted_object(words: list[str]) -> bool:
     verb = last in (_OBJECT_VERBS | _TRANSITIVE_PAST) and last not in _GOES_ON
     asks_object = words[0] != "where" and words[aux] in _MODALS
     return verb and asks_object  # "what do bees make", "what did he write"
+
+
+def _subject_question(words: list[str]) -> bool:
+    """The last verb's subject is a question word, here or in an embedded
+    question ("who painted", "which artist painted", "tell me who wrote",
+    "do you know who invented"): its object is still to come. Not when a
+    subject or an auxiliary comes between ("what he painted", "what did she
+    write": there the question word is the object)."""
+    for i in range(len(words) - 2, -1, -1):
+        if words[i] in _words("who which what"):
+            between = set(words[i + 1 : -1])
+            return not between & (_SUBJECT_PRONOUNS | _AUXILIARIES | _MODALS)
+    return False
 
 
 def _superlative(word: str) -> bool:

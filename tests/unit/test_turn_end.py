@@ -22,6 +22,8 @@ FINISHED = [
     "read my notes",
     "what is the capital of spain",
     "who painted the mona lisa",
+    "show me what she painted",  # "what" is the object here
+    "do you know who wrote it",
     "why do cats purr",
     "tell me a story",
     "tell me something about volcanoes",
@@ -134,6 +136,8 @@ UNFINISHED = [
     ("wake me a pet", Missing.CLOCK_TIME),  # Moonshine's "wake me up at" in a robot voice
     ("convert five miles", Missing.COMPLEMENT),
     ("who discover", Missing.MORE),  # heard for "who discovered ..."
+    ("tell me who painted", Missing.MORE),  # an embedded question: its object is to come
+    ("do you know which scientist discovered", Missing.MORE),
     ("what time does the sun", Missing.MORE),
     ("when did my flight", Missing.MORE),
     ("how long should i boil", Missing.MORE),
