@@ -28,6 +28,14 @@ NO_PENDING = "There is no request waiting for your answer now."
 EXPIRED = "That question has expired, so I didn't {}. Ask again if you still want it."
 
 
+def question(description: str, *, typed: bool) -> str:
+    """The question for a parked call. A typed request is answered by typing or
+    with the window's Yes/No buttons, so it is not told to *say* anything."""
+    if typed:
+        return f"I'll {description}. Shall I? (yes or no)"
+    return f"I'll {description}. Shall I? Say yes or no."
+
+
 class Audit(Protocol):
     """Writes a tool row into the transcript (`DialogueManager._audit`).
     `start=False`: never opens a conversation (a thread outside the turns)."""
@@ -127,7 +135,7 @@ class Confirmations:
         )
         self._emit(ToolRequest(request_id, tool, dict(plan.args), plan.description, timeout))
         pending.timer.start()
-        return f"I'll {plan.description}. Shall I? Say yes or no."
+        return question(plan.description, typed=typed)
 
     def take(self) -> tuple[PendingRequest | None, PendingRequest | None]:
         """At the start of a turn: the open question and the one that timed

@@ -272,10 +272,10 @@ def test_confirmation_takes_the_next_line(parley_home: Path) -> None:
     replies = [e["text"] for e in evs if e["type"] == "reply_done"]
     assert replies == [
         "Noted: buy milk.",
-        "I'll delete the note 'buy milk'. Shall I? Say yes or no.",
+        "I'll delete the note 'buy milk'. Shall I? (yes or no)",
         "Okay, I won't delete the note 'buy milk'.",
         "You have one note: buy milk.",
-        "I'll delete the note 'buy milk'. Shall I? Say yes or no.",
+        "I'll delete the note 'buy milk'. Shall I? (yes or no)",
         "Deleted the note 'buy milk'.",
         "You have no notes yet.",
     ]
@@ -301,7 +301,7 @@ def test_human_chat_shows_the_question_and_waits(parley_home: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "Noted: buy milk.",
-        "I'll delete your one note. Shall I? Say yes or no.",
+        "I'll delete your one note. Shall I? (yes or no)",
         "Deleted 1 note.",
     ]
     assert "(waiting 120 s for yes or no: delete your one note)" in out.stderr  # typed
@@ -322,7 +322,7 @@ def test_open_url_goes_through_BROWSER_only_after_yes(parley_home: Path, tmp_pat
     assert out.returncode == 0, out.stderr
     assert opened.read_text().splitlines() == ["https://example.org/page"]
     said = out.stdout.splitlines()
-    assert said[0] == "I'll open https://example.com in your web browser. Shall I? Say yes or no."
+    assert said[0] == "I'll open https://example.com in your web browser. Shall I? (yes or no)"
     assert said[1] == "Okay, I won't open https://example.com in your web browser."
     assert said[3] == "Opened https://example.org/page."
 

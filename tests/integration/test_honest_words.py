@@ -101,7 +101,8 @@ class Spy:
 
 
 # The brief's case: the page was opened once; the user says "yes" again, with
-# nothing pending, and the model repeats what the tool said last time.
+# nothing pending, and the model repeats what the tool said last time. The
+# turns are spoken (`m.handle` below is not typed), so the question says "Say".
 EARLIER = [
     ("user", "open example.org"),
     ("assistant", "I'll open https://example.org in your web browser. Shall I? Say yes or no."),

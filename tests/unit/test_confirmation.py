@@ -67,6 +67,13 @@ def desk() -> Iterator[Desk]:
     d.confirmations.drop()  # no timer thread outlives the test
 
 
+def test_a_typed_request_is_not_told_to_say_anything(desk: Desk) -> None:
+    """A typed request is answered by typing or a click, never by voice."""
+    question = desk.confirmations.ask("delete_note", PLAN, typed=True)
+    assert question == "I'll delete the note 'buy milk'. Shall I? (yes or no)"
+    assert "say" not in question.lower()
+
+
 def test_asking_parks_the_call_and_says_the_question(desk: Desk) -> None:
     question = desk.confirmations.ask("delete_note", PLAN, typed=False)
     assert question == "I'll delete the note 'buy milk'. Shall I? Say yes or no."
