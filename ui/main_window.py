@@ -72,7 +72,11 @@ STATE_TEXT = {
 
 
 class PushToTalk(QPushButton):
-    """Hold to talk, or click to start and click again to stop."""
+    """Hold to talk, or click to start and click again to stop.
+
+    Whether a click stops follows the state the indicators show (`follow`):
+    listening started elsewhere (`parley toggle`, the tray, the hotkey) is
+    stopped by one click, like listening this button started."""
 
     TIP = "Hold to talk, or click to start and click again to stop (or hold/tap Ctrl+Space)"
 
@@ -81,35 +85,45 @@ class PushToTalk(QPushButton):
         self.target = target
         self.clock: Callable[[], float] = time.monotonic
         self.latched = False
+        """A click started listening and the core has not stopped yet (it may
+        not have said "listening" yet either: its state comes a moment later)."""
+        self.live = False
+        """The shown state is Listening, whoever started it."""
         self._down_at = 0.0
-        self._ignore_release = False
+        self._was_on = False
         self.setAccessibleName("Push to talk")
         self.setToolTip(self.TIP)
         self.setCheckable(False)
         self.pressed.connect(self._pressed)
         self.released.connect(self._released)
 
-    def _pressed(self) -> None:
-        if self.latched:
+    def follow(self, listen: Any) -> None:
+        """Track `listen` (a ListenState): the one listening state."""
+        listen.changed.connect(self.show_state)
+        self.show_state(listen.shown)
+
+    def show_state(self, state: State) -> None:
+        # Listening ended (an utterance closed, a toggle, a typed turn): a
+        # latched click is used up.
+        if state is not State.LISTENING and (self.live or state is State.THINKING):
             self.latched = False
-            self._ignore_release = True
-            self.target.stop_listening()
-            return
+        self.live = state is State.LISTENING
+
+    def _pressed(self) -> None:
         self._down_at = self.clock()
-        self.target.start_listening()
+        self._was_on = self.latched or self.live
+        if not self._was_on:
+            self.target.start_listening()
+        # Already listening: the release decides. A hold talks on and ends the
+        # utterance at release; a click stops.
 
     def _released(self) -> None:
-        if self._ignore_release:
-            self._ignore_release = False
-            return
-        if self.clock() - self._down_at >= HOLD_S:
+        held = self.clock() - self._down_at >= HOLD_S
+        if held or self._was_on:
+            self.latched = False
             self.target.stop_listening()
         else:
             self.latched = True
-
-    def turn_ended(self) -> None:
-        """The endpoint closed the utterance: a latched click is used up."""
-        self.latched = False
 
 
 class TalkKey(QObject):
@@ -368,6 +382,7 @@ class MainWindow(QMainWindow):
         self.conversations.itemActivated.connect(self._open_item)
         self.listen.changed.connect(self._show_state)
         self._show_state(self.listen.shown)  # _build set the state before this connection
+        self.ptt.follow(self.listen)
         self.talk_key = TalkKey(self, self.ptt)
         QApplication.instance().installEventFilter(self.talk_key)
         self._meter = QTimer(self)
@@ -382,8 +397,6 @@ class MainWindow(QMainWindow):
 
     def set_state(self, state: State) -> None:
         """The core's state; what is shown follows `self.listen`."""
-        if state is State.THINKING:
-            self.ptt.turn_ended()
         if state in (State.IDLE, State.THINKING):
             self.partial.hide()
         self.listen.set_core(state)

@@ -671,6 +671,7 @@ class FirstTalkPage(QWizardPage):
 
         listen.changed.connect(show)
         show()
+        self.ptt.follow(listen)
 
     def _user(self, e: Any) -> None:
         self.heard.setText("")

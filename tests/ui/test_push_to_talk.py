@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from assistant.events import State, StateChanged
 from ui.hotkey import HotkeyHandler, fallback_help, to_display, unavailable_reason
 
 
@@ -38,6 +39,55 @@ def test_click_toggles_until_the_next_click(qtbot: Any, window: Any, fake: Any) 
     qtbot.mouseClick(window.ptt, Qt.MouseButton.LeftButton)
     assert fake.names() == ["start_listening", "stop_listening"]
     assert not window.ptt.latched
+
+
+def core_says(qtbot: Any, window: Any, state: State) -> None:
+    """The core reports its state the way it does in the app: through the bridge."""
+    window.bridge(StateChanged(state))
+    qtbot.waitUntil(lambda: window.listen.core is state, timeout=3000)
+
+
+def test_one_click_stops_listening_that_parley_toggle_started(
+    qtbot: Any, window: Any, fake: Any
+) -> None:
+    """`parley toggle` starts listening in the core; the Talk button follows
+    the core's state, so one click stops it (it used to take two: the first
+    only latched the button's own flag)."""
+    clock = Clock()
+    window.ptt.clock = clock
+    assert window.listen.toggle(fake) == "listening"  # what the control socket runs
+    core_says(qtbot, window, State.LISTENING)
+    qtbot.mouseClick(window.ptt, Qt.MouseButton.LeftButton)
+    assert fake.names() == ["toggle", "stop_listening"]
+    core_says(qtbot, window, State.IDLE)
+    qtbot.mouseClick(window.ptt, Qt.MouseButton.LeftButton)  # and the next click starts
+    assert fake.names()[-1] == "start_listening" and window.ptt.latched
+
+
+def test_one_click_starts_after_a_toggle_stopped_a_click(
+    qtbot: Any, window: Any, fake: Any
+) -> None:
+    """The mirror case: Talk started listening, `parley toggle` stopped it."""
+    qtbot.mouseClick(window.ptt, Qt.MouseButton.LeftButton)
+    core_says(qtbot, window, State.LISTENING)
+    core_says(qtbot, window, State.IDLE)  # toggled off elsewhere
+    qtbot.mouseClick(window.ptt, Qt.MouseButton.LeftButton)
+    assert fake.names() == ["start_listening", "start_listening"]
+
+
+def test_holding_talk_while_already_listening_talks_until_release(
+    qtbot: Any, window: Any, fake: Any
+) -> None:
+    """Listening already (a toggle, the follow-up after a reply): a hold is
+    still hold-to-talk, its release ends the utterance."""
+    clock = Clock()
+    window.ptt.clock = clock
+    core_says(qtbot, window, State.LISTENING)
+    qtbot.mousePress(window.ptt, Qt.MouseButton.LeftButton)
+    assert fake.names() == []  # not stopped on press
+    clock.t += 1.0
+    qtbot.mouseRelease(window.ptt, Qt.MouseButton.LeftButton)
+    assert fake.names() == ["stop_listening"]
 
 
 def test_keyboard_space_on_the_button(qtbot: Any, window: Any, fake: Any) -> None:
