@@ -496,7 +496,8 @@ class MainWindow(QMainWindow):
         self.level.setVisible(ok)
         self.mic_label.setVisible(ok)
         self.text.setPlaceholderText(
-            "Type to Parley instead of talking, then press Enter" if ok
+            "Type to Parley instead of talking, then press Enter"
+            if ok
             else "Type to Parley, then press Enter"
         )
         self.listen.set_can_listen(ok, why)
@@ -511,9 +512,16 @@ class MainWindow(QMainWindow):
             self.set_can_listen(True)
         if e.code == NoticeCode.NO_STT:
             self.set_can_listen(False, e.message)
-        if e.code in (NoticeCode.CONFIG_PROBLEM, NoticeCode.NO_WAKE, NoticeCode.TTS_VOICE,
-                      NoticeCode.INPUT_BACK, NoticeCode.NO_STT, NoticeCode.TIMERS_UNSAVED,
-                      NoticeCode.CHAT_FORMAT, ErrorCode.INPUT_LOST):
+        if e.code in (
+            NoticeCode.CONFIG_PROBLEM,
+            NoticeCode.NO_WAKE,
+            NoticeCode.TTS_VOICE,
+            NoticeCode.INPUT_BACK,
+            NoticeCode.NO_STT,
+            NoticeCode.TIMERS_UNSAVED,
+            NoticeCode.CHAT_FORMAT,
+            ErrorCode.INPUT_LOST,
+        ):
             self.notices.show_notice(e.code, e.message)
         self.statusBar().showMessage(e.message, 10000)
 

@@ -74,8 +74,9 @@ class WelcomePage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Welcome to Parley")
-        self.setSubTitle("A voice assistant that runs entirely on this computer: "
-                         "what you say never leaves it.")
+        self.setSubTitle(
+            "A voice assistant that runs entirely on this computer: what you say never leaves it."
+        )
         icon = QLabel()
         icon.setPixmap(theme.app_icon().pixmap(96, 96))
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -185,8 +186,10 @@ class MicPage(QWizardPage):
                 "choose Test again, or skip this step."
             )
         else:
-            self.status.setText(f"This microphone does not work: {why} Choose another, "
-                                "or skip this step and type to Parley.")
+            self.status.setText(
+                f"This microphone does not work: {why} Choose another, "
+                "or skip this step and type to Parley."
+            )
 
 
 class ModelsPage(QWizardPage):
@@ -215,8 +218,10 @@ class ModelsPage(QWizardPage):
         except ImportError:
             self.models = None
         if self.models is not None:
-            self.setSubTitle("Parley has what it needs built in. A larger model hears or "
-                             "answers better; pick one to download, or skip this step.")
+            self.setSubTitle(
+                "Parley has what it needs built in. A larger model hears or "
+                "answers better; pick one to download, or skip this step."
+            )
             self.language_box = QComboBox()
             self.language_box.setAccessibleName("Language you speak")
             from ui.settings_dialog import LANGUAGES
@@ -287,14 +292,16 @@ class ModelsPage(QWizardPage):
         return w
 
     def browse_llm(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
         if path:
             self.choose_llm(path)
 
     def browse_stt(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a Vosk model folder",
-                                                str(Path.home()))
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose a Vosk model folder", str(Path.home())
+        )
         if path:
             self.choose_stt(path)
 
@@ -336,8 +343,10 @@ class ModelsPage(QWizardPage):
             self.status.setText(f"Cannot list the models: {e}")
             return
         every = self.all_languages.isChecked()
-        for kind, heading in (("stt", "Hearing: speech recognition"),
-                              ("llm", "Answering: language model")):
+        for kind, heading in (
+            ("stt", "Hearing: speech recognition"),
+            ("llm", "Answering: language model"),
+        ):
             shown = [m for m in infos if m.kind == kind and (every or fits(m, self.language))]
             if not shown:
                 continue
@@ -599,7 +608,8 @@ class _EnterSends(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.KeyPress and event.key() in (  # type: ignore[attr-defined]
-            Qt.Key.Key_Return, Qt.Key.Key_Enter
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
         ):
             self.send()
             return True
@@ -656,12 +666,12 @@ class FirstTalkPage(QWizardPage):
 
     def follow(self, listen: Any) -> None:
         """Talk follows the app's listening state: no microphone, no Talk."""
+
         def show(_state: object = None) -> None:
             self.ptt.setEnabled(listen.can_listen)
             # Typing is not the alternative when it is the only way.
             self.text.setPlaceholderText(
-                "or type here and press Enter" if listen.can_listen
-                else "Type here and press Enter"
+                "or type here and press Enter" if listen.can_listen else "Type here and press Enter"
             )
             self.setSubTitle(
                 'Hold "Talk" and ask "what time is it?", or type it and press Enter.'
