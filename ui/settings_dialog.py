@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -228,6 +229,9 @@ class Field:
             self.widget = QPlainTextEdit(str(value), parent)
             self.widget.setTabChangesFocus(True)  # Tab leaves the box, for keyboard users
             self.widget.setFixedHeight(90)
+            # Fixed, not the text box's Expanding: the form would give this row
+            # the tab's free height and float the hint far below the box.
+            self.widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             self.widget.textChanged.connect(self.check)
         elif key in ("input_device", "output_device", "llm_model", "stt_model", "tts_voice"):
             # Editable: a listed device or model, or any name, number or path typed in.
