@@ -44,30 +44,77 @@ from ui.hotkey_field import HotkeyField, to_pynput
 __all__ = ["SettingsDialog", "to_pynput"]
 
 TABS: list[tuple[str, list[str]]] = [
-    ("Hearing", ["input_device", "wake_word_enabled", "wake_phrase", "follow_up_s",
-                 "turn_wait_s", "headphones", "stt_engine", "stt_model", "language"]),
+    (
+        "Hearing",
+        [
+            "input_device",
+            "wake_word_enabled",
+            "wake_phrase",
+            "follow_up_s",
+            "turn_wait_s",
+            "headphones",
+            "stt_engine",
+            "stt_model",
+            "language",
+        ],
+    ),
     ("Voice", ["output_device", "tts_voice", "tts_rate", "tts_volume"]),
     ("Language model", ["use_llm", "llm_model", "system_prompt", "max_tokens"]),
-    ("Desktop", ["hotkey", "hotkey_mode", "theme", "close_to_tray", "confirm_timeout_s",
-                 "typed_confirm_timeout_s"]),
-    ("Advanced", ["temperature", "n_ctx", "n_threads", "n_gpu_layers", "chat_template",
-                  "min_confidence", "developer"]),
+    (
+        "Desktop",
+        [
+            "hotkey",
+            "hotkey_mode",
+            "theme",
+            "close_to_tray",
+            "confirm_timeout_s",
+            "typed_confirm_timeout_s",
+        ],
+    ),
+    (
+        "Advanced",
+        [
+            "temperature",
+            "n_ctx",
+            "n_threads",
+            "n_gpu_layers",
+            "chat_template",
+            "min_confidence",
+            "developer",
+        ],
+    ),
 ]
 TABS = [(t, [k for k in keys if k in SPECS]) for t, keys in TABS]  # settings this core has
 
 LABELS = {
-    "input_device": "Microphone", "output_device": "Speaker",
-    "wake_word_enabled": "Wake word", "wake_phrase": "Wake phrase",
+    "input_device": "Microphone",
+    "output_device": "Speaker",
+    "wake_word_enabled": "Wake word",
+    "wake_phrase": "Wake phrase",
     "follow_up_s": "Keep listening after a reply",
-    "turn_wait_s": "Wait through pauses", "headphones": "Headphones",
-    "stt_engine": "Speech engine", "stt_model": "Speech model", "language": "Language",
-    "min_confidence": "Ask again when unsure below", "tts_voice": "Voice", "tts_rate": "Speed",
-    "tts_volume": "Volume", "llm_model": "Model", "system_prompt": "Instructions",
-    "n_ctx": "Memory (context)", "n_threads": "Processor threads", "n_gpu_layers": "GPU layers",
-    "max_tokens": "Longest reply", "temperature": "Creativity",
-    "chat_template": "Prompt format", "use_llm": "Language model",
-    "hotkey": "Push-to-talk hotkey", "hotkey_mode": "The hotkey works by", "theme": "Colours",
-    "close_to_tray": "Closing the window", "confirm_timeout_s": "Time to answer yes or no",
+    "turn_wait_s": "Wait through pauses",
+    "headphones": "Headphones",
+    "stt_engine": "Speech engine",
+    "stt_model": "Speech model",
+    "language": "Language",
+    "min_confidence": "Ask again when unsure below",
+    "tts_voice": "Voice",
+    "tts_rate": "Speed",
+    "tts_volume": "Volume",
+    "llm_model": "Model",
+    "system_prompt": "Instructions",
+    "n_ctx": "Memory (context)",
+    "n_threads": "Processor threads",
+    "n_gpu_layers": "GPU layers",
+    "max_tokens": "Longest reply",
+    "temperature": "Creativity",
+    "chat_template": "Prompt format",
+    "use_llm": "Language model",
+    "hotkey": "Push-to-talk hotkey",
+    "hotkey_mode": "The hotkey works by",
+    "theme": "Colours",
+    "close_to_tray": "Closing the window",
+    "confirm_timeout_s": "Time to answer yes or no",
     "typed_confirm_timeout_s": "… when you typed the request",
     "developer": "Developer tools",
 }
@@ -80,7 +127,7 @@ HELP = {
     "follow_up_s": "After a reply you can go on talking without the wake phrase.",
     "turn_wait_s": "How long Parley waits when you pause in the middle of a request.",
     "headphones": "With headphones Parley cannot hear itself, so you can interrupt it "
-                  "at any moment.",
+    "at any moment.",
     "stt_engine": "Which speech recogniser turns your voice into words.",
     "stt_model": "The model the recogniser uses (get more with Help > Run set-up again).",
     "language": "The language you speak to Parley.",
@@ -101,19 +148,30 @@ HELP = {
     "hotkey": "Click the box, then press the keys to hold anywhere on the desktop.",
     "close_to_tray": "Parley keeps running in the tray when you close its window.",
     "confirm_timeout_s": "Before Parley deletes or opens something it asks first; "
-                         "no answer in this time means no.",
+    "no answer in this time means no.",
     "typed_confirm_timeout_s": "Typing an answer takes longer than saying it.",
     "developer": "Reply timings and the list of hard cases.",
 }
 
 CHOICES = {
-    "hotkey_mode": {"hold": "Holding the keys while you talk",
-                    "toggle": "Pressing once to start and again to stop"},
+    "hotkey_mode": {
+        "hold": "Holding the keys while you talk",
+        "toggle": "Pressing once to start and again to stop",
+    },
     "theme": {"system": "Same as the system", "light": "Light", "dark": "Dark"},
-    "stt_engine": {"auto": "Automatic (the best for your language)", "moonshine": "Moonshine",
-                   "pocketsphinx": "PocketSphinx", "vosk": "Vosk"},
-    "chat_template": {"": "Automatic (from the model file)", "gemma": "Gemma",
-                      "chatml": "ChatML", "llama3": "Llama 3", "plain": "Plain text"},
+    "stt_engine": {
+        "auto": "Automatic (the best for your language)",
+        "moonshine": "Moonshine",
+        "pocketsphinx": "PocketSphinx",
+        "vosk": "Vosk",
+    },
+    "chat_template": {
+        "": "Automatic (from the model file)",
+        "gemma": "Gemma",
+        "chatml": "ChatML",
+        "llama3": "Llama 3",
+        "plain": "Plain text",
+    },
 }
 
 CHECK_TEXT = {
@@ -125,10 +183,17 @@ CHECK_TEXT = {
 }
 
 UNITS = {
-    "follow_up_s": (" s", 1), "turn_wait_s": (" s", 1), "confirm_timeout_s": (" s", 0),
-    "typed_confirm_timeout_s": (" s", 0), "tts_rate": (" words a minute", 0),
-    "tts_volume": (" %", 0), "n_ctx": (" tokens", 0), "n_threads": ("", 0),
-    "n_gpu_layers": ("", 0), "max_tokens": (" tokens", 0), "temperature": ("", 2),
+    "follow_up_s": (" s", 1),
+    "turn_wait_s": (" s", 1),
+    "confirm_timeout_s": (" s", 0),
+    "typed_confirm_timeout_s": (" s", 0),
+    "tts_rate": (" words a minute", 0),
+    "tts_volume": (" %", 0),
+    "n_ctx": (" tokens", 0),
+    "n_threads": ("", 0),
+    "n_gpu_layers": ("", 0),
+    "max_tokens": (" tokens", 0),
+    "temperature": ("", 2),
     "min_confidence": (" %", 0),
 }
 SPECIAL = {"n_threads": "Automatic", "n_gpu_layers": "All", "temperature": "Automatic"}
@@ -136,11 +201,28 @@ PERCENT = {"tts_volume", "min_confidence"}
 """Stored as 0..1, shown as 0..100 %."""
 
 LANGUAGES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish",
-    "tr": "Turkish", "ar": "Arabic", "fa": "Persian", "hi": "Hindi", "zh": "Chinese",
-    "ja": "Japanese", "ko": "Korean", "vi": "Vietnamese", "sv": "Swedish", "cs": "Czech",
-    "ca": "Catalan", "el": "Greek",
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "fa": "Persian",
+    "hi": "Hindi",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "vi": "Vietnamese",
+    "sv": "Swedish",
+    "cs": "Czech",
+    "ca": "Catalan",
+    "el": "Greek",
 }
 
 
@@ -386,11 +468,23 @@ class SettingsDialog(QDialog):
     def _extras(self, key: str, parent: QWidget) -> list[QWidget]:
         out: list[QWidget] = []
         if key == "llm_model":
-            out.append(self._button("Browse…", "Choose a GGUF model file",
-                                    lambda: self._browse_file("llm_model"), parent))
+            out.append(
+                self._button(
+                    "Browse…",
+                    "Choose a GGUF model file",
+                    lambda: self._browse_file("llm_model"),
+                    parent,
+                )
+            )
         elif key == "stt_model":
-            out.append(self._button("Browse…", "Choose a Vosk model folder",
-                                    lambda: self._browse_dir("stt_model"), parent))
+            out.append(
+                self._button(
+                    "Browse…",
+                    "Choose a Vosk model folder",
+                    lambda: self._browse_dir("stt_model"),
+                    parent,
+                )
+            )
         elif key == "input_device":
             self.mic_meter = QProgressBar(parent)
             self.mic_meter.setRange(0, 100)
@@ -400,13 +494,17 @@ class SettingsDialog(QDialog):
             self.mic_meter.setToolTip("The level while the microphone test runs")
             self.mic_meter.hide()  # an empty box means nothing until a test runs
             out.append(self.mic_meter)
-            out.append(self._button("Test", "Test the microphone: speak and watch the level",
-                                    self.test_mic, parent))
+            out.append(
+                self._button(
+                    "Test", "Test the microphone: speak and watch the level", self.test_mic, parent
+                )
+            )
         elif key == "output_device":
             out.append(self._button("Test", "Play a test sound", self.test_sound, parent))
         elif key == "tts_voice":
-            out.append(self._button("Preview", "Hear this voice at this rate",
-                                    self.preview_voice, parent))
+            out.append(
+                self._button("Preview", "Hear this voice at this rate", self.preview_voice, parent)
+            )
         return out
 
     def _recommendation(self, parent: QWidget) -> QWidget:
@@ -458,14 +556,16 @@ class SettingsDialog(QDialog):
 
     def _browse_file(self, key: str) -> None:
         start = str(paths.models_dir())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", start,
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a GGUF model", start, "GGUF models (*.gguf);;All files (*)"
+        )
         if path:
             self.fields[key].set_text(path)
 
     def _browse_dir(self, key: str) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a Vosk model folder",
-                                                str(paths.models_dir()))
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose a Vosk model folder", str(paths.models_dir())
+        )
         if path:
             self.fields[key].set_text(path)
 
@@ -544,10 +644,16 @@ class SettingsDialog(QDialog):
 
         if any(self.fields[k].check() for k in ("tts_voice", "tts_rate", "tts_volume")):
             return
-        voice = (self.fields["tts_voice"].raw(), self.fields["tts_rate"].raw(),
-                 self.fields["tts_volume"].raw())
-        check = SoundCheck(str(self.fields["output_device"].raw()),
-                           "Hello, I am Parley. This is how I sound.", voice)
+        voice = (
+            self.fields["tts_voice"].raw(),
+            self.fields["tts_rate"].raw(),
+            self.fields["tts_volume"].raw(),
+        )
+        check = SoundCheck(
+            str(self.fields["output_device"].raw()),
+            "Hello, I am Parley. This is how I sound.",
+            voice,
+        )
         self._checks.append(("voice", check.start()))
         self._poll.start()
 
@@ -681,8 +787,11 @@ class _VoiceList:
 
             synth = Synthesizer()
             every = synth.voices()
-            mine = [v for v in every
-                    if any(lang.lower().split("-")[0] == self.language for lang in v.languages)]
+            mine = [
+                v
+                for v in every
+                if any(lang.lower().split("-")[0] == self.language for lang in v.languages)
+            ]
             self.voices = [(v.name, v.id) for v in (mine or every)]
         except Exception:  # no speech engine: the field still takes a typed name
             self.voices = []
