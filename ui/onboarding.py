@@ -200,6 +200,8 @@ class ModelsPage(QWizardPage):
         self.setTitle("Speech and language models")
         self.saved_language = settings.language
         self.language = first_language(settings)
+        self.llm_on = settings.use_llm
+        """The language model is turned on: only then is its model "in use"."""
         self.changes: dict[str, object] = {}
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -358,7 +360,8 @@ class ModelsPage(QWizardPage):
             self.list.addItem(head)
             best = recommended(shown, kind, self.language)
             for m in shown:
-                item = QListWidgetItem("    " + model_line(m, m is best))
+                off = kind == "llm" and not self.llm_on
+                item = QListWidgetItem("    " + model_line(m, m is best, off=off))
                 item.setData(256, m.id)
                 item.setToolTip(m.description)
                 self.list.addItem(item)
@@ -543,8 +546,10 @@ def recommended(shown: list[Any], kind: str, language: str) -> Any:
     return next((m for m in shown if m.installed), shown[0] if shown else None)
 
 
-def model_line(m: Any, best: bool) -> str:
-    """'Moonshine tiny English — built in, in use · recommended'."""
+def model_line(m: Any, best: bool, *, off: bool = False) -> str:
+    """'Moonshine tiny English — built in, in use · recommended'. `off`: the
+    setting names this model but its kind is turned off (Settings > Language
+    model), so it is chosen, not in use."""
     name = m.name.replace(" (built in)", "")
     if m.builtin and m.installed:
         where = "built in"
@@ -552,7 +557,7 @@ def model_line(m: Any, best: bool) -> str:
         where = "downloaded"
     else:
         where = f"{_size(m.size)} download" if m.size else "download"
-    parts = [where] + (["in use"] if m.in_use else [])
+    parts = [where] + ((["chosen, but turned off"] if off else ["in use"]) if m.in_use else [])
     return f"{name} — {', '.join(parts)}" + ("  ★ recommended" if best else "")
 
 
