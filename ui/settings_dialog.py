@@ -228,7 +228,7 @@ LANGUAGES = {
 
 AUTOMATIC = {
     "tts_voice": "System default",
-    "llm_model": "Automatic (the embedded default)",
+    "llm_model": "Automatic (the built-in model)",
     "stt_model": "Automatic (the best installed)",
 }
 

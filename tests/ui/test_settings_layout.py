@@ -36,3 +36,12 @@ def test_every_hint_sits_under_its_field(qtbot: Any) -> None:
         for key in keys:
             if HELP.get(key):
                 assert _below(dialog, key) <= 12, key
+
+
+def test_the_automatic_model_is_named_in_plain_words(qtbot: Any) -> None:
+    """The code says "embedded default"; the rest of the app says built in."""
+    from ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    assert dialog.fields["llm_model"].widget.itemText(0) == "Automatic (the built-in model)"
