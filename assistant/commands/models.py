@@ -102,9 +102,15 @@ def _list(args: argparse.Namespace) -> int:
     if not infos:
         print("No models." if not args.installed else "No models installed.")
         return 0
+    # The chosen language model while the language model is turned off is
+    # not in use: it is marked apart, so the list never says what is untrue.
+    from assistant.config import load_settings
+
+    llm_off = not load_settings().settings.use_llm
     rows = [("", "ID", "KIND", "LANG", "SIZE", "STATUS", "WHERE")]
     for i in infos:
-        rows.append(("*" if i.in_use else "", i.id, i.kind, i.language,
+        mark = ("-" if llm_off and i.kind == "llm" else "*") if i.in_use else ""
+        rows.append((mark, i.id, i.kind, i.language,
                      human_size(i.disk_size or i.size), _status(i), str(i.path or "")))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for row in rows:
@@ -112,6 +118,8 @@ def _list(args: argparse.Namespace) -> int:
               + "  " + row[-1])
     print("\n* = in use. Get one with `parley models pull ID`, choose it with "
           "`parley models use ID`.")
+    if llm_off and any(r[0] == "-" for r in rows):
+        print("- = chosen, but the language model is turned off (use_llm = false).")
     return 0
 
 

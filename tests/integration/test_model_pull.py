@@ -654,6 +654,17 @@ def test_cli_list_works_offline_with_the_shipped_catalog(parley_home: Path) -> N
     assert {r["kind"] for r in rows} == {"llm"} and len(rows) >= 4
 
 
+def test_cli_list_does_not_call_a_turned_off_language_model_in_use(parley_home: Path) -> None:
+    (parley_home / "config.toml").write_text("use_llm = false\n")
+    out = cli(["list"], parley_home)
+    assert out.returncode == 0, out.stderr
+    gemma = next(line for line in out.stdout.splitlines() if "gemma-3-270m-q4_k_m" in line)
+    assert gemma.startswith("-"), gemma  # chosen, but not in use
+    assert "chosen, but the language model is turned off" in out.stdout
+    stars = [line for line in out.stdout.splitlines() if line.startswith("*  ")]
+    assert stars and all(" stt " in line for line in stars)  # the recogniser still is
+
+
 def test_cli_pull_use_verify_remove(
     server: FileServer, tmp_path: Path, parley_home: Path, ko_zip: bytes
 ) -> None:
