@@ -49,6 +49,7 @@ from assistant.speech import cmudict
 if TYPE_CHECKING:
     import numpy as np
 
+    from assistant.speech.grammar_pass import GrammarPass
     from assistant.speech.stt import Recognizer, Transcript
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ MAX_TRIPLE_OPTIONS = 16
 most of the utterance is kept: `_enough_kept`)."""
 MAX_SPAN = 3
 """Heard words one change may replace ("time of four" -> "timer for")."""
+NEAR_MISS_DISTANCE = 0.34
+"""A heard word this near a command word ("blanche" for "launch", "dread"
+for "bread") makes a near-miss (`near_miss`); "capital" to "cancel" is not."""
 MAX_OPERAND_DISTANCE = 0.7
 """Beside an operator a number is expected: a word there may be read as the
 one number it is nearest ("plus by" -> "plus five"), further than elsewhere."""
@@ -393,6 +397,63 @@ class CommandBias:
                 best[key] = e
         return sorted(best.values(), key=lambda e: e.cost)
 
+    def near_miss(self, text: str) -> bool:
+        """No rule reads `text`, but it is near a command: of two to MAX_WORDS
+        words, one heard word is, or sounds like, a word only commands use
+        (`_COMMAND_WORDS`: "timer", "alarm", "plus", "notes", an app's name;
+        not "what", "is", nor a number). Only then is the grammar pass worth
+        its time (`speech/grammar_pass.py`)."""
+        words = heard_words(text)
+        if not 2 <= len(words) <= MAX_WORDS or not self._lex or self._acts(text):
+            return False
+        marks = _COMMAND_WORDS | self.apps
+        for w in words:
+            if w in marks:
+                return True
+            heard = self._first_phones((w,))
+            if len(heard) < 3:
+                continue  # "is" is within reach of "hours" in its weak form
+            for v, cost in self._near((w,)):
+                if len(v) == 1 and v[0] in marks and cost <= NEAR_MISS_DISTANCE * len(heard):
+                    return True
+        return False
+
+    def sounds_like(
+        self, word: str, targets: frozenset[str], within: float = MAX_WORD_DISTANCE
+    ) -> bool:
+        """`word` is one of `targets` or within `within` (at most
+        MAX_WORD_DISTANCE) of one."""
+        if word in targets:
+            return True
+        n = len(self._first_phones((word,)))
+        return any(
+            len(v) == 1
+            and v[0] in targets
+            and cost <= within * max(n, len(self._first_phones(v)))
+            for v, cost in self._near((word,))
+        )
+
+    def ends_alike(self, heard: str, reading: str, within: float) -> bool:
+        """The last word of `reading` is within `within` of the heard
+        utterance's last sounds (as many phones, one more or one fewer)."""
+        tail = self._first_phones(tuple(_spoken(heard_words(heard))))
+        last = heard_words(reading)[-1:]
+        prons = self._phones(tuple(last)) if last else ()
+        return any(
+            phone_distance(tail[-k:], p, within) <= within
+            for p in prons
+            for k in (len(p) - 1, len(p), len(p) + 1)
+            if 0 < k <= len(tail)
+        )
+
+    def agrees(self, heard: str, reading: str, within: float) -> bool:
+        """`reading` is within `within` of the `heard` words, phone for phone
+        over the whole utterance (each word's first pronunciation; a number
+        written in digits read as spoken)."""
+        a = self._first_phones(tuple(_spoken(heard_words(heard))))
+        b = self._first_phones(tuple(_spoken(heard_words(reading))))
+        return bool(a and b) and phone_distance(a, b, within) <= within
+
     def _near(self, span: tuple[str, ...]) -> list[tuple[tuple[str, ...], float]]:
         """Vocabulary within MAX_WORD_DISTANCE of a heard span, with the phones
         changed. Cached: a growing partial brings one new word at a time."""
@@ -617,6 +678,43 @@ def _operand_position(words: list[str], i: int) -> bool:
     return i >= 2 and before == "of" and words[i - 2] in _OF_OPERATORS
 
 
+_COMMAND_WORDS = frozenset({
+    "plus", "minus", "times", "divided", "multiplied", "percent", "squared", "cubed", "square",
+    "root", "power", "calculate", "timer", "timers", "alarm", "alarms", "countdown", "minute",
+    "minutes", "second", "seconds", "hour", "hours", "remind", "wake", "cancel", "note", "notes",
+    "open", "launch", "date", "day", "today", "year", "month", "time",
+})
+"""Words Parley's commands use and open questions seldom do: a heard word that
+is or sounds like one makes a transcript that no rule reads a near-miss."""
+
+_ONES = _NUMBERS[:20]
+_TENS_WORDS = _NUMBERS[20:28]
+
+
+def heard_words(text: str) -> list[str]:
+    """The words of a transcript, lower case, as the bias reads them."""
+    return _WORD.findall(text.lower())
+
+
+def say_number(n: int) -> list[str]:
+    """A whole number below a million as spoken words ("420": "four hundred twenty")."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS_WORDS[n // 10 - 2]] + (say_number(n % 10) if n % 10 else [])
+    if n < 1000:
+        return [_ONES[n // 100], "hundred"] + (say_number(n % 100) if n % 100 else [])
+    return say_number(n // 1000) + ["thousand"] + (say_number(n % 1000) if n % 1000 else [])
+
+
+def _spoken(words: list[str]) -> list[str]:
+    """Words with whole numbers written in digits said in words."""
+    out: list[str] = []
+    for w in words:
+        out.extend(say_number(int(w)) if w.isdigit() and int(w) < 1_000_000 else [w])
+    return out
+
+
 def _apply(words: list[str], edits: Iterable[_Edit]) -> str:
     out: list[str] = []
     i = 0
@@ -628,16 +726,42 @@ def _apply(words: list[str], edits: Iterable[_Edit]) -> str:
     return " ".join(out)
 
 
+def read_final(
+    text: str,
+    bias: CommandBias,
+    second: GrammarPass | None = None,
+    audio: list[np.ndarray] | np.ndarray | None = None,
+) -> str:
+    """What Parley acts on for a final transcript: the grammar pass's reading
+    of the utterance's `audio` when `text` is a near-miss and the two agree,
+    else the bias's reading of `text`."""
+    if second is not None and audio is not None and len(audio):
+        import numpy as np
+
+        samples = np.concatenate(audio) if isinstance(audio, list) else audio
+        reread = second.reread(text, samples)
+        if reread != text:
+            return reread
+    return bias.correct(text)
+
+
 class BiasedRecognizer:
     """A recogniser whose partials and final transcripts pass through the bias;
     everything else is the wrapped recogniser's."""
 
-    def __init__(self, inner: Recognizer, bias: CommandBias) -> None:
+    def __init__(
+        self, inner: Recognizer, bias: CommandBias, second: GrammarPass | None = None
+    ) -> None:
         self.inner = inner
         self.bias = bias
+        self.second = second
+        """The grammar pass over a near-miss's audio (`speech/grammar_pass.py`)."""
         self.sample_rate = inner.sample_rate
+        self._audio: list[np.ndarray] = []
 
     def accept(self, samples: np.ndarray) -> None:
+        if self.second is not None:
+            self._audio.append(samples)
         self.inner.accept(samples)
 
     def partial(self) -> str:
@@ -645,10 +769,12 @@ class BiasedRecognizer:
 
     def final(self) -> Transcript:
         t = self.inner.final()
-        text = self.bias.correct(t.text)
+        audio, self._audio = self._audio, []
+        text = read_final(t.text, self.bias, self.second, audio)
         return t if text == t.text else replace(t, text=text, words=())
 
     def reset(self) -> None:
+        self._audio = []
         self.inner.reset()
 
     def __getattr__(self, name: str) -> Any:  # settled(), ready(), close(), engine, ...
@@ -674,4 +800,19 @@ def biased(recognizer: Recognizer, language: str) -> Recognizer:
     English); any other language's recogniser as it is."""
     if not language.lower().startswith("en"):
         return recognizer
-    return BiasedRecognizer(recognizer, default_bias())
+    return BiasedRecognizer(recognizer, default_bias(), default_grammar_pass())
+
+
+@lru_cache(maxsize=1)
+def default_grammar_pass() -> GrammarPass | None:
+    """One grammar pass for the process (its decoder loads on the first
+    near-miss), or None without pocketsphinx."""
+    if not lexicon():
+        return None
+    try:
+        import pocketsphinx  # noqa: F401
+    except ImportError:
+        return None
+    from assistant.speech.grammar_pass import GrammarPass
+
+    return GrammarPass(default_bias())
