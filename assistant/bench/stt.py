@@ -78,6 +78,8 @@ class VoiceScore:
     intent_accuracy_biased: float
     false_conversions: int
     """Open questions (typed: no command) that the bias made a command."""
+    second_pass_ms: list[float] = field(default_factory=list)
+    """The grammar pass's decodes (near-misses only), in ms."""
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     """(reference, heard, biased) where the acted intent still differs."""
 
@@ -97,16 +99,46 @@ class EngineReport:
     skipped: str = ""
 
 
-def _bias() -> Callable[[str], str]:
-    from assistant.speech.command_bias import CommandBias
+class Hearing:
+    """What Parley acts on for a heard text and its audio: the command bias,
+    and the grammar pass over near-misses (`speech.grammar_pass`), whose
+    decodes are timed."""
 
-    return CommandBias().correct
+    def __init__(self, grammar_pass: bool = True) -> None:
+        from assistant.speech.command_bias import CommandBias
+        from assistant.speech.grammar_pass import GrammarPass
+
+        self.bias = CommandBias()
+        self.second = GrammarPass(self.bias) if grammar_pass else None
+        self.second_ms: list[float] = []
+
+    def __call__(self, text: str, audio: np.ndarray | None = None) -> str:
+        from assistant.speech.command_bias import read_final
+
+        if self.second is not None:
+            self.second.last_ms = 0.0
+        out = read_final(text, self.bias, self.second, audio)
+        if self.second is not None and self.second.last_ms:
+            self.second_ms.append(self.second.last_ms)
+        return out
+
+
+def _bias() -> Hearing:
+    return Hearing()
 
 
 def score_voice(
-    voice: str, refs: list[str], heard: list[str], bias: Callable[[str], str]
+    voice: str,
+    refs: list[str],
+    heard: list[str],
+    bias: Callable[..., str],
+    audio: list[np.ndarray] | None = None,
 ) -> VoiceScore:
-    biased = [bias(h) for h in heard]
+    """`bias(text)`, or `bias(text, audio)` for each clip's `audio` when given."""
+    if audio is None:
+        biased = [bias(h) for h in heard]
+    else:
+        biased = [bias(h, a) for h, a in zip(heard, audio, strict=True)]
     ref_intents = [acted_intent(r) for r in refs]
     raw_intents = [acted_intent(h) for h in heard]
     fixed_intents = [acted_intent(b) for b in biased]
@@ -158,7 +190,7 @@ def run_engine(
     clips: dict[str, list[np.ndarray]],
     *,
     repeat: int,
-    bias: Callable[[str], str],
+    bias: Callable[..., str],
     log: Callable[[str], None] = lambda _s: None,
 ) -> EngineReport:
     report = EngineReport(kind)
@@ -173,10 +205,9 @@ def run_engine(
         report.librivox_wer, report.rtf, report.load_s = o["wer"], o["rtf"], o["load_s"]
         pairs, false = [], 0
         for clip, ref in stt_engines.references().items():
-            heard = stt.transcribe(
-                stt.read_wav(stt_engines.LIBRIVOX / f"{clip}.wav"), engine.recognizer()
-            ).text
-            fixed = bias(heard)
+            samples = stt.read_wav(stt_engines.LIBRIVOX / f"{clip}.wav")
+            heard = stt.transcribe(samples, engine.recognizer()).text
+            fixed = bias(heard, samples) if isinstance(bias, Hearing) else bias(heard)
             pairs.append((ref, fixed))
             false += acted_intent(heard) == LLM and acted_intent(fixed) != LLM
         report.librivox_wer_biased = corpus_wer(pairs).wer
@@ -190,7 +221,13 @@ def run_engine(
     for voice, audio in clips.items():
         log(f"{kind}: commands in {voice}")
         heard = [stt.transcribe(a, engine.recognizer()).text for a in audio]
-        report.voices.append(score_voice(voice, lines, heard, bias))
+        if isinstance(bias, Hearing):
+            bias.second_ms = []
+            score = score_voice(voice, lines, heard, bias, audio)
+            score.second_pass_ms = bias.second_ms
+        else:
+            score = score_voice(voice, lines, heard, bias)
+        report.voices.append(score)
     return report
 
 
@@ -238,6 +275,12 @@ def table(reports: list[EngineReport], *, misses: bool = False) -> str:
                 f"  {v.intent_accuracy:9.1%}  {v.intent_accuracy_biased:6.1%}"
                 f"  {_mark(v.intent_accuracy_biased >= goal):>4}  {v.false_conversions:>11}"
             )
+            if v.second_pass_ms:
+                ms = v.second_pass_ms
+                out.append(
+                    f"      grammar pass on {len(ms)} near-miss(es): median "
+                    f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms"
+                )
             if misses:
                 for ref, heard, fixed in v.misses:
                     out.append(f"      {ref!r}: heard {heard!r}" +
