@@ -13,7 +13,7 @@ from assistant.speech.command_bias import (
     read_final,
     say_number,
 )
-from assistant.speech.grammar_pass import GrammarPass, command_grammar
+from assistant.speech.grammar_pass import GrammarPass, command_grammar, grammar_words
 from assistant.speech.stt import Transcript
 
 AUDIO = np.ones(1600, np.int16)
@@ -171,3 +171,9 @@ def test_the_recognizer_keeps_the_utterance_audio_for_the_pass(bias: CommandBias
     rec.accept(np.ones(480, np.int16))
     rec.final()
     assert seen == [960, 480]  # each final hears its own utterance only
+
+
+def test_grammar_words_are_the_rules_words_only() -> None:
+    words = grammar_words(command_grammar(["firefox"]))
+    assert {"firefox", "ninety", "timer", "o'clock", "parley"} <= set(words)
+    assert not {"public", "cmd", "num", "grammar", "jsgf"} & set(words)
