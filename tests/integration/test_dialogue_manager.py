@@ -203,10 +203,12 @@ def test_reopen_an_older_conversation_by_id(history: History) -> None:
 @pytest.mark.slow
 def test_two_hundred_turns_never_overflow(history: History, llm_engine: LlmEngine) -> None:
     # A small window and short replies: the budget must drop old turns, never fail.
+    # Each question refers to the one before ("and ..."), so every earlier turn
+    # would be in a base model's prompt (a question of its own is sent alone).
     m, events = make(history, llm_engine, n_ctx=2048, max_tokens=3)
     m.window.n_ctx = 400  # the engine keeps its 2048; the budget is what is tested
     for i in range(200):
-        r = m.handle(f"Question number {i}: tell me something about the number {i}.")
+        r = m.handle(f"And question number {i}: tell me something about the number {i}.")
         assert r.source in (Source.LLM, Source.SYSTEM)
     assert not [e for e in events.of(Error)]
     assert m.window.start > 150
