@@ -164,7 +164,8 @@ class GrammarPass:
             return heard  # the bias reads it ("open the tax editor"): its reading stands
         reading = self.decode(audio)
         if reading and self.accepts(heard, reading):
-            log.debug("grammar pass: %r -> %r (%.0f ms)", heard, reading, self.last_ms)
+            # The words stay out of the log: they are the user's.
+            log.debug("grammar pass: a near-miss re-read (%.0f ms)", self.last_ms)
             return reading
         return heard
 
