@@ -71,7 +71,7 @@ def _Job(fn: Any) -> Work:  # noqa: N802 (reads as the class it makes)
 
 
 class WelcomePage(QWizardPage):
-    def __init__(self) -> None:
+    def __init__(self, llm_on: bool = True) -> None:
         super().__init__()
         self.setTitle("Welcome to Parley")
         self.setSubTitle(
@@ -84,13 +84,20 @@ class WelcomePage(QWizardPage):
             "<p><b>Ask it things</b> — “what time is it?”, “what is 12 times 7?”</p>"
             "<p><b>Set timers and alarms</b> — “set a timer for 10 minutes”</p>"
             "<p><b>Keep notes</b> — “take a note: buy milk”, “read my notes”</p>"
-            "<p><b>Chat</b> — open questions go to a small language model</p>"
-            "<p>The next pages check your microphone, choose the models, set up a "
+            + (
+                "<p><b>Chat</b> — open questions go to a small language model</p>"
+                if llm_on
+                else "<p><b>Chat</b> — the language model is turned off, so Parley "
+                "answers with its built-in rules only (Settings › Language model "
+                "turns it on)</p>"
+            )
+            + "<p>The next pages check your microphone, choose the models, set up a "
             "push-to-talk key and try a first exchange. Skip any of them; everything "
             "can be changed later in Settings.</p>"
         )
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
+        self.text = text
         row = QHBoxLayout(self)
         row.addWidget(icon)
         row.addSpacing(16)
@@ -720,7 +727,8 @@ class Onboarding(QWizard):
         listen = getattr(parent, "listen", None)
         if listen is not None:
             self.talk.follow(listen)
-        for page in (WelcomePage(), self.mic, self.models_page, self.hotkey_page, self.talk):
+        welcome = WelcomePage(settings.use_llm)
+        for page in (welcome, self.mic, self.models_page, self.hotkey_page, self.talk):
             self.addPage(page)
         self.setButtonText(QWizard.WizardButton.CancelButton, "Skip setup")
         # Every page can be skipped: its changes are dropped and the next page shows.

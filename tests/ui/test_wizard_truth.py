@@ -38,3 +38,17 @@ def test_a_switched_on_language_model_is_in_use(qtbot: Any) -> None:
     lines = _lines(page)
     answering = lines[lines.index("Answering: language model") + 1 :]
     assert sum("in use" in t for t in answering) == 1, answering
+
+
+def test_the_welcome_page_does_not_promise_a_turned_off_language_model(qtbot: Any) -> None:
+    """The welcome page said open questions go to a language model even when
+    the user had turned it off."""
+    from ui.onboarding import WelcomePage
+
+    off = WelcomePage(llm_on=False)
+    on = WelcomePage(llm_on=True)
+    qtbot.addWidget(off)
+    qtbot.addWidget(on)
+    assert "go to a small language model" in on.text.text()
+    assert "go to a small language model" not in off.text.text()
+    assert "turned off" in off.text.text()
