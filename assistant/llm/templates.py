@@ -200,7 +200,16 @@ refusal last it gives that line, word for word, to 8 of the bench's open
 questions ("what is the opposite of hot"). With the refusal first it gave it to
 none at the same facts score, but "yes open it" with nothing pending then made
 it invent an app to open (tests/integration/test_honest_words.py), so the order
-stays until an example set does both."""
+stays until an example set does both.
+Measured on the bench and on 31 held-out prompts (issue 15, greedy): the
+"yes open it" test passes almost only with the refusal last (mid or first, the
+model writes an open_app call). A refusal worded for its own question stops the
+copies but no longer refuses: "No, the television isn't connected to me." gave
+leaks 0 and facts + follow-ups 57.9 % (held-out 56.2 %), yet 6 of 8 requests no
+tool can do got a promise the claim gate does not know ("I'll buy you a train
+ticket to Leeds."); "I can't control the television. I can set timers, ..."
+still leaked (5-6) at 42-45 %. A fifth example (~20 tokens) breaks the 400-token
+budget of the 200-turn test. None beat this set on every count."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
