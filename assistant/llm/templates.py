@@ -208,8 +208,9 @@ copies but no longer refuses: "No, the television isn't connected to me." gave
 leaks 0 and facts + follow-ups 57.9 % (held-out 56.2 %), yet 6 of 8 requests no
 tool can do got a promise the claim gate does not know ("I'll buy you a train
 ticket to Leeds."); "I can't control the television. I can set timers, ..."
-still leaked (5-6) at 42-45 %. A fifth example (~20 tokens) breaks the 400-token
-budget of the 200-turn test. None beat this set on every count."""
+still leaked (5-6) at 42-45 %. A fifth example (~20 tokens: header 376-388 of
+the 200-turn test's 400) likely overflows that test (estimated, not run). None
+beat this set on every count."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
