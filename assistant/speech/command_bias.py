@@ -733,12 +733,16 @@ def read_final(
     audio: list[np.ndarray] | np.ndarray | None = None,
 ) -> str:
     """What Parley acts on for a final transcript: the grammar pass's reading
-    of the utterance's `audio` when `text` is a near-miss and the two agree,
-    else the bias's reading of `text`."""
-    if second is not None and audio is not None and len(audio):
+    of the utterance's `audio` (a worker's pass holds it: `audio` unused) when
+    `text` is a near-miss and the two agree, else the bias's reading of
+    `text`. Raises grammar_pass.PassLost when a worker's pass went away."""
+    if second is not None and (not second.needs_audio or (audio is not None and len(audio))):
         import numpy as np
 
-        samples = np.concatenate(audio) if isinstance(audio, list) else audio
+        if audio is None or not len(audio):
+            samples = np.zeros(0, np.int16)
+        else:
+            samples = np.concatenate(audio) if isinstance(audio, list) else audio
         reread = second.reread(text, samples)
         if reread != text:
             return reread
@@ -758,9 +762,10 @@ class BiasedRecognizer:
         """The grammar pass over a near-miss's audio (`speech/grammar_pass.py`)."""
         self.sample_rate = inner.sample_rate
         self._audio: list[np.ndarray] = []
+        self._keep_audio = second is not None and second.needs_audio
 
     def accept(self, samples: np.ndarray) -> None:
-        if self.second is not None:
+        if self._keep_audio:
             self._audio.append(samples)
         self.inner.accept(samples)
 
@@ -768,9 +773,14 @@ class BiasedRecognizer:
         return self.bias.correct(self.inner.partial())
 
     def final(self) -> Transcript:
+        from assistant.speech.grammar_pass import PassLost
+
         t = self.inner.final()
         audio, self._audio = self._audio, []
-        text = read_final(t.text, self.bias, self.second, audio)
+        try:
+            text = read_final(t.text, self.bias, self.second, audio)
+        except PassLost:  # the worker died in the pass; it logged and restarts
+            return replace(t, text="", confidence=0.0, words=())
         return t if text == t.text else replace(t, text=text, words=())
 
     def reset(self) -> None:
@@ -797,10 +807,19 @@ def default_bias() -> CommandBias:
 
 def biased(recognizer: Recognizer, language: str) -> Recognizer:
     """`recognizer` with the bias when Parley hears English (its rules are
-    English); any other language's recogniser as it is."""
+    English); any other language's recogniser as it is. A recogniser in a
+    worker process (`stt_worker.RecognizerProcess`) runs the grammar pass's
+    decode there: pocketsphinx holds the GIL while it decodes."""
     if not language.lower().startswith("en"):
         return recognizer
-    return BiasedRecognizer(recognizer, default_bias(), default_grammar_pass())
+    bias = default_bias()
+    in_worker = getattr(recognizer, "reread_near_misses", None)
+    if in_worker is not None and default_grammar_pass() is not None:
+        from assistant.speech.grammar_pass import WorkerGrammarPass
+
+        in_worker(sorted(bias.apps))
+        return BiasedRecognizer(recognizer, bias, WorkerGrammarPass(bias, recognizer))
+    return BiasedRecognizer(recognizer, bias, default_grammar_pass())
 
 
 @lru_cache(maxsize=1)

@@ -28,8 +28,14 @@ free text can only come from the free transcript.
 
 Cost: a decode is about 0.08-0.1 s per second of speech on this 2-core machine
 (pocketsphinx's JSGF search: 150-250 ms for a command), paid only on
-near-misses, in the ear's thread after the endpoint; `parley bench stt` reports
-it per voice.
+near-misses, after the endpoint; `parley bench stt` reports it per voice.
+pocketsphinx's binding holds the GIL while it decodes, so where the recogniser
+runs in a worker process (Moonshine, pocketsphinx: `stt_worker`) the decode
+runs there, on the audio the worker already holds (`WorkerGrammarPass`): the
+parent only tests for a near-miss and checks the reading (a millisecond or
+two; the bias's reading of the words is cached from the partials), and its
+other threads run on. With Vosk (in-process) the pass decodes in the ear's
+thread.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -109,8 +115,11 @@ def grammar_words(grammar: str) -> list[str]:
 
 
 class GrammarPass:
-    """The grammar decoder (pocketsphinx, loaded on first use: about half a
-    second) and the agreement check around it."""
+    """The grammar decoder (pocketsphinx, loaded on first use or by `load()`:
+    60-250 ms) and the agreement check around it."""
+
+    needs_audio = True
+    """`reread` decodes the audio it is given (a `WorkerGrammarPass` has it)."""
 
     def __init__(self, bias: cb.CommandBias) -> None:
         self.bias = bias
@@ -140,6 +149,12 @@ class GrammarPass:
         decoder.activate_search("parley_commands")
         return decoder
 
+    def load(self) -> None:
+        """Load the decoder now, not on the first near-miss."""
+        with self._lock:
+            if self._decoder is None:
+                self._decoder = self._load()
+
     def decode(self, audio: np.ndarray) -> str:
         """The grammar's reading of 16 kHz mono int16 `audio` ("" when none)."""
         started = time.perf_counter()
@@ -156,8 +171,9 @@ class GrammarPass:
 
     def reread(self, heard: str, audio: np.ndarray) -> str:
         """`heard`, or the command the grammar heard in `audio` when `heard`
-        is a near-miss and the grammar's reading agrees with it."""
-        if not audio.size or not self.bias.near_miss(heard):
+        is a near-miss and the grammar's reading agrees with it. Raises
+        PassLost when a worker that decodes it went away."""
+        if (self.needs_audio and not audio.size) or not self.bias.near_miss(heard):
             return heard
         fixed = intents.parse(self.bias.correct(heard))
         if fixed is not None and fixed.confidence >= intents.RULE_CONFIDENCE:
@@ -211,3 +227,38 @@ class GrammarPass:
 
 
 _UNITS = frozenset({"second", "seconds", "minute", "minutes", "hour", "hours"})
+
+
+class PassLost(Exception):
+    """The worker process decoding the pass went away: the utterance is lost,
+    as it is when the worker dies during the final transcript."""
+
+
+class GrammarReader(Protocol):
+    def grammar_reading(self) -> tuple[str, float] | None:
+        """The grammar's reading of the last finished utterance and the decode's
+        time in ms, or None when the worker went away."""
+        ...
+
+
+class WorkerGrammarPass(GrammarPass):
+    """The grammar pass whose decode runs in the recogniser's worker process
+    (`stt_worker.RecognizerProcess.grammar_reading`), on the audio of the
+    utterance it last finished; the near-miss test and the agreement check run
+    here, with this process's bias. The decoder is never loaded here."""
+
+    needs_audio = False
+
+    def __init__(self, bias: cb.CommandBias, reader: GrammarReader) -> None:
+        super().__init__(bias)
+        self.reader = reader
+
+    def load(self) -> None:
+        """The worker loads its own decoder."""
+
+    def decode(self, audio: np.ndarray) -> str:
+        answer = self.reader.grammar_reading()
+        if answer is None:
+            raise PassLost
+        reading, self.last_ms = answer
+        return reading

@@ -14,6 +14,13 @@ the worker as audio arrives and pushes each new partial transcript up the pipe
 reads what has arrived, never waits for a decode. `final()` waits for the
 worker, which reuses its last decode when no speech came after it.
 
+The grammar pass over near-misses (`speech.grammar_pass`) decodes in the worker
+too, once the parent asks for it (`reread_near_misses`): the worker keeps the
+utterance's audio, and after a final whose words are a near-miss the parent
+asks for the grammar's reading of it (`grammar_reading`). pocketsphinx holds
+the GIL for those 150-270 ms; in the parent that stalled the window, the audio
+callbacks and the reply's streaming.
+
 If the worker dies, the utterance in progress is lost (its transcript is empty),
 the failure is logged and a new worker starts on the next frame.
 """
@@ -61,6 +68,12 @@ class Op(StrEnum):
     """Answer with the final transcript; the utterance ends."""
     RESET = "reset"
     """Drop the utterance."""
+    GRAMMAR = "grammar"
+    """Keep each utterance's audio for the grammar pass, whose grammar names
+    these apps (UTF-8, one a line); its decoder loads now."""
+    REREAD = "reread"
+    """Answer with the grammar pass's reading of the utterance the last FINAL
+    ended (`_Reading`)."""
     QUIT = "quit"
 
 
@@ -91,6 +104,15 @@ class _Settled:
 
     utterance: int
     settled: bool
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """The grammar pass's reading of the last finished utterance ("" when none)."""
+
+    text: str
+    ms: float
+    """The decode's time."""
 
 
 ENGINES = ("pocketsphinx", "moonshine")
@@ -128,25 +150,75 @@ def _serve(
     `after(op)` runs once each request is done. When an utterance ends, the
     memory its decodes freed goes back to the system (Moonshine's kept ~14 MB
     per process otherwise; docs/ARCHITECTURE.md, Memory)."""
+    rereader = _Rereader()
     while True:
         try:
             op, data = conn.recv()
         except (EOFError, OSError):
             return  # the parent went away
         if op == Op.ACCEPT:
-            rec.accept(np.frombuffer(data, dtype=np.int16))
+            samples = np.frombuffer(data, dtype=np.int16)
+            rec.accept(samples)
+            rereader.accept(samples)
         elif op == Op.PARTIAL:
             send(rec.partial())
         elif op == Op.FINAL:
             send(rec.final())
+            rereader.final()
         elif op == Op.RESET:
             rec.reset()
+            rereader.reset()
+        elif op == Op.GRAMMAR:
+            rereader.start(data.decode("utf-8").splitlines())
+        elif op == Op.REREAD:
+            send(rereader.reading())
         elif op == Op.QUIT:
             return
         if after is not None:
             after(op)
         if op in (Op.FINAL, Op.RESET):  # answered: the parent is not waiting
             trim_heap()
+
+
+class _Rereader:
+    """The worker's side of the grammar pass: the utterance's audio, and the
+    grammar decoder (`grammar_pass.GrammarPass`) that reads the last finished
+    one on request."""
+
+    def __init__(self) -> None:
+        self.second: Any = None
+        self._audio: list[np.ndarray] = []
+        self._finished: list[np.ndarray] = []
+
+    def start(self, apps: list[str]) -> None:
+        """Keep audio from now on; load the decoder now, so the first near-miss
+        waits for its decode only."""
+        from assistant.speech.command_bias import CommandBias
+        from assistant.speech.grammar_pass import GrammarPass
+
+        try:
+            self.second = GrammarPass(CommandBias(apps))
+            self.second.load()
+        except Exception:  # no pocketsphinx: every reading is "", the words stand
+            log.warning("speech recogniser worker: no grammar pass", exc_info=True)
+            self.second = None
+
+    def accept(self, samples: np.ndarray) -> None:
+        if self.second is not None:
+            self._audio.append(samples)
+
+    def final(self) -> None:
+        self._finished, self._audio = self._audio, []
+
+    def reset(self) -> None:
+        self._audio, self._finished = [], []
+
+    def reading(self) -> _Reading:
+        audio, self._finished = self._finished, []
+        if self.second is None or not audio:
+            return _Reading("", 0.0)
+        text = self.second.decode(np.concatenate(audio))
+        return _Reading(text, self.second.last_ms)
 
 
 def _moonshine_main(conn: Connection) -> None:
@@ -230,6 +302,7 @@ class RecognizerProcess:
         self._utterance = 0  # as the worker counts them (both start at 0)
         self._latest = ""  # the newest partial pushed for this utterance
         self._settled = True  # the newest partial covers all speech sent (see settled())
+        self._grammar: bytes | None = None  # the apps of the worker's grammar pass
         self._spawn()
 
     def ready(self) -> None:
@@ -246,6 +319,8 @@ class RecognizerProcess:
     def _spawn(self) -> None:
         self._worker.start(self.extra_words, self.two_pass, self.engine)
         self._utterance, self._latest, self._settled = 0, "", True
+        if self._grammar is not None:  # read after the model loads
+            self._worker.send((Op.GRAMMAR, self._grammar))
 
     def _await_ready(self) -> None:
         try:
@@ -375,6 +450,34 @@ class RecognizerProcess:
     def reset(self) -> None:
         if self._send(Op.RESET):
             self._next_utterance()
+
+    # -- the grammar pass (speech.grammar_pass.WorkerGrammarPass) ----------------
+
+    def reread_near_misses(self, apps: list[str]) -> None:
+        """Have the worker keep each utterance's audio for the grammar pass,
+        whose grammar names `apps`; it loads the decoder now (in the worker and
+        its restarts)."""
+        self._grammar = "\n".join(apps).encode("utf-8")
+        if self._worker.started:
+            try:
+                self._worker.send((Op.GRAMMAR, self._grammar))
+            except WorkerGone as e:
+                self._lost(e)
+
+    def grammar_reading(self) -> tuple[str, float] | None:
+        """The grammar's reading of the utterance the last `final()` ended, and
+        the decode's time in ms ("" when it has none); None when the worker
+        went away meanwhile (logged; a new one starts on the next frame)."""
+        if not self._worker.ready:
+            return None  # lost with the final: no utterance to read
+        if not self._send(Op.REREAD):
+            return None
+        reply = self._answer()
+        if isinstance(reply, _Reading):
+            return reply.text, reply.ms
+        if reply is not None:
+            log.warning("speech recogniser worker: unexpected %r", reply)
+        return None
 
     def close(self) -> None:
         self._stop_worker()

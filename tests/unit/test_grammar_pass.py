@@ -1,6 +1,7 @@
 """The grammar pass's logic, with the decoder's reading given (no audio):
 which transcripts are near-misses, which grammar readings agree with what was
-heard, and the recogniser wrapper that keeps an utterance's audio for it."""
+heard, the recogniser wrapper that keeps an utterance's audio for it, and the
+pass of a recogniser in a worker process, which decodes there."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ import pytest
 from assistant.speech.command_bias import (
     BiasedRecognizer,
     CommandBias,
+    biased,
+    default_bias,
     read_final,
     say_number,
 )
-from assistant.speech.grammar_pass import GrammarPass, command_grammar, grammar_words
+from assistant.speech.grammar_pass import (
+    GrammarPass,
+    WorkerGrammarPass,
+    command_grammar,
+    grammar_words,
+)
 from assistant.speech.stt import Transcript
 
 AUDIO = np.ones(1600, np.int16)
@@ -177,3 +185,56 @@ def test_grammar_words_are_the_rules_words_only() -> None:
     words = grammar_words(command_grammar(["firefox"]))
     assert {"firefox", "ninety", "timer", "o'clock", "parley"} <= set(words)
     assert not {"public", "cmd", "num", "grammar", "jsgf"} & set(words)
+
+
+class _Worker(_Heard):
+    """A recogniser whose worker process holds the audio and decodes the pass
+    (`stt_worker.RecognizerProcess`), 'hearing' a given reading."""
+
+    def __init__(self, text: str, reading: tuple[str, float] | None) -> None:
+        super().__init__(text)
+        self.reading = reading
+        self.asked = 0
+        self.apps: list[str] = []
+
+    def reread_near_misses(self, apps: list[str]) -> None:
+        self.apps = apps
+
+    def grammar_reading(self) -> tuple[str, float] | None:
+        self.asked += 1
+        return self.reading
+
+
+def test_a_worker_recognizer_decodes_the_pass_itself(
+    bias: CommandBias, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_decoder_here(self: GrammarPass) -> None:
+        raise AssertionError("the grammar decoder loaded in the parent")
+
+    monkeypatch.setattr(GrammarPass, "_load", no_decoder_here)
+    inner = _Worker("go open the town and go", ("open the terminal", 180.0))
+    rec = biased(inner, "en")
+    assert isinstance(rec, BiasedRecognizer) and isinstance(rec.second, WorkerGrammarPass)
+    assert "terminal" in inner.apps and sorted(default_bias().apps) == inner.apps
+    rec.accept(np.ones(480, np.int16))
+    assert rec._audio == []  # the worker keeps the audio, not this process
+    t = rec.final()
+    assert t.text == "open the terminal" and inner.asked == 1
+    assert rec.second.last_ms == 180.0
+    inner.text = "what is seven plus five"  # no near-miss: the worker is not asked
+    assert rec.final().text == "what is seven plus five" and inner.asked == 1
+
+
+def test_a_reading_that_disagrees_leaves_the_words_to_the_bias(bias: CommandBias) -> None:
+    inner = _Worker("go open the town and go", ("what is eight hundred eleven squared", 150.0))
+    rec = BiasedRecognizer(inner, bias, WorkerGrammarPass(bias, inner))
+    assert rec.final().text == bias.correct("go open the town and go")
+    inner.reading = ("", 0.0)  # the worker has no grammar pass (no pocketsphinx there)
+    assert rec.final().text == bias.correct("go open the town and go")
+
+
+def test_a_worker_lost_in_the_pass_loses_the_utterance(bias: CommandBias) -> None:
+    inner = _Worker("go open the town and go", None)
+    rec = BiasedRecognizer(inner, bias, WorkerGrammarPass(bias, inner))
+    t = rec.final()
+    assert t.text == "" and t.confidence == 0.0 and t.engine == "fake"
