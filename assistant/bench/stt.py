@@ -12,6 +12,11 @@ Per engine (Moonshine, pocketsphinx, Vosk when an English model is installed):
   after the command bias (`speech.command_bias`).
 - False conversions: heard text that is no command (an open question, a
   LibriVox sentence) turned into one by the bias.
+- The grammar pass (`speech.grammar_pass`): its decodes per voice, and for the
+  engines that run in a worker process, the commands it re-read heard again
+  through the voice loop's worker, where the pass decodes: the final's time
+  after the endpoint, and whether the worker's reading is the same
+  (`worker_rereads`).
 
 Numbers only: it never fails on a goal; the table marks the goals met.
 """
@@ -80,6 +85,11 @@ class VoiceScore:
     """Open questions (typed: no command) that the bias made a command."""
     second_pass_ms: list[float] = field(default_factory=list)
     """The grammar pass's decodes (near-misses only), in ms."""
+    worker_final_ms: list[float] = field(default_factory=list)
+    """The same near-misses through the voice loop's worker (the pass decoding
+    there): final() after the endpoint, in ms."""
+    worker_same: int = 0
+    """Of those, finals whose words are the ones read here."""
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     """(reference, heard, biased) where the acted intent still differs."""
 
@@ -111,6 +121,9 @@ class Hearing:
         self.bias = CommandBias()
         self.second = GrammarPass(self.bias) if grammar_pass else None
         self.second_ms: list[float] = []
+        self.decoded: list[tuple[int, str]] = []
+        """(call, what was acted on) for the calls where the pass decoded."""
+        self.calls = 0
 
     def __call__(self, text: str, audio: np.ndarray | None = None) -> str:
         from assistant.speech.command_bias import read_final
@@ -120,6 +133,8 @@ class Hearing:
         out = read_final(text, self.bias, self.second, audio)
         if self.second is not None and self.second.last_ms:
             self.second_ms.append(self.second.last_ms)
+            self.decoded.append((self.calls, out))
+        self.calls += 1
         return out
 
 
@@ -164,6 +179,41 @@ def score_voice(
         false_conversions=false,
         misses=misses,
     )
+
+
+def worker_rereads(
+    engine: Any, bias: Hearing, clips: list[np.ndarray], expected: list[str]
+) -> tuple[list[float], int]:
+    """`clips` heard through the voice loop's recogniser in its worker process
+    (`hearing.recognizer`), with the bias and the grammar pass decoding in the
+    worker, fed in real time: final()'s times after the endpoint (s), and how
+    many finals are `expected`."""
+    from assistant.speech import hearing
+    from assistant.speech.command_bias import BiasedRecognizer
+    from assistant.speech.grammar_pass import WorkerGrammarPass
+
+    inner = hearing.recognizer(engine, worker=True)
+    inner.reread_near_misses(sorted(bias.bias.apps))  # type: ignore[attr-defined]
+    rec = BiasedRecognizer(inner, bias.bias, WorkerGrammarPass(bias.bias, inner))  # type: ignore[arg-type]
+    times, same = [], 0
+    try:
+        inner.ready()  # type: ignore[attr-defined]
+        for audio, want in zip(clips, expected, strict=True):
+            rec.reset()
+            started = time.monotonic()
+            frame = stt_engines.FRAME
+            for n, i in enumerate(range(0, len(audio), frame)):
+                time.sleep(max(0.0, started + n * frame / stt.SAMPLE_RATE - time.monotonic()))
+                rec.accept(audio[i : i + frame])
+                if n % 5 == 0:
+                    rec.partial()  # as the ear asks
+            t0 = time.monotonic()
+            text = rec.final().text
+            times.append(time.monotonic() - t0)
+            same += text == want
+    finally:
+        rec.close()
+    return times, same
 
 
 def render_commands(lines: list[str], voice_names: Iterable[str]) -> dict[str, list[np.ndarray]]:
@@ -222,9 +272,18 @@ def run_engine(
         log(f"{kind}: commands in {voice}")
         heard = [stt.transcribe(a, engine.recognizer()).text for a in audio]
         if isinstance(bias, Hearing):
-            bias.second_ms = []
+            bias.second_ms, bias.decoded, bias.calls = [], [], 0
             score = score_voice(voice, lines, heard, bias, audio)
             score.second_pass_ms = bias.second_ms
+            if kind != "vosk" and bias.decoded:
+                log(f"{kind}: near-misses in {voice} through the worker")
+                times, score.worker_same = worker_rereads(
+                    engine,
+                    bias,
+                    [audio[i] for i, _ in bias.decoded],
+                    [out for _, out in bias.decoded],
+                )
+                score.worker_final_ms = [t * 1000 for t in times]
         else:
             score = score_voice(voice, lines, heard, bias)
         report.voices.append(score)
@@ -280,6 +339,13 @@ def table(reports: list[EngineReport], *, misses: bool = False) -> str:
                 out.append(
                     f"      grammar pass on {len(ms)} near-miss(es): median "
                     f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms"
+                )
+            if v.worker_final_ms:
+                ms = v.worker_final_ms
+                out.append(
+                    f"      through the worker: final after the endpoint median "
+                    f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms; same words "
+                    f"{v.worker_same}/{len(ms)}"
                 )
             if misses:
                 for ref, heard, fixed in v.misses:

@@ -41,3 +41,13 @@ def test_the_command_list_is_read_without_comments() -> None:
     assert len(lines) > 40
     assert not any(line.startswith("#") or not line.strip() for line in lines)
     assert sum(stt.acted_intent(line) != stt.LLM for line in lines) > len(lines) // 2
+
+
+def test_the_table_reports_the_grammar_pass_here_and_through_the_worker() -> None:
+    score = stt.VoiceScore("awb", 46, 0.3, 0.2, 0.5, 0.8, 0)
+    score.second_pass_ms = [150.0, 220.0, 160.0]
+    score.worker_final_ms, score.worker_same = [170.0, 240.0, 180.0], 3
+    out = stt.table([stt.EngineReport("moonshine", voices=[score])])
+    assert "grammar pass on 3 near-miss(es): median 160 ms, max 220 ms" in out
+    assert "through the worker: final after the endpoint median 180 ms, max 240 ms" in out
+    assert "same words 3/3" in out
