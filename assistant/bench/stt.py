@@ -15,8 +15,8 @@ Per engine (Moonshine, pocketsphinx, Vosk when an English model is installed):
 - The grammar pass (`speech.grammar_pass`): its decodes per voice, and for the
   engines that run in a worker process, the commands it re-read heard again
   through the voice loop's worker, where the pass decodes: the final's time
-  after the endpoint, and whether the worker's reading is the same
-  (`worker_rereads`).
+  after the endpoint, and whether its reading is the one the pass here makes
+  of the worker's words and the same audio (`worker_rereads`).
 
 Numbers only: it never fails on a goal; the table marks the goals met.
 """
@@ -89,7 +89,8 @@ class VoiceScore:
     """The same near-misses through the voice loop's worker (the pass decoding
     there): final() after the endpoint, in ms."""
     worker_same: int = 0
-    """Of those, finals whose words are the ones read here."""
+    """Of those, finals that are what the pass here reads of the worker's
+    words and the same audio."""
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     """(reference, heard, biased) where the acted intent still differs."""
 
@@ -121,8 +122,8 @@ class Hearing:
         self.bias = CommandBias()
         self.second = GrammarPass(self.bias) if grammar_pass else None
         self.second_ms: list[float] = []
-        self.decoded: list[tuple[int, str]] = []
-        """(call, what was acted on) for the calls where the pass decoded."""
+        self.decoded: list[int] = []
+        """The calls where the pass decoded."""
         self.calls = 0
 
     def __call__(self, text: str, audio: np.ndarray | None = None) -> str:
@@ -133,7 +134,7 @@ class Hearing:
         out = read_final(text, self.bias, self.second, audio)
         if self.second is not None and self.second.last_ms:
             self.second_ms.append(self.second.last_ms)
-            self.decoded.append((self.calls, out))
+            self.decoded.append(self.calls)
         self.calls += 1
         return out
 
@@ -181,24 +182,23 @@ def score_voice(
     )
 
 
-def worker_rereads(
-    engine: Any, bias: Hearing, clips: list[np.ndarray], expected: list[str]
-) -> tuple[list[float], int]:
+def worker_rereads(engine: Any, bias: Hearing, clips: list[np.ndarray]) -> tuple[list[float], int]:
     """`clips` heard through the voice loop's recogniser in its worker process
-    (`hearing.recognizer`), with the bias and the grammar pass decoding in the
-    worker, fed in real time: final()'s times after the endpoint (s), and how
-    many finals are `expected`."""
+    (`hearing.recognizer`), fed in real time, with the bias and the grammar
+    pass decoding in the worker: final()'s times after the endpoint (s), and
+    how many finals are what the pass here reads of the worker's words and the
+    same audio."""
     from assistant.speech import hearing
-    from assistant.speech.command_bias import BiasedRecognizer
+    from assistant.speech.command_bias import read_final
     from assistant.speech.grammar_pass import WorkerGrammarPass
 
-    inner = hearing.recognizer(engine, worker=True)
-    inner.reread_near_misses(sorted(bias.bias.apps))  # type: ignore[attr-defined]
-    rec = BiasedRecognizer(inner, bias.bias, WorkerGrammarPass(bias.bias, inner))  # type: ignore[arg-type]
+    rec = hearing.recognizer(engine, worker=True)
+    rec.reread_near_misses(sorted(bias.bias.apps))  # type: ignore[attr-defined]
+    there = WorkerGrammarPass(bias.bias, rec)  # type: ignore[arg-type]
     times, same = [], 0
     try:
-        inner.ready()  # type: ignore[attr-defined]
-        for audio, want in zip(clips, expected, strict=True):
+        rec.ready()  # type: ignore[attr-defined]
+        for audio in clips:
             rec.reset()
             started = time.monotonic()
             frame = stt_engines.FRAME
@@ -206,11 +206,12 @@ def worker_rereads(
                 time.sleep(max(0.0, started + n * frame / stt.SAMPLE_RATE - time.monotonic()))
                 rec.accept(audio[i : i + frame])
                 if n % 5 == 0:
-                    rec.partial()  # as the ear asks
+                    bias.bias.correct(rec.partial())  # as the ear asks
             t0 = time.monotonic()
-            text = rec.final().text
+            heard = rec.final().text
+            text = read_final(heard, bias.bias, there)  # as BiasedRecognizer.final
             times.append(time.monotonic() - t0)
-            same += text == want
+            same += text == read_final(heard, bias.bias, bias.second, audio)
     finally:
         rec.close()
     return times, same
@@ -278,10 +279,7 @@ def run_engine(
             if kind != "vosk" and bias.decoded:
                 log(f"{kind}: near-misses in {voice} through the worker")
                 times, score.worker_same = worker_rereads(
-                    engine,
-                    bias,
-                    [audio[i] for i, _ in bias.decoded],
-                    [out for _, out in bias.decoded],
+                    engine, bias, [audio[i] for i in bias.decoded]
                 )
                 score.worker_final_ms = [t * 1000 for t in times]
         else:
@@ -344,8 +342,8 @@ def table(reports: list[EngineReport], *, misses: bool = False) -> str:
                 ms = v.worker_final_ms
                 out.append(
                     f"      through the worker: final after the endpoint median "
-                    f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms; same words "
-                    f"{v.worker_same}/{len(ms)}"
+                    f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms; the same "
+                    f"reading as here {v.worker_same}/{len(ms)}"
                 )
             if misses:
                 for ref, heard, fixed in v.misses:

@@ -50,4 +50,4 @@ def test_the_table_reports_the_grammar_pass_here_and_through_the_worker() -> Non
     out = stt.table([stt.EngineReport("moonshine", voices=[score])])
     assert "grammar pass on 3 near-miss(es): median 160 ms, max 220 ms" in out
     assert "through the worker: final after the endpoint median 180 ms, max 240 ms" in out
-    assert "same words 3/3" in out
+    assert "the same reading as here 3/3" in out
