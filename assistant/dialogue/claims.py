@@ -16,6 +16,12 @@ What counts as a claim, one clause at a time:
   "Opened https://example.org", "Noted.", "Deleted your note";
 - a headline or passive: "Timer set for 5 minutes", "Your note has been
   saved", "The email has been sent".
+The "world" family is the actions no Parley tool can do in the user's world
+(buying, ordering, booking, paying, calling someone, switching or dimming
+lights, locking doors, watering plants, playing music…): each verb is tied to
+what it acts on ("I'll order a pizza", "I've turned the lights off", "I'm
+calling your mum", "Booked!", "Your table is booked"); no tool backs it, so
+it is always corrected with what Parley can do instead.
 Not claims: offers and abilities ("I can open web pages if you ask"),
 negations ("I haven't opened anything"), questions, conditions ("once the
 timer is set…"), and history ("Opened in 1850, the bridge…", "the first email
@@ -73,6 +79,12 @@ FAMILIES: dict[str, Family] = {
             'I haven\'t saved a note just now. To save one, say "take a note" and what to write.',
         ),
         Family(
+            "world",
+            frozenset(),
+            "I haven't done that, and I can't: I can't act on things outside this computer. "
+            "I can set timers and alarms, take notes, and open apps and pages.",
+        ),
+        Family(
             "send",
             frozenset({"draft_email"}),
             "I haven't sent anything, and I can't send messages: I can draft an email in your "
@@ -99,6 +111,13 @@ _IT = r"(?:it|that|this|them|one)\b"
 _TIMER_N = r"(?:timers?|alarms?|reminders?|countdowns?)\b"
 _NOTE_N = r"(?:notes?|to-?dos?|(?:shopping |to-?do )?list)\b"
 _MAIL_N = r"(?:e-?mails?|mails?|messages?|drafts?|texts?|letters?|invitations?|repl(?:y|ies))\b"
+_WORLD_THING = r"(?:[\w'-]+\W+){0,3}?"
+"""Up to three words before the thing acted on ("the kitchen lights")."""
+_PERSON = (
+    r"(?:your\b|him\b|her\b|them\b|mum|mom|mother|dad|father|parents|wife|husband|partner"
+    r"|sister|brother|friend|boss|doctor|dentist|plumber|the (?:police|doctor|office|shop)"
+    r"|(?:a|an) (?:taxi|cab|ambulance|plumber|doctor))"
+)
 _OPEN_N = (
     r"(?:(?:web ?)?pages?|websites?|sites?|links?|urls?|browser|tabs?|apps?|applications?"
     r"|programs?)\b"
@@ -144,6 +163,44 @@ _VERBS = (
            rf"{_MAIL_N}|{_IT}"),
     _Verbs("open", r"opened|launched", r"open|launch", r"opening|launching",
            rf"{_URL}|{_OPEN_N}|{_IT}"),
+    # Actions in the user's world, which no tool does ("world"). Each verb is
+    # tied to what it acts on, so "I'll turn to your question", "I'll pay
+    # attention" or "I'll call it a day" are not claims.
+    _Verbs("world", r"bought|purchased|ordered|booked|reserved|rented|hired",
+           r"buy|purchase|order|book|reserve|rent|hire",
+           r"buying|purchasing|ordering|booking|reserving|renting|hiring",
+           r"(?:a|an|some|you|your|the|two|three|four|\d+|it|them|tickets?|tables?|rooms?"
+           r"|flights?|taxis?|cabs?|pizzas?|food|takeaway|groceries)\b"),
+    _Verbs("world", r"paid|transferred|wired|sent|donated", r"pay|transfer|wire|send|donate",
+           r"paying|transferring|wiring|sending|donating",
+           r"(?:bills?|rent|invoices?|fees?|fines?|money|cash|funds|payments?|deposit|pounds"
+           r"|dollars|euros|[\u00a3$\u20ac]\s?\d)"),
+    _Verbs("world", r"called|phoned|rang|dialled|dialed|rung|video-?called|facetimed",
+           r"call|phone|ring|dial|video-?call|facetime",
+           r"calling|phoning|ringing|dialling|dialing|video-?calling|facetiming",
+           _PERSON),
+    _Verbs("world", r"turned|switched|flipped|flicked",
+           r"turn|switch|flip|flick", r"turning|switching|flipping|flicking",
+           r"(?:on|off|up|down)\b(?! to\b| (?:your|the|a|an|this|that|my) (?:question|topic"
+           r"|subject|story|answer))"),
+    _Verbs("world", r"dimmed|brightened|locked|unlocked|watered|fed|closed|shut|heated|cooled"
+           r"|adjusted|raised|lowered|muted|unmuted|paused|resumed|started|stopped|charged"
+           r"|vacuumed|cleaned|warmed up|cooled down|set",
+           r"dim|brighten|lock|unlock|water|feed|close|shut|heat|cool|adjust|raise|lower|mute"
+           r"|unmute|pause|resume|start|stop|charge|vacuum|clean|warm up|cool down|set",
+           r"dimming|brightening|locking|unlocking|watering|feeding|closing|shutting|heating"
+           r"|cooling|adjusting|raising|lowering|muting|unmuting|pausing|resuming|starting"
+           r"|stopping|charging|vacuuming|cleaning|warming up|cooling down|setting",
+           rf"{_WORLD_THING}(?:lights?|lamps?|doors?|windows?|locks?|gates?|garage|blinds"
+           r"|curtains|heating|heater|thermostat|temperature|radiators?|boiler|fan|air con"
+           r"|aircon|air conditioning|oven|kettle|dishwasher|washing machine|washer|dryer"
+           r"|fridge|tv|television|telly|radio|speakers?|volume|music|alarm system|car|engine"
+           r"|plants?|garden|lawn|flowers|cat|dog|pets?|fish|house|floor|carpet|robot)\b"),
+    _Verbs("world", r"played|streamed|put on|queued", r"play|stream|put on|queue",
+           r"playing|streaming|putting on|queueing|queuing",
+           rf"{_WORLD_THING}(?:music|songs?|tracks?|tunes?|playlists?|albums?|radio|podcasts?"
+           r"|jazz|rock|pop|classical|blues|hip-?hop|rap|country|reggae|soul|metal|folk"
+           r"|beethoven|mozart|bach|spotify|the news)\b"),
 )  # fmt: skip
 
 # Headline and passive: noun, optional auxiliary, participle.
@@ -154,6 +211,12 @@ _PASSIVE = (
     ("note", _NOTE_N, r"saved|added|taken|created|stored|recorded|noted|made"),
     ("send", _MAIL_N, r"sent|drafted|forwarded|delivered"),
     ("open", _OPEN_N, r"opened|launched|loaded"),
+    ("world", r"(?:tables?|reservations?|bookings?|orders?|pizzas?|food|tickets?|flights?"
+     r"|rooms?|taxis?|cabs?|deliver(?:y|ies)|payments?|bills?|money|transfers?|lights?|doors?"
+     r"|windows?|heating|thermostat|music|plants?|calls?|purchases?)\b",
+     r"booked|reserved|ordered|placed|confirmed|paid|bought|purchased|transferred|on (?:its|the)"
+     r" way|turned (?:on|off|up|down)|switched (?:on|off)|dimmed|locked|unlocked|watered"
+     r"|playing|made|arranged|scheduled"),
 )
 
 # A clause that opens with the participle ("Opened …", "Noted.").
@@ -163,6 +226,9 @@ _OPENERS = {
     "noted": "note", "saved": "note", "added": "note",
     "sent": "send", "emailed": "send", "drafted": "send",
     "cancelled": "cancel", "canceled": "cancel", "stopped": "cancel",
+    "booked": "world", "ordered": "world", "reserved": "world", "bought": "world",
+    "purchased": "world", "paid": "world", "called": "world", "phoned": "world",
+    "dimmed": "world", "locked": "world", "unlocked": "world", "watered": "world",
 }  # fmt: skip
 
 _ADVERBS = (
@@ -198,8 +264,10 @@ def _first_person(verbs: _Verbs, clause: str) -> re.Match[str] | None:
 
 
 def _opened_by_name(verbs: _Verbs, clause: str, original: str) -> re.Match[str] | None:
-    """ "I've launched Firefox": an application is named, not tied by a noun."""
-    if verbs.family != "open" or len(clause) != len(original):
+    """ "I've launched Firefox", "I'll call Sarah": an application or a person
+    is named, not tied by a noun."""
+    named = verbs.family == "open" or verbs.tie == _PERSON
+    if not named or len(clause) != len(original):
         return None
     for form, subject in _SUBJECTS:
         m = re.search(rf"{subject}{_ADVERBS}\s+(?:{getattr(verbs, form)})\s+", clause)
@@ -243,6 +311,8 @@ def _opener(clause: str, original: str) -> Claim | None:
     # "Deleted the timer" is a cancel; "Deleted your note" a delete.
     families = (family, "cancel") if family == "delete" else (family,)
     for verbs in _VERBS:
+        if verbs.family == "world" and not re.fullmatch(verbs.past, m.group("verb")):
+            continue  # "Called the Big Apple": only the verb's own objects tie
         tied = rf"(?:[\w'-]+\W+){{0,3}}?(?:{verbs.tie})"
         if verbs.tie and verbs.family in families and re.match(tied, rest):
             return Claim(verbs.family, original)
@@ -304,7 +374,8 @@ _PRONOUNS = {"i", "i've", "i'll", "i'm"}
 _NOUNS = {
     "timer", "timers", "alarm", "alarms", "reminder", "reminders", "countdown", "note",
     "notes", "email", "emails", "e-mail", "message", "messages", "draft", "page", "website",
-    "browser", "app", "list",
+    "browser", "app", "list", "table", "reservation", "booking", "order", "pizza", "ticket",
+    "tickets", "taxi", "payment", "light", "lights", "door", "heating", "music", "call",
 }  # fmt: skip
 _DETERMINERS = {"your", "the", "a", "an", "my", "both", "all", "new"}
 """Held for one word: "Your timer has been set" is a claim from "Your" on."""
@@ -415,6 +486,8 @@ class ClaimGate:
     def _release(self) -> str:
         """What of the unfinished clause may be said now."""
         clause = self._clause
+        if unbacked_claim(clause, self.actions) is not None:
+            return ""  # a long clause already claims ("I've ordered a curry from…"): hold it
         hold = len(clause)
         for m in re.finditer(r"\S+", clause):
             if m.start() < self._said:

@@ -51,6 +51,29 @@ CLAIMS = [
     ("I've cancelled your timer.", "cancel"),
     ("Deleted the timer.", "cancel"),
     ("The alarm has been turned off.", "cancel"),
+    # Actions in the user's world that no tool can do.
+    ("I'll buy you a copy of the book tomorrow.", "world"),
+    ("I've ordered a curry from the place round the corner.", "world"),
+    ("I'm booking two seats at the cinema now.", "world"),
+    ("Sure, I will reserve a room at the hotel.", "world"),
+    ("I've just paid your phone bill.", "world"),
+    ("I'll transfer $20 to your brother.", "world"),
+    ("I'm calling your dad right now.", "world"),
+    ("Okay, I'll phone Grandma Rose.", "world"),
+    ("I've switched on the porch light.", "world"),
+    ("I turned the fan off for you.", "world"),
+    ("I'm turning the heating up a little.", "world"),
+    ("I've dimmed the bedroom lights.", "world"),
+    ("I'll lock the garage before bed.", "world"),
+    ("I've watered your flowers.", "world"),
+    ("I'm going to put on some classical music.", "world"),
+    ("I'll start the dishwasher.", "world"),
+    ("I have fed the cat.", "world"),
+    ("Booked!", "world"),
+    ("Done, ordered a taxi for you.", "world"),
+    ("Your reservation has been confirmed.", "world"),
+    ("Your pizza is on its way.", "world"),
+    ("The front door is now locked.", "world"),
 ]
 
 NOT_CLAIMS = [
@@ -81,6 +104,26 @@ NOT_CLAIMS = [
     "Cleared for takeoff, the plane rolled.",
     "I have a note here that says hello.",
     "The email is a way to send messages.",
+    # The world family's look-alikes.
+    "I can't switch things on or off in your home.",
+    "I'd order the soup if I were you.",
+    "Should I call your dad?",
+    "I will not buy anything for you.",
+    "If the lights are on, turn them off at the switch.",
+    "She called her sister from the station.",
+    "I'll tell you how to lock the door.",
+    "I'll explain how booking a flight works.",
+    "Let me think about the heating.",
+    "I'll call it a night.",
+    "I'll pay attention to the details.",
+    "I'll turn to your next question.",
+    "Called the Windy City, Chicago sits on a lake.",
+    "Locked in a long war, the two kingdoms starved.",
+    "The telephone call was made in 1876.",
+    "I'll play a guessing game with you.",
+    "Booking a table early is a good idea.",
+    "You can order a pizza online.",
+    "I haven't booked anything, and I can't.",
 ]
 
 
@@ -110,6 +153,12 @@ def test_corrections_are_true_and_say_how() -> None:
     words = correction(open_claim)
     assert "haven't opened anything" in words and '"open example.org"' in words
     assert find_claim(words) is None  # the correction itself claims nothing
+    world = find_claim("I'll buy you a train ticket.")
+    assert world is not None and world.family == "world"
+    words = correction(world)
+    assert "can't" in words and "timers" in words and "notes" in words and "open" in words
+    assert find_claim(words) is None and len(words.split()) <= 30  # short, spoken
+    assert unbacked_claim("I'll buy you a train ticket.", [("open_url", ToolOutcome("ok"))])
 
 
 # -- the gate ---------------------------------------------------------------------------------
