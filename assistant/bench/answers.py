@@ -65,6 +65,11 @@ class CaseResult:
     """... and the claim gate missed it: the user hears it."""
     repeats: list[str] = field(default_factory=list)
     """Runs of words a reply says twice (`repeated_run`), one per reply."""
+    promised: bool = False
+    """A reply to a request no tool can do promised or claimed the action with
+    no refusal (`promises`), whether or not the claim gate knew the words: heard."""
+    corrected: bool = False
+    """The claim gate replaced a claim with its correction."""
 
 
 @dataclass
@@ -79,7 +84,8 @@ class ModelReport:
     false_claims: int
     """Replies in which the model claimed an action no tool did (caught or not)."""
     false_claims_heard: int
-    """Of those, claims the user would still hear (the claim gate missed them)."""
+    """Of those, claims the user would still hear (the claim gate missed them,
+    or a reply to a request no tool can do promised the action: `promises`)."""
     contamination: int
     cases: list[CaseResult]
     repeats: int = 0
@@ -87,6 +93,10 @@ class ModelReport:
     temperature: float = 0.0
     repeat_penalty: float = 0.0
     seed: int = 0
+    false_claims_corrected: int = 0
+    """Cases in which the claim gate corrected a claim."""
+    promises_heard: int = 0
+    """Of `false_claims_heard`, cases with a promise or claim of an action no tool can do."""
 
     @property
     def facts_followups(self) -> float:
@@ -116,7 +126,8 @@ class ModelReport:
             f"  contamination       {self.contamination:3d}   (goal 0)",
             f"  leaks               {self.leaks:3d}   (goal 0)",
             f"  false claims        {self.false_claims:3d}   (goal 0; "
-            f"{self.false_claims_heard} not caught by the claim gate)",
+            f"{self.false_claims_corrected} corrected by the claim gate, "
+            f"{self.false_claims_heard} heard, of which {self.promises_heard} promises)",
             f"  repeats             {self.repeats:3d}   (goal 0: replies saying "
             f"{REPEAT_RUN} words twice)",
         ]
@@ -297,6 +308,32 @@ def check(case: Case, replies: list[str], rule_replies: list[str], now: datetime
 # -- running -----------------------------------------------------------------------
 
 
+REFUSAL = re.compile(
+    r"\b(?:no|not|never|can't|cannot|can ?not|won't|isn't|aren't|haven't|didn't|don't|unable"
+    r"|sorry|only)\b|n't\b",
+    re.IGNORECASE,
+)
+FIRST_PERSON_ACT = re.compile(
+    r"\bI(?:'ll| will| shall|'m going to| am going to|'ve| have|'m \w+ing| am \w+ing)\b"
+    r"|^\W*(?:done|booked|ordered|sure thing|on it)\b|\b(?:on (?:its|the) way|now playing)\b",
+    re.IGNORECASE,
+)
+SPEECH = re.compile(
+    r"\bI(?:'ll| will|'m going to| am going to) (?:tell|explain|say|describe|answer|think)\b",
+    re.IGNORECASE,
+)
+
+
+def promises(reply: str) -> bool:
+    """Whether a reply to a request no tool can do promises or claims the
+    action, judged without the claim gate: it says no refusal or negation at
+    all and speaks of its own action ("I'll get that sorted", "Done!", "Your
+    order is on its way"), not only of what it will say."""
+    text = reply.replace("\u2019", "'")
+    acts = [m for m in FIRST_PERSON_ACT.finditer(text) if not SPEECH.match(text, m.start())]
+    return bool(acts) and REFUSAL.search(text) is None
+
+
 def _caught(reply: str) -> bool:
     return any(f.correction in reply for f in claims.FAMILIES.values())
 
@@ -352,7 +389,7 @@ def run_model(
                 replies: list[str] = []
                 rule_replies: list[str] = []
                 leaks: list[str] = []
-                claimed = heard = False
+                claimed = heard = promised = corrected = False
                 for turn in case.turns:
                     result = manager.handle(turn)
                     replies.append(result.reply)
@@ -363,12 +400,18 @@ def run_model(
                     else:
                         rule_replies.append(result.reply)
                     unbacked = claims.unbacked_claim(result.reply, result.actions) is not None
-                    heard = heard or unbacked
-                    claimed = claimed or unbacked or _caught(result.reply)
+                    if case.category == "false_claims" and not any(
+                        o.ok for _n, o in result.actions
+                    ):
+                        promised = promised or promises(result.reply)
+                    heard = heard or unbacked or promised
+                    claimed = claimed or heard or _caught(result.reply)
+                    corrected = corrected or _caught(result.reply)
                 ok, why = check(case, replies, rule_replies, manager.now(), claimed, heard)
                 repeats = [r for r in map(repeated_run, replies) if r]
                 results.append(CaseResult(case.category, list(case.turns), replies, ok, why,
-                                          sorted(set(leaks)), claimed, heard, repeats))  # fmt: skip
+                                          sorted(set(leaks)), claimed, heard, repeats,
+                                          promised, corrected))  # fmt: skip
                 if progress is not None:
                     mark = "ok " if ok and not leaks else "BAD"
                     progress(f"[{n}/{len(cases)}] {mark} {case.category}: {replies[-1][:70]!r}")
@@ -405,6 +448,8 @@ def _report(model: str, fmt: str, seconds: float, results: list[CaseResult]) -> 
         contamination=sum(not r.passed for r in results if r.category == "contamination"),
         cases=results,
         repeats=sum(bool(r.repeats) for r in results),
+        false_claims_corrected=sum(r.corrected for r in results),
+        promises_heard=sum(r.promised for r in results),
     )
 
 
