@@ -118,6 +118,16 @@ _PERSON = (
     r"|sister|brother|friend|boss|doctor|dentist|plumber|the (?:police|doctor|office|shop)"
     r"|(?:a|an) (?:taxi|cab|ambulance|plumber|doctor))"
 )
+_GOODS = (
+    r"(?:pizzas?|food|meals?|dinner|lunch|breakfast|coffee|tea|drinks?|water|beer|wine|snacks?"
+    r"|sandwich(?:es)?|curry|cake|groceries|shopping|tickets?|taxis?|cabs?|presents?|gifts?"
+    r"|flowers|umbrella|keys|coat|medicine|parcels?|packages?)\b"
+)
+_PLACE = (
+    r"(?:shops?|store|supermarket|market|pharmacy|chemist|bank|post office|station|airport"
+    r"|cinema|restaurant|cafe|pub|bakery|hotel|hospital|doctor's|office|door|kitchen|garden"
+    r"|garage|car)\b"
+)
 _OPEN_N = (
     r"(?:(?:web ?)?pages?|websites?|sites?|links?|urls?|browser|tabs?|apps?|applications?"
     r"|programs?)\b"
@@ -174,7 +184,14 @@ _VERBS = (
     _Verbs("world", r"paid|transferred|wired|sent|donated", r"pay|transfer|wire|send|donate",
            r"paying|transferring|wiring|sending|donating",
            r"(?:bills?|rent|invoices?|fees?|fines?|money|cash|funds|payments?|deposit|pounds"
-           r"|dollars|euros|[\u00a3$\u20ac]\s?\d)"),
+           r"|dollars|euros|it\b|them\b|[\u00a3$\u20ac]\s?\d)"),
+    _Verbs("world", r"got|given|gave|brought|fetched|delivered|made|cooked|poured",
+           r"get|give|bring|fetch|deliver|make|cook|pour",
+           r"getting|giving|bringing|fetching|delivering|making|cooking|pouring",
+           rf"(?:you|your)\W+{_WORLD_THING}{_GOODS}"),
+    _Verbs("world", r"went|gone|driven|walked|headed|come|came",
+           r"go|drive|walk|head|come|pop|nip|run", r"going|driving|walking|heading|coming|popping"
+           r"|nipping|running", rf"(?:to|down to|over to|round to|into) {_WORLD_THING}{_PLACE}"),
     _Verbs("world", r"called|phoned|rang|dialled|dialed|rung|video-?called|facetimed",
            r"call|phone|ring|dial|video-?call|facetime",
            r"calling|phoning|ringing|dialling|dialing|video-?calling|facetiming",

@@ -74,6 +74,11 @@ CLAIMS = [
     ("Your reservation has been confirmed.", "world"),
     ("Your pizza is on its way.", "world"),
     ("The front door is now locked.", "world"),
+    ("I'll bring you a coffee in a minute.", "world"),
+    ("I'm getting you a cab.", "world"),
+    ("I'll pay them today.", "world"),
+    ("I'm heading down to the supermarket now.", "world"),
+    ("I went to the post office this morning.", "world"),
 ]
 
 NOT_CLAIMS = [
@@ -124,6 +129,11 @@ NOT_CLAIMS = [
     "Booking a table early is a good idea.",
     "You can order a pizza online.",
     "I haven't booked anything, and I can't.",
+    "I'll give you an example.",
+    "I'll get you an answer in a moment.",
+    "I'm going to explain it step by step.",
+    "I'm coming to the point.",
+    "I'll make you a short list of ideas.",
 ]
 
 
