@@ -129,6 +129,7 @@ _PLACE = (
     r"|cinema|restaurant|cafe|pub|bakery|hotel|hospital|doctor's|office|door|kitchen|garden"
     r"|garage|car)\b"
 )
+_TO = r"(?:to|down to|over to|round to|into)"
 _OPEN_N = (
     r"(?:(?:web ?)?pages?|websites?|sites?|links?|urls?|browser|tabs?|apps?|applications?"
     r"|programs?)\b"
@@ -192,7 +193,7 @@ _VERBS = (
            rf"(?:you|your)\W+{_WORLD_THING}{_GOODS}"),
     _Verbs("world", r"went|gone|driven|walked|headed|come|came",
            r"go|drive|walk|head|come|pop|nip|run", r"going|driving|walking|heading|coming|popping"
-           r"|nipping|running", rf"(?:to|down to|over to|round to|into) {_WORLD_THING}{_PLACE}"),
+           r"|nipping|running", rf"{_TO} {_WORLD_THING}{_PLACE}"),
     _Verbs("world", r"called|phoned|rang|dialled|dialed|rung|video-?called|facetimed",
            r"call|phone|ring|dial|video-?call|facetime",
            r"calling|phoning|ringing|dialling|dialing|video-?calling|facetiming",
@@ -284,12 +285,16 @@ def _first_person(verbs: _Verbs, clause: str) -> re.Match[str] | None:
 def _opened_by_name(verbs: _Verbs, clause: str, original: str) -> re.Match[str] | None:
     """ "I've launched Firefox", "I'll call Sarah": an application or a person
     is named, not tied by a noun."""
-    named = verbs.family == "open" or verbs.tie == _PERSON
+    going = verbs.tie.startswith(_TO)  # "I'm going to York": a place is named
+    named = verbs.family == "open" or verbs.tie == _PERSON or going
     if not named or len(clause) != len(original):
         return None
+    to = rf"{_TO}\s+" if going else ""
     for form, subject in _SUBJECTS:
-        m = re.search(rf"{subject}{_ADVERBS}\s+(?:{getattr(verbs, form)})\s+", clause)
-        if m is not None and original[m.end() : m.end() + 1].isupper():
+        m = re.search(rf"{subject}{_ADVERBS}\s+(?:{getattr(verbs, form)})\s+{to}", clause)
+        if m is not None and original[m.end() : m.end() + 1].isupper() and (
+            not re.match(r"I\b", original[m.end() :])  # "I'm going to I don't know"
+        ):
             return m
     return None
 

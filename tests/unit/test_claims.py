@@ -80,6 +80,7 @@ CLAIMS = [
     ("I'll get you some cash.", "world"),
     ("I'm heading down to the supermarket now.", "world"),
     ("I went to the post office this morning.", "world"),
+    ("I'm driving over to Bristol now.", "world"),
 ]
 
 NOT_CLAIMS = [
@@ -134,6 +135,9 @@ NOT_CLAIMS = [
     "I'll get you an answer in a moment.",
     "I'm going to explain it step by step.",
     "I'm coming to the point.",
+    "I'm going to answer that.",
+    "I'm going to I don't know, maybe later.",
+    "I'll go to the next step.",
     "I'll make you a short list of ideas.",
 ]
 
