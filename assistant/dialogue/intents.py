@@ -35,7 +35,9 @@ CALCULATE {"expression": "12*7", "value": 84.0}, or {"expression": "7/0",
 "too" where only an operand can stand is "two" there ("what is too plus to",
 as a recogniser may write it), every other "to" is kept. NOTE_ADD
 {"text": "buy milk"} (never empty; the user's own casing). DATE may carry
-{"part": "year" | "month"}, DAY_OF_WEEK {"day": "monday"} for "is it Monday?",
+{"part": "year" | "month" | "zone"} and {"offset": -1 | 0 | 1} (yesterday,
+today, tomorrow); DAY_OF_WEEK {"day": "monday"} for "is it Monday?", or
+{"offset"} and {"part": "weekend"} for "is tomorrow a weekday?";
 GREETING {"greeting": "good morning", "how_are_you": bool}.
 """
 
@@ -222,6 +224,61 @@ _PART_OF_DATE = re.compile(
 _IS_DAY = re.compile(rf"is (?:it|today) (?P<day>{_DAYS})(?: today)?")
 
 
+# Questions about the calendar built from their parts, so a wording the rules
+# above do not list is still answered from the clock, never by the language
+# model (a small one invents dates): a question word, the part asked for, who
+# or when it is about, and words that change nothing ("now", "please").
+_CLOCK_PART = r"(?P<part>year|month|date|day of the week|day|weekday|time ?zone)"
+_CLOCK_REF = r"(?P<ref>today|tomorrow|yesterday)"
+_CLOCK_SUBJ = (
+    r"(?P<subj>is it(?: going to be)?|was it|will it be|is today|is tomorrow|will tomorrow be"
+    r"|was yesterday|are we(?: in)?|am i(?: in)?|is this|is (?:it )?here|do we have)"
+)
+_CLOCK_TAIL = r"(?: (?:now|right now|currently|at the moment|please|here|then|again))*"
+_CLOCK_QUESTIONS = [
+    re.compile(
+        rf"(?:what|which) (?:is |was |will be )?(?:the |my |our )?{_CLOCK_PART} {_CLOCK_SUBJ}"
+        rf"(?: {_CLOCK_REF})?{_CLOCK_TAIL}"
+    ),
+    re.compile(
+        rf"(?:what|which) (?:is|was|will be) (?:the |my |our )?{_CLOCK_PART}(?: of)?"
+        rf"(?: {_CLOCK_REF})?{_CLOCK_TAIL}"
+    ),
+]
+_WEEKEND_QUESTION = re.compile(
+    rf"(?:is|will|was) (?P<subj>it|today|tomorrow|yesterday)(?: be)? (?:a |the )?"
+    rf"(?:weekday|weekend|work ?day|week day|school day)"
+    rf"(?: or (?:a |the )?(?:weekday|weekend|work ?day|week day|school day))?"
+    rf"(?: {_CLOCK_REF})?{_CLOCK_TAIL}"
+)
+_OFFSETS = {"yesterday": -1, "today": 0, "tomorrow": 1}
+
+
+def _clock_question(core: str) -> Intent | None:
+    """A calendar question by its parts: DATE {"part": "year" | "month" |
+    "zone", "offset": -1 | 0 | 1} or DAY_OF_WEEK {"offset", "part": "weekend"}."""
+    if m := _WEEKEND_QUESTION.fullmatch(core):
+        ref = m["ref"] or m["subj"]
+        return Intent(
+            IntentName.DAY_OF_WEEK, HIGH, {"part": "weekend", "offset": _OFFSETS.get(ref, 0)}
+        )
+    for pattern in _CLOCK_QUESTIONS:
+        if not (m := pattern.fullmatch(core)):
+            continue
+        subj = m.groupdict().get("subj") or ""
+        ref = m["ref"] or next((w for w in subj.split() if w in _OFFSETS), "today")
+        offset = _OFFSETS[ref]
+        part = m["part"]
+        if part.replace(" ", "") == "timezone":
+            return Intent(IntentName.DATE, HIGH, {"part": "zone"})
+        if part in ("year", "month"):
+            return Intent(IntentName.DATE, HIGH, {"part": part, "offset": offset})
+        if part == "date":
+            return Intent(IntentName.DATE, HIGH, {"offset": offset})
+        return Intent(IntentName.DAY_OF_WEEK, HIGH, {"offset": offset})
+    return None
+
+
 def _word_intent(core: str) -> Intent | None:
     if m := _PART_OF_DATE.fullmatch(core):
         return Intent(IntentName.DATE, HIGH, {"part": m["p"] or m["q"] or m["r"]})
@@ -230,7 +287,7 @@ def _word_intent(core: str) -> Intent | None:
     for name, pattern, confidence in _WORD_RES:
         if pattern.fullmatch(core):
             return Intent(name, confidence, _word_entities(name, core))
-    return None
+    return _clock_question(core)
 
 
 def _word_entities(name: IntentName, core: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ only words the answer, from the intent and a `RuleContext` snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from assistant.dialogue import calculator
 from assistant.dialogue.intents import Intent, IntentName
@@ -58,13 +58,22 @@ def _time(_intent: Intent, ctx: RuleContext) -> str:
     return time_text(ctx.now)
 
 
+_DAY_NAMES = {-1: ("Yesterday", "was"), 0: ("Today", "is"), 1: ("Tomorrow", "is")}
+
+
 def _date(intent: Intent, ctx: RuleContext) -> str:
     part = intent.entities.get("part")
+    offset = int(intent.entities.get("offset", 0))
+    day = ctx.now + timedelta(days=offset)
+    if part == "zone":
+        local = ctx.now if ctx.now.tzinfo is not None else ctx.now.astimezone()
+        return f"Your time zone is {local.tzname() or 'the local time'}."
     if part == "year":
-        return f"It's {ctx.now.year}."
+        return f"It's {day.year}."
     if part == "month":
-        return f"It's {MONTHS[ctx.now.month - 1]}."
-    return f"Today is {_long_date(ctx.now)}."
+        return f"It's {MONTHS[day.month - 1]}."
+    name, verb = _DAY_NAMES.get(offset, _DAY_NAMES[0])
+    return f"{name} {verb} {_long_date(day)}."
 
 
 def _long_date(now: datetime) -> str:
@@ -72,6 +81,14 @@ def _long_date(now: datetime) -> str:
 
 
 def _day_of_week(intent: Intent, ctx: RuleContext) -> str:
+    offset = int(intent.entities.get("offset", 0))
+    if offset or intent.entities.get("part") == "weekend":
+        name, verb = _DAY_NAMES.get(offset, _DAY_NAMES[0])
+        day = WEEKDAYS[(ctx.now + timedelta(days=offset)).weekday()]
+        if intent.entities.get("part") != "weekend":
+            return f"{name} {verb} {day}."
+        weekend = day in ("Saturday", "Sunday")
+        return f"{name} {verb} {day}, {'the weekend' if weekend else 'a weekday'}."
     today = WEEKDAYS[ctx.now.weekday()]
     asked = str(intent.entities.get("day", ""))
     if not asked:
