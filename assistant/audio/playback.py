@@ -135,7 +135,7 @@ class Player:
     device ~35 ms after `play` with 10 ms blocks against ~60 ms with 20 ms.
     5 ms blocks were measured too: ~12 ms alone, but in the voice loop the
     time from a reply's audio to its first sample stayed ~40 ms (the sound
-    server grows its buffer after early underruns), for 2.4 % of a core
+    server probably grows its buffer after underruns; not verified), for 2.4 % of a core
     against 1.6 % while the stream is open, so 10 ms stays.
     A loaded machine cannot always feed 10 ms blocks in time (underflows are
     clicks): after UNDERFLOWS_TO_GROW underflows the block doubles, up to
