@@ -355,8 +355,11 @@ def _fronted_object(words: list[str]) -> bool:
     last, before = words[-1], words[-2]
     if last in _STRANDED | _words("in on"):
         if before in _SUBJECT_PRONOUNS | _POINTING:
-            # "where are you from", "what is it for"; not "what time is it in"
-            return last not in _words("to in on")
+            # "where are you from", "what is it for", "what city are we in";
+            # not "what time is it in" (a place may follow the dummy "it")
+            if last in _words("in on"):
+                return before in _words("i we you he she they")
+            return last != "to"
         # The verb that leaves the preposition behind follows a subject: "who is
         # he talking to", "what is glass made of", "who did you vote for" (not
         # "who was the king of": "the" is no subject).

@@ -68,6 +68,10 @@ FINISHED = [
     "what can a computer do",
     "open example.net/a",  # a typed address: its last piece is no article
     "send it to bob@example.com",
+    # a person in a place the question word asks for (not the dummy "it")
+    "which floor is she on",
+    "what city am i in",
+    "what team are they in",
 ]
 UNFINISHED = [
     # trailing function words
