@@ -83,14 +83,12 @@ A value the user set is kept."""
 
 PARTIAL_STEP_S = 0.25
 """New audio, with new speech in it, that earns a partial re-decode."""
-TAIL_S = 0.032
+TAIL_S = 0.05
 """Audio kept after the last speech window (a final "s" or "t" is quiet; Silero's
-last speech window already ends about 0.1 s after the voice): one gate window.
-More delays the end of every turn, since the final decode reads the tail and
-so waits for it, and buys nothing: 0.05, 0.1, 0.15 and 0.25 s made the same
-errors, but for two words in 590, on 96 spoken commands and the LibriVox
-clips; 0.032 against 0.05 changed one espeak command's words and no intent
-(`parley bench stt`). The padding (PAD_S) is what the decoder needs."""
+last speech window already ends about 0.1 s after the voice). More would delay
+the end of every turn, since the final decode reads the tail and so waits for
+it, and buys nothing: 0.05, 0.1, 0.15 and 0.25 s made the same errors, but
+for two words in 590, on 96 spoken commands and the LibriVox clips."""
 SETTLE_S = TAIL_S
 """Silence after the last speech that earns one more decode: the one `final()`
 reuses, so it waits for the whole tail. It is ready about when the
