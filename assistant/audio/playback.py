@@ -134,9 +134,11 @@ class Player:
     the stream buffers two blocks, and a clip's first sample reaches the
     device ~35 ms after `play` with 10 ms blocks against ~60 ms with 20 ms.
     5 ms blocks were measured too: ~12 ms alone, but in the voice loop the
-    time from a reply's audio to its first sample stayed ~40 ms (the sound
-    server probably grows its buffer after underruns; not verified), for 2.4 % of a core
-    against 1.6 % while the stream is open, so 10 ms stays.
+    time from a reply's audio to its first sample stayed ~40 ms, and `parley
+    bench turn-gap` gave rule turns a p50 of 186 ms against 197 ms (two runs
+    each, with a shorter Moonshine tail that alone changed nothing) and LLM
+    turns none, for 2.4 % of a core against 1.6 % while the stream is open.
+    So 10 ms stays.
     A loaded machine cannot always feed 10 ms blocks in time (underflows are
     clicks): after UNDERFLOWS_TO_GROW underflows the block doubles, up to
     MAX_BLOCK_MS, the next time the output is quiet. The smallest block this
