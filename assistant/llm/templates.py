@@ -217,9 +217,8 @@ Measured (`parley bench answers --model gemma.gguf`, greedy):
                          0 heard
 Still wrong, caught by neither: "Yes, the curtains are closed.", "Yes, the
 washing machine is connected to me." and "Yes, I can record the match."
-(held-out: a false state or ability, not a first-person action).
-"I can't control the television. I can set timers, ..." still leaked (5-6) at
-42-45 %. A fifth example (~20 tokens: header 376-388 of the 200-turn
+(held-out: a false state or ability, not a first-person action). "I can't control the television. I can set timers, ..." still leaked
+(5-6) at 42-45 %. A fifth example (~20 tokens: header 376-388 of the 200-turn
 test's 400) likely overflows that test (estimated, not run)."""
 
 
