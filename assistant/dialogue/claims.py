@@ -121,8 +121,7 @@ _PERSON = (
 _GOODS = (
     r"(?:pizzas?|food|meals?|dinner|lunch|breakfast|coffee|tea|drinks?|water|beer|wine|snacks?"
     r"|sandwich(?:es)?|curry|cake|groceries|shopping|tickets?|taxis?|cabs?|presents?|gifts?"
-    r"|flowers|umbrella|keys|coat|medicine|parcels?|packages?|money|cash|pounds|dollars|euros"
-    r"|quid)\b"
+    r"|flowers|umbrella|keys|coat|medicine|parcels?|packages?)\b"
 )
 _PLACE = (
     r"(?:shops?|store|supermarket|market|pharmacy|chemist|bank|post office|station|airport"

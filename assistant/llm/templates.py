@@ -187,7 +187,7 @@ BASE_MODEL_EXAMPLES = (
     Message("user", "My tortoise is twelve years old. How old is it?"),
     Message("assistant", "Your tortoise is twelve."),
     Message("user", "Can you switch off the television?"),
-    Message("assistant", "No, the television isn't connected to me."),
+    Message("assistant", "I can't control devices. I can set timers, take notes and open apps."),
 )
 """Base models have no instructions to follow: example exchanges after the
 system text show them a spoken answer: short, answering the question (a
@@ -195,31 +195,22 @@ follow-up from its context), no claim of an action it cannot do. Few and short:
 they are in every prompt (a long request gets room by `llm/prompt.py`
 `wants_long`, not by an example). Their facts are far from what users ask, so a copied
 example stands out (`parley bench answers` checks for copies).
-A greedy base model falls back on the example nearest the question: a general
-refusal last ("I can't control devices. I can set timers, take notes and open
-apps.") was given, word for word, to 7-8 of the bench's open questions ("what
-is the opposite of hot"). With the refusal first it went to none at the same
-facts score, but "yes open it" with nothing pending then made the model invent
-an app to open (tests/integration/test_honest_words.py): the refusal stays last.
-Measured on ~40 example sets (issue 15, greedy, bench + 31 held-out prompts):
-a refusal worded for its own question stops the copies, but no longer refuses
-the requests no tool can do: the model promises them ("I'll give you a
-pizza.", "I'll pay it."; 2 of the bench's 8, 2 of the held-out 7), unheard
-only since the claim gate knows such verbs. The gate's
-"world" family (dialogue/claims.py) now replaces those promises with the truth,
-and the bench counts a promise with no refusal as a heard false claim.
-Measured (`parley bench answers --model gemma.gguf`, greedy):
-  general refusal last:  facts + follow-ups 50.0 %, leaks 8, false claims 0,
-                         contamination 0; held-out 50.0 %, leaks 2
-  this set:              facts + follow-ups 57.9 %, leaks 0, false claims 2
-                         (both corrected by the gate, 0 heard), contamination 0;
-                         held-out 56.2 %, leaks 0, false claims 2 corrected,
-                         0 heard
-Still wrong, caught by neither: "Yes, the curtains are closed.", "Yes, the
-washing machine is connected to me." and "Yes, I can record the match."
-(held-out: a false state or ability, not a first-person action). "I can't control the television. I can set timers, ..." still leaked
-(5-6) at 42-45 %. A fifth example (~20 tokens: header 376-388 of the 200-turn
-test's 400) likely overflows that test (estimated, not run)."""
+A greedy base model falls back on the example nearest the question: with the
+refusal last it gives that line, word for word, to 8 of the bench's open
+questions ("what is the opposite of hot"). With the refusal first it gave it to
+none at the same facts score, but "yes open it" with nothing pending then made
+it invent an app to open (tests/integration/test_honest_words.py), so the order
+stays until an example set does both.
+Measured on the bench and on 31 held-out prompts (issue 15, greedy): the
+"yes open it" test passes almost only with the refusal last (mid or first, the
+model writes an open_app call). A refusal worded for its own question stops the
+copies but no longer refuses: "No, the television isn't connected to me." gave
+leaks 0 and facts + follow-ups 57.9 % (held-out 56.2 %), yet 6 of 8 requests no
+tool can do got a promise the claim gate does not know ("I'll buy you a train
+ticket to Leeds."); "I can't control the television. I can set timers, ..."
+still leaked (5-6) at 42-45 %. A fifth example (~20 tokens: header 376-388 of
+the 200-turn test's 400) likely overflows that test (estimated, not run). None
+beat this set on every count."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {

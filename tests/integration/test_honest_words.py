@@ -13,7 +13,7 @@ import pytest
 from recording import EventRecorder
 
 from assistant.config import Settings
-from assistant.dialogue.claims import correction, find_claim
+from assistant.dialogue.claims import find_claim
 from assistant.dialogue.history import History
 from assistant.dialogue.manager import DialogueManager
 from assistant.events import Error, ReplyDelta, Source, ToolResult
@@ -123,13 +123,10 @@ def test_the_real_model_never_says_it_opened_a_page_nothing_opened(
     assert not events.of(ToolResult)  # no tool ran in this turn
     assert find_claim(said) is None, said  # nothing claimed reached the speaker
     written = spy.written[-1] if spy.written else ""
-    claim = find_claim(written)
-    if claim is not None:  # the model did claim it: the truth replaced it
+    if find_claim(written) is not None:  # the model did claim it: the truth replaced it
         assert r.source is Source.LLM
-        assert r.reply.endswith(correction(claim)), (written, r.reply)
-        if claim.family == "open":
-            assert "I haven't opened anything just now" in r.reply, (written, r.reply)
-            assert '"open example.org"' in r.reply
+        assert "I haven't opened anything just now" in r.reply, (written, r.reply)
+        assert '"open example.org"' in r.reply
         stored = [t for t in history.turns(m.conversation_id) if t.role == "assistant"][-1]
         assert stored.text == r.reply and stored.status == "done"
     else:

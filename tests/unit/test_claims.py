@@ -77,7 +77,6 @@ CLAIMS = [
     ("I'll bring you a coffee in a minute.", "world"),
     ("I'm getting you a cab.", "world"),
     ("I'll pay them today.", "world"),
-    ("I'll get you some cash.", "world"),
     ("I'm heading down to the supermarket now.", "world"),
     ("I went to the post office this morning.", "world"),
     ("I'm driving over to Bristol now.", "world"),
