@@ -210,7 +210,11 @@ tool can do got a promise the claim gate does not know ("I'll buy you a train
 ticket to Leeds."); "I can't control the television. I can set timers, ..."
 still leaked (5-6) at 42-45 %. A fifth example (~20 tokens: header 376-388 of
 the 200-turn test's 400) likely overflows that test (estimated, not run). None
-beat this set on every count."""
+beat this set on every count. With the claim gate's "world" family correcting
+those promises, the question-specific refusal was shipped and then taken back:
+its "No, the ..." made the model decline a tool request ("I would like a 10
+minute countdown going for my tea" -> "No, the 10 minute countdown is for
+you.", tests/integration/test_tools_llm.py)."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
