@@ -59,7 +59,10 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("after", [0.0, 0.15, 0.3, 0.45, 0.6])
+# Inside the load: on a quiet machine with the file cached, the load and its
+# prefill end ~0.5 s after the path resolves (CI once reached the prefill's end
+# at 0.6 s), so the exits stay within the first 0.3 s.
+@pytest.mark.parametrize("after", [0.0, 0.1, 0.2, 0.3])
 def test_exit_inside_the_native_load_is_code_0(
     script: Path, gguf_path: Path, parley_home: Path, after: float
 ) -> None:
