@@ -736,7 +736,7 @@ def read_final(
     of the utterance's `audio` (a worker's pass holds it: `audio` unused) when
     `text` is a near-miss and the two agree, else the bias's reading of
     `text`. Raises grammar_pass.PassLost when a worker's pass went away."""
-    if second is not None and (not second.needs_audio or (audio is not None and len(audio))):
+    if second is not None:  # `reread` itself passes over a missing clip it needs
         import numpy as np
 
         if audio is None or not len(audio):
