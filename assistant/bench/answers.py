@@ -404,9 +404,10 @@ def run_model(
                         o.ok for _n, o in result.actions
                     ):
                         promised = promised or promises(result.reply)
+                    caught = _caught(result.reply)
                     heard = heard or unbacked or promised
-                    claimed = claimed or heard or _caught(result.reply)
-                    corrected = corrected or _caught(result.reply)
+                    claimed = claimed or heard or caught
+                    corrected = corrected or caught
                 ok, why = check(case, replies, rule_replies, manager.now(), claimed, heard)
                 repeats = [r for r in map(repeated_run, replies) if r]
                 results.append(CaseResult(case.category, list(case.turns), replies, ok, why,
