@@ -93,6 +93,8 @@ class ModelReport:
     temperature: float = 0.0
     repeat_penalty: float = 0.0
     seed: int = 0
+    copy_guard: bool = True
+    """Whether replies were kept from copying the prompt's fixed start (llm/copy_guard.py)."""
     false_claims_corrected: int = 0
     """Cases in which the claim gate corrected a claim."""
     promises_heard: int = 0
@@ -115,7 +117,8 @@ class ModelReport:
     def table(self) -> str:
         lines = [
             f"model {self.model} ({self.format} format), temperature {self.temperature:g}, "
-            f"repeat penalty {self.repeat_penalty:g}, seed {self.seed}, {self.seconds:.0f} s"
+            f"repeat penalty {self.repeat_penalty:g}, seed {self.seed}, "
+            f"copy guard {'on' if self.copy_guard else 'off'}, {self.seconds:.0f} s"
         ]
         for cat, s in self.scores.items():
             lines.append(
@@ -347,9 +350,11 @@ def run_model(
     fallback_template: str = "",
     repeat_penalty: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    copy_guard: bool = True,
 ) -> ModelReport:
     """Load `model` once and run every case through a real DialogueManager.
-    `repeat_penalty` 0: the model family's (`engine.family_sampling`)."""
+    `repeat_penalty` 0: the model family's (`engine.family_sampling`).
+    `copy_guard` False measures replies without the copy guard."""
     from assistant.dialogue.history import History
     from assistant.dialogue.manager import DialogueManager, system_messages
     from assistant.dialogue.notes import NoteStore
@@ -371,6 +376,7 @@ def run_model(
     engine = provider.get()
     if engine is None:
         raise provider.error or RuntimeError("the model did not load")
+    engine.guard_copies = copy_guard
     t0 = time.monotonic()
     results: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
@@ -423,6 +429,7 @@ def run_model(
     report.temperature = engine.temperature_for(settings.temperature)
     report.repeat_penalty = engine.sampling.repeat_penalty
     report.seed = seed
+    report.copy_guard = copy_guard
     return report
 
 
@@ -483,6 +490,7 @@ def bench_answers(
     only: str | None = None,
     seed: int = 1234,
     repeat_penalty: float = 0.0,
+    copy_guard: bool = True,
     verbose: bool = False,
     as_json: bool = False,
     err: Any = None,
@@ -512,7 +520,7 @@ def bench_answers(
             progress = (lambda line: print(line, file=err, flush=True)) if verbose else None
             report = run_model(
                 path, settings, cases, seed=seed, fallback_template=catalog_template(name),
-                repeat_penalty=repeat_penalty, progress=progress,
+                repeat_penalty=repeat_penalty, progress=progress, copy_guard=copy_guard,
             )
         except LlmError as e:
             print(f"parley: {name or 'the embedded model'}: {e.message}", file=err)

@@ -92,6 +92,10 @@ def add_parser(subparsers: Any) -> None:
         "--repeat-penalty", type=float, default=0.0, metavar="X",
         help="llama.cpp's repeat penalty for the run (1 = none; default: the model family's)",
     )
+    answers.add_argument(
+        "--no-copy-guard", dest="copy_guard", action="store_false",
+        help="let replies copy the prompt's fixed start (to measure the guard)",
+    )
     answers.add_argument("-v", "--verbose", action="store_true", help="every case, as it runs")
     answers.add_argument("--json", action="store_true")
     answers.set_defaults(func=run_answers)
@@ -221,6 +225,6 @@ def run_answers(args: argparse.Namespace) -> int:
 
     return bench_answers(
         args.model, args.set, only=args.only, seed=args.seed,
-        repeat_penalty=args.repeat_penalty, verbose=args.verbose,
+        repeat_penalty=args.repeat_penalty, copy_guard=args.copy_guard, verbose=args.verbose,
         as_json=args.json, err=sys.stderr,
     )

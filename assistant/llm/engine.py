@@ -24,7 +24,9 @@ from typing import Any
 
 from assistant.events import ErrorCode
 from assistant.llm.cancel import CancelToken
+from assistant.llm.copy_guard import TAIL_TOKENS, CopyGuard, TokenBans
 from assistant.llm.templates import (
+    BASE_MODEL_EXAMPLES,
     TEMPLATE_MARKERS,
     ChatFormat,
     FormatWarning,
@@ -211,6 +213,11 @@ class LlmEngine:
         self._eog = self._eog_checker()
         self._bos_text, _ = _special_text(llama)
         self._ahead: _Ahead | None = None
+        self.guard_copies = True
+        """Keep replies from copying the prompt's fixed start (llm/copy_guard.py);
+        off only to measure what it does (`parley bench answers --no-copy-guard`)."""
+        self._bans = TokenBans(self._word_tokens)
+        self._guards: dict[tuple[str, ...], CopyGuard] = {}
 
     # -- loading -----------------------------------------------------------------
 
@@ -410,9 +417,11 @@ class LlmEngine:
                 stats.evaluated_tokens = 1  # the last token run ahead, not yet evaluated
             else:
                 stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
+            guard = self._no_copies(messages, len(tokens))
             yield from self._decode(
-                tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos, replay
-            )
+                tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos, replay,
+                guard,
+            )  # fmt: skip
 
     def generate_ahead(
         self,
@@ -436,7 +445,10 @@ class LlmEngine:
             if len(tokens) + budget >= self.n_ctx:
                 return 0
             made: list[int] = []
-            gen = self._llm.generate(tokens, temp=temperature, reset=True, **self._sampling)  # type: ignore[attr-defined]
+            gen = self._llm.generate(  # type: ignore[attr-defined]
+                tokens, temp=temperature, reset=True, **self._sampling,
+                logits_processor=self._no_copies(messages, len(tokens)),
+            )  # fmt: skip
             try:
                 for token in gen:
                     made.append(token)
@@ -460,6 +472,40 @@ class LlmEngine:
             reuse = self._cached_prefix(tokens)
             yield OwnDecoding(self._llm, tokens, reuse, self._eog, self.n_ctx)
 
+    def _no_copies(self, messages: Sequence[Message], n_prompt: int) -> Any:
+        """llama-cpp-python logits processors that keep the reply to
+        `messages` from copying their fixed start (llm/copy_guard.py): the
+        system text and the base-model examples. None when there is none."""
+        if not self.guard_copies:
+            return None
+        system = [m.content for m in messages[:1] if m.role == "system"]
+        examples = [m.content for m in messages if m in BASE_MODEL_EXAMPLES]
+        key = (*system, "\x00", *examples)
+        guard = self._guards.get(key)
+        if guard is None:
+            guard = self._guards[key] = CopyGuard(examples, system)
+        if not guard:
+            return None
+        said = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        llm, bans = self._llm, self._bans
+
+        def process(input_ids: Any, scores: Any) -> Any:
+            reply = input_ids[n_prompt:]
+            if len(reply) == 0:
+                return scores
+            tail = bytes(llm.detokenize(list(reply[-TAIL_TOKENS:]))).decode("utf-8", "replace")
+            if len(reply) > TAIL_TOKENS:
+                tail = tail.split(" ", 1)[-1]  # the first word may be cut
+            for text in guard.banned(tail, said):
+                scores[list(bans.tokens(text))] = -float("inf")
+            return scores
+
+        return [process]
+
+    def _word_tokens(self, text: str) -> list[int]:
+        """`text` as reply tokens (no BOS, no special tokens)."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)  # type: ignore[attr-defined]
+
     def _take_ahead(self, tokens: list[int], temperature: float) -> list[int]:
         """The tokens run ahead for this prompt, if the KV cache still holds
         exactly that state (the last one is sampled but not evaluated yet)."""
@@ -472,14 +518,15 @@ class LlmEngine:
         return ahead.tokens
 
     def _tokens(
-        self, prompt: list[int], replay: Sequence[int], temperature: float
+        self, prompt: list[int], replay: Sequence[int], temperature: float, guard: Any = None
     ) -> Iterator[int]:
         """The reply's tokens: those run ahead first, then llama.cpp's, which
         continues after them (its prefix match evaluates only the last one)."""
         yield from replay
         gen = self._llm.generate(  # type: ignore[attr-defined]
-            [*prompt, *replay], temp=temperature, reset=True, **self._sampling
-        )
+            [*prompt, *replay], temp=temperature, reset=True, **self._sampling,
+            logits_processor=guard,
+        )  # fmt: skip
         try:
             yield from gen
         finally:
@@ -496,6 +543,7 @@ class LlmEngine:
         t0: float,
         ignore_eos: bool = False,
         replay: Sequence[int] = (),
+        guard: Any = None,
     ) -> Iterator[str]:
         llm = self._llm
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -503,7 +551,7 @@ class LlmEngine:
         sent = 0  # leading characters of `pending` already yielded (whitespace only)
         first_tok_t = 0.0
         stats.finish = "length"
-        gen = self._tokens(tokens, replay, temperature)
+        gen = self._tokens(tokens, replay, temperature, guard)
         try:
             for token in gen:
                 if cancel is not None and cancel.cancelled:

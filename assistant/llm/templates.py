@@ -200,7 +200,10 @@ refusal last it gives that line, word for word, to 8 of the bench's open
 questions ("what is the opposite of hot"). With the refusal first it gave it to
 none at the same facts score, but "yes open it" with nothing pending then made
 it invent an app to open (tests/integration/test_honest_words.py), so the order
-stays until an example set does both.
+stays until an example set does both. The copy guard (llm/copy_guard.py) now
+ends such a copy after three words; the model still refuses, in words of its
+own ("what gas do plants take in" -> "I can't control the air."): no leak, and
+no answer either (facts + follow-ups 50.0 % with and without the guard).
 Measured on the bench and on 31 held-out prompts (issue 15, greedy): the
 "yes open it" test passes almost only with the refusal last (mid or first, the
 model writes an open_app call). A refusal worded for its own question stops the
@@ -214,7 +217,14 @@ beat this set on every count. With the claim gate's "world" family correcting
 those promises, the question-specific refusal was shipped and then taken back:
 its "No, the ..." made the model decline a tool request ("I would like a 10
 minute countdown going for my tea" -> "No, the 10 minute countdown is for
-you.", tests/integration/test_tools_llm.py)."""
+you.", tests/integration/test_tools_llm.py). Tried again with the guard on
+(bench, greedy): that refusal 57.9 % (the same tool test fails); it with "I can
+set timers, take notes and open apps." after it 60.5 %, but "Yes, the front
+door is locked." and a heard "I'll make it."; "I can't switch off the
+television. I can set timers, ..." 34.2 %; the request as an imperative
+("Switch off the television.") 47.4 %, "Turn the television off, please."
+44.7 %; banning the refusal's opening in answers to wh-questions 50.0 % ("I
+can set a timer." for "what is the opposite of hot")."""
 
 
 NAMED_FORMATS: dict[str, ChatFormat] = {
