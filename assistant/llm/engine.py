@@ -483,6 +483,8 @@ class LlmEngine:
         key = (*system, "\x00", *examples)
         guard = self._guards.get(key)
         if guard is None:
+            if len(self._guards) >= 8:  # the fixed start changes with settings only
+                self._guards.clear()
             guard = self._guards[key] = CopyGuard(examples, system)
         if not guard:
             return None
