@@ -244,6 +244,9 @@ _CLOCK_QUESTIONS = [
         rf"(?:what|which) (?:is|was|will be) (?:the |my |our )?{_CLOCK_PART}(?: of)?"
         rf"(?: {_CLOCK_REF})?{_CLOCK_TAIL}"
     ),
+    # The day itself asked for ("what was yesterday", "tomorrow is what"): its date.
+    re.compile(rf"what (?:is|was|will be|will it be)(?: it)? {_CLOCK_REF}{_CLOCK_TAIL}"),
+    re.compile(rf"{_CLOCK_REF} (?:is|was|will be) what{_CLOCK_TAIL}"),
 ]
 _WEEKEND_QUESTION = re.compile(
     rf"(?:is|will|was) (?P<subj>it|today|tomorrow|yesterday)(?: be)? (?:a |the )?"
@@ -268,7 +271,7 @@ def _clock_question(core: str) -> Intent | None:
         subj = m.groupdict().get("subj") or ""
         ref = m["ref"] or next((w for w in subj.split() if w in _OFFSETS), "today")
         offset = _OFFSETS[ref]
-        part = m["part"]
+        part = m.groupdict().get("part") or "date"
         if part.replace(" ", "") == "timezone":
             return Intent(IntentName.DATE, HIGH, {"part": "zone"})
         if part in ("year", "month"):

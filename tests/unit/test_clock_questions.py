@@ -32,6 +32,9 @@ NOW = datetime(2031, 3, 14, 9, 30, tzinfo=timezone(timedelta(hours=1), "CET"))
         ("is it a workday today", "Today is Friday, a weekday."),
         ("was yesterday a weekend or a weekday", "Yesterday was Thursday, a weekday."),
         ("what weekday is tomorrow", "Tomorrow is Saturday."),
+        ("what was it yesterday", "Yesterday was Thursday, March 13, 2031."),
+        ("tomorrow is what", "Tomorrow is Saturday, March 15, 2031."),
+        ("what is it today then", "Today is Friday, March 14, 2031."),
     ],
 )
 def test_a_calendar_question_is_answered_from_the_clock(question: str, answer: str) -> None:
@@ -50,6 +53,8 @@ def test_a_calendar_question_is_answered_from_the_clock(question: str, answer: s
         "is it true that a day on venus is longer than its year",
         "what date is easter next year",
         "what is the longest day of the year",
+        "what is it about today's weather",
+        "what is today's special",
     ],
 )
 def test_a_question_that_only_mentions_the_calendar_goes_to_the_model(question: str) -> None:
