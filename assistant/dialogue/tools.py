@@ -185,6 +185,25 @@ _ASKING = re.compile(r"\bremind me (?=(?:what|who|whom|where|which|how|whether)\
 """'Remind me what day it is' asks a question: its 'remind' points at no timer."""
 
 
+_QUESTION = re.compile(
+    r"(?:what|who|whom|whose|which|where|when|why|how)(?! about)\b"
+    r"|(?:is|are|am|was|were|does|has|should|shall|isn t|aren t|doesn t|wasn t) (?:i|you|we"
+    r"|they|he|she|it|there|people|anyone|the|my|your|our|this|that|these|those)\b"
+    r"|(?:do|did|have|had|don t|didn t) (?:i|you|we|they|he|she|it|people|anyone)\b"
+)
+"""A question that asks for something ("what is a timer", "who invented the
+alarm clock", "is it good to wake up early"): not a request. "Can you ...",
+"how about ..." and "do a countdown" are requests."""
+_POLITE = re.compile(r"\b(?:can|could|would|will) you\b|\bplease\b")
+
+
+def asks(text: str) -> bool:
+    """Whether `text` is a question, not a request worded as one ("could you
+    tell me ... and set a timer")."""
+    words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    return _QUESTION.match(words) is not None and _POLITE.search(words) is None
+
+
 class Registry:
     """The tools Parley has, by name, in the order they were added."""
 
@@ -214,12 +233,19 @@ class Registry:
         return list(self._tools)
 
     def relevant(self, text: str) -> list[Tool]:
-        """The tools whose keywords `text` uses. Only these may be called in
-        the turn: the model cannot pick a tool the user's words do not point
-        at, and words inside a tool's result cannot widen the choice."""
+        """The tools whose keywords `text` uses, only the read-only ones when
+        it is a question. Only these may be called in the turn: the model
+        cannot pick a tool the user's words do not point at, and words inside
+        a tool's result cannot widen the choice."""
         words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+        # A question only reads: asking about a thing never does it ("who
+        # invented the alarm clock" set an alarm, "what is a timer" a timer).
+        question = asks(words)
         words = f" {_ASKING.sub(' ', words)} "
-        return [tool for tool in self if any(f" {k} " in words for k in tool.keywords)]
+        return [
+            tool for tool in self
+            if any(f" {k} " in words for k in tool.keywords) and (tool.read_only or not question)
+        ]  # fmt: skip
 
     def might_need(self, text: str) -> bool:
         """Does `text` mention something a tool does? Only such turns pay for

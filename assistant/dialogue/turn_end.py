@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from assistant.dialogue import intents
 from assistant.dialogue.intents import RULE_CONFIDENCE, IntentName
+from assistant.dialogue.tools import asks
 
 
 class Missing(StrEnum):
@@ -285,6 +286,10 @@ def _lexical_gap(words: list[str]) -> Missing:
         return Missing.NOTHING  # "turn it off", "switch the lights on"
     if _fronted_object(words):
         return Missing.NOTHING  # "what did she write", "where are you from"
+    if last == "then" and before not in _CONJUNCTIONS and words[0] in _QUESTION_WORDS | _words(
+        "what's whats where's who's"
+    ):
+        return Missing.NOTHING  # "what's today then", "why not then" (not "and then")
     if last in _ARTICLES | _POSSESSIVES | _PREPOSITIONS | _CONJUNCTIONS:
         return Missing.WORDS
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS | _words("there"):
@@ -347,9 +352,9 @@ def _fronted_object(words: list[str]) -> bool:
     the object first, so the sentence is whole where a statement would not be."""
     if words[0] not in _words("what which who whom where") or len(words) < 4:
         return False
-    # The question word, at most two words of its noun phrase ("what else",
-    # "which city"), then the auxiliary, a subject, and the last word.
-    aux = next((k for k in range(1, 4) if words[k] in _AUXILIARIES), 0)
+    # The question word, its noun phrase up to four words ("which day of the
+    # week"), then the auxiliary, a subject, and the last word.
+    aux = next((k for k in range(1, 6) if k < len(words) and words[k] in _AUXILIARIES), 0)
     if not aux or aux >= len(words) - 2:
         return False
     last, before = words[-1], words[-2]
@@ -462,6 +467,10 @@ def _slot_gap(words: list[str]) -> Missing:
     if cut >= 0 and cut < len(words) - 1:
         words = words[cut + 1 :]
     words = _joined_count_down(words)  # "start to count down": a countdown
+    if asks(" ".join(words)):
+        # A question names a timer or a note, it asks for none: "why do people
+        # write notes", "is it good to wake up early". A sum may still be half said.
+        return _operand_gap(words)
     if "wake" in words:  # "wake me up", "wake me at": an alarm without its time yet
         after = words[words.index("wake") + 1 :]
         if not any(_is_number(w) or w in _words("noon midnight") for w in after):
@@ -482,6 +491,10 @@ def _slot_gap(words: list[str]) -> Missing:
                 return slot  # "for ten": ten what?
         if not content:
             return slot
+    return _operand_gap(words)
+
+
+def _operand_gap(words: list[str]) -> Missing:
     last = words[-1]
     # "what is twelve", "how much is seven": a sum with one number so far.
     if _is_number(last) and words[0] in _ASKING:

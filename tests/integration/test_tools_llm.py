@@ -147,3 +147,31 @@ def test_injection_in_a_note_runs_nothing(history: History, llm_engine: LlmEngin
             assert request.tool in builtin_registry(ToolEnv()).names()
     finally:
         m.close()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is a timer",  # set a 10 s timer before the question gate
+        "who invented the alarm clock",  # set an alarm
+        "which app is best for taking notes",
+        "why do people keep a countdown calendar",
+        "does an alarm help you wake up",
+    ],
+)
+def test_a_question_about_a_tool_never_runs_one_that_acts(
+    history: History, llm_engine: LlmEngine, question: str
+) -> None:
+    m, events, notes = make(history, llm_engine)
+    try:
+        before = notes.list()
+        r = m.handle(question)
+        acting = {
+            t.name for t in builtin_registry(ToolEnv()) if not t.read_only
+        }  # fmt: skip
+        assert not [e for e in events.of(ToolRequest) if e.tool in acting], r.reply
+        assert not [a for a in r.actions if a[0] in acting], r.reply
+        assert notes.list() == before
+        assert r.reply.strip()
+    finally:
+        m.close()

@@ -64,7 +64,7 @@ def test_the_grammar_holds_commands_and_the_apps() -> None:
 
 @pytest.mark.parametrize(
     "heard",
-    ["said in alarm in nineteen minutes", "blanche at our minnow", "what is it today",
+    ["said in alarm in nineteen minutes", "blanche at our minnow", "what day is a today",
      "how much is when defy bliss seventeen"],
 )
 def test_near_misses(bias: CommandBias, heard: str) -> None:

@@ -135,6 +135,28 @@ def test_relevant_tools_come_from_the_users_words() -> None:
     assert registry.relevant("What is the capital of France?") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        # A question about a thing is offered only the tools that read.
+        ("Who invented the alarm clock?", ["get_time"]),
+        ("what is a countdown", []),
+        ("Is it healthy to wake up at five?", []),
+        ("Why do people jot things down?", []),
+        ("What did I put in my notes?", ["list_notes"]),
+        ("does the browser open pages fast", []),
+        # Requests, however they are worded, keep the tools that act.
+        ("Could you tell me the date and start a countdown?", ["get_time", "set_timer"]),
+        ("how about a countdown for the rice", ["set_timer"]),
+        ("do a countdown for the rice please", ["set_timer"]),
+        ("wake me at six", ["set_alarm"]),
+    ],
+)
+def test_a_question_is_offered_only_tools_that_read(text: str, offered: list[str]) -> None:
+    registry = builtin_registry(ToolEnv())
+    assert [t.name for t in registry.relevant(text)] == offered
+
+
 def test_might_need_matches_whole_words() -> None:
     registry = builtin_registry(ToolEnv())
     assert registry.might_need("Could you start a timer for my tea?")

@@ -72,10 +72,18 @@ FINISHED = [
     "which floor is she on",
     "what city am i in",
     "what team are they in",
+    "which day of the week are we on",  # a longer noun phrase before the auxiliary
+    "what's the date then",  # "then" closes a question
+    "what time is it then",
+    # a question names a note or an alarm, it asks for none
+    "why do people write notes",
+    "is it good to wake up early",
+    "what did i write in my notes",
 ]
 UNFINISHED = [
     # trailing function words
     ("what is the", Missing.WORDS),
+    ("what is the time and then", Missing.WORDS),  # "then" after "and" goes on
     ("set a reminder for", Missing.NOTE_TEXT),
     ("i need you to set", Missing.OBJECT),  # "to set": set what
     ("what is the distance between", Missing.WORDS),
