@@ -368,6 +368,12 @@ def _fronted_object(words: list[str]) -> bool:
         # The verb that leaves the preposition behind follows a subject: "who is
         # he talking to", "what is glass made of", "who did you vote for" (not
         # "who was the king of": "the" is no subject).
+        if last in _words("in on") and aux >= 2 and before not in _FUNCTION_WORDS:
+            # The question word's own noun asks where a named thing is: "which
+            # country is that city in", "what channel is the match on" (not
+            # "what is the weather in": no noun is asked for, a place follows).
+            named = words[aux + 1]
+            return named in _ARTICLES | _POSSESSIVES | _words("that this these those")
         subject = words[aux + 1 : -2]
         if not subject or subject[-1] in _FUNCTION_WORDS:
             return False

@@ -72,6 +72,8 @@ FINISHED = [
     "which floor is she on",
     "what city am i in",
     "what team are they in",
+    "which country is that city in",  # a named thing where the noun asked for is
+    "what channel is the final on",
     "which day of the week are we on",  # a longer noun phrase before the auxiliary
     "what's the date then",  # "then" closes a question
     "what time is it then",
@@ -83,7 +85,9 @@ FINISHED = [
 UNFINISHED = [
     # trailing function words
     ("what is the", Missing.WORDS),
-    ("what is the time and then", Missing.WORDS),  # "then" after "and" goes on
+    ("what is the time and then", Missing.WORDS),
+    ("what is the weather in", Missing.WORDS),  # no noun asked for: a place follows
+    ("what time is the film on in", Missing.WORDS),  # "then" after "and" goes on
     ("set a reminder for", Missing.NOTE_TEXT),
     ("i need you to set", Missing.OBJECT),  # "to set": set what
     ("what is the distance between", Missing.WORDS),
