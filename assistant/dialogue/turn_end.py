@@ -340,7 +340,10 @@ _STRANDED = _words("from for about with to at of")
 # Verbs whose "-ing"/"-ed" form before "to" is a future or a wish, not an
 # action the question word is the object of: "what are you going to" (do).
 _NOT_DONE_TO = _words("going trying planning supposed used meant wanted hoping able")
-_PARTICIPLES = _words("made built written known done sold kept held found told paid")
+_PARTICIPLES = _words(
+    "made built written known done sold kept held found told paid born raised based located "
+    "set buried grown"
+)
 # Verbs that usually go on after a fronted object: "what can you tell" (me about).
 _GOES_ON = _words("tell give show teach remind let send bring put turn")
 
@@ -368,12 +371,17 @@ def _fronted_object(words: list[str]) -> bool:
         # The verb that leaves the preposition behind follows a subject: "who is
         # he talking to", "what is glass made of", "who did you vote for" (not
         # "who was the king of": "the" is no subject).
-        if last in _words("in on") and aux >= 2 and before not in _FUNCTION_WORDS:
+        if last in _words("in on") and before not in _FUNCTION_WORDS:
             # The question word's own noun asks where a named thing is: "which
             # country is that city in", "what channel is the match on" (not
             # "what is the weather in": no noun is asked for, a place follows).
-            named = words[aux + 1]
-            return named in _ARTICLES | _POSSESSIVES | _words("that this these those")
+            named = words[aux + 1] in _ARTICLES | _POSSESSIVES | _words("that this these those")
+            if aux >= 2 and named:
+                return True
+            # A subject and its verb after "do": "which country do i live in",
+            # "what city does she work in", "what do you believe in".
+            if words[aux] in _words("do does did") and len(words) - aux >= 4:
+                return True
         subject = words[aux + 1 : -2]
         if not subject or subject[-1] in _FUNCTION_WORDS:
             return False

@@ -19,6 +19,8 @@ A small model copies what it sees (docs/ARCHITECTURE.md, Answers):
   unrelated exchange copied its reply ("what is the tallest mountain" ->
   "I can't tell you a joke."); a question on its own is answered as in a fresh
   conversation.
+- A base model reads a follow-up written out in full ("And Germany?" -> "What
+  is the capital of Germany?", `llm/follow_up.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from assistant.llm.follow_up import written_out
 from assistant.llm.templates import Message
 
 FIXED_ORIGINS = frozenset({"rule", "tool", "system"})
@@ -61,9 +64,12 @@ class PromptPolicy:
     earlier: str = "all"
     """Which earlier exchanges the prompt keeps: "all", or "referred" (only
     those the newest user message refers to, `referred`)."""
+    write_out: bool = False
+    """Follow-ups reach the model written out in full ("And Germany?" -> "What
+    is the capital of Germany?", `llm/follow_up.py`)."""
 
 
-BASE_POLICY = PromptPolicy(fixed_replies="drop", facts="clock", earlier="referred")
+BASE_POLICY = PromptPolicy(fixed_replies="drop", facts="clock", earlier="referred", write_out=True)
 INSTRUCT_POLICY = PromptPolicy(fixed_replies="mark", facts="always", earlier="all")
 
 
@@ -257,4 +263,7 @@ def turn_messages(messages: Sequence[Message], now: datetime, base_model: bool) 
     policy = policy_for(base_model)
     if policy.earlier == "referred":
         messages = referred(messages)
-    return with_facts(conversation_view(messages, policy), now, policy)
+    view = conversation_view(messages, policy)
+    if policy.write_out:
+        view = written_out(view)
+    return with_facts(view, now, policy)

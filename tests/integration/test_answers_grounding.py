@@ -58,7 +58,7 @@ def test_a_date_question_the_rules_miss_is_answered_from_the_clock(
 ) -> None:
     m = _manager(tmp_path, llm_engine)
     try:
-        result = m.handle("what is it today")
+        result = m.handle("today is which day")
         assert result.source is Source.LLM
         # The model was told (one line after the question) and says the clock's day.
         assert "Friday" in result.reply or "4 December" in result.reply, result.reply

@@ -74,6 +74,8 @@ FINISHED = [
     "what team are they in",
     "which country is that city in",  # a named thing where the noun asked for is
     "what channel is the final on",
+    "what town does she work in",
+    "which country was he born in",  # a subject and its verb after "does"
     "which day of the week are we on",  # a longer noun phrase before the auxiliary
     "what's the date then",  # "then" closes a question
     "what time is it then",
