@@ -24,7 +24,7 @@ from typing import Any
 
 from assistant.events import ErrorCode
 from assistant.llm.cancel import CancelToken
-from assistant.llm.copy_guard import TAIL_TOKENS, CopyGuard, TokenBans
+from assistant.llm.copy_guard import CopyGuard, TokenBans
 from assistant.llm.templates import (
     BASE_MODEL_EXAMPLES,
     TEMPLATE_MARKERS,
@@ -37,6 +37,12 @@ from assistant.llm.templates import (
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+LONG_END_DENIALS = 6
+"""Times a reply held open (`min_tokens`) may be kept from ending where the
+model would end it: the 270M model ends a story after each sentence, and held
+open past what it has to say it filled the rest with its prompt (the tool
+list, the examples' names). Measured on the bench's and 6 held-out long
+requests: 2 denials gave ~23 words, 4 ~46, 6 ~50-80."""
 PREFILL_CHUNK = 16
 """Tokens per llama.cpp call in an interruptible prefill (~30 ms each here): the
 longest a waiting turn waits for it."""
@@ -217,6 +223,7 @@ class LlmEngine:
         """Keep replies from copying the prompt's fixed start (llm/copy_guard.py);
         off only to measure what it does (`parley bench answers --no-copy-guard`)."""
         self._bans = TokenBans(self._word_tokens)
+        self._enders: list[int] | None = None
         self._guards: dict[tuple[str, ...], CopyGuard] = {}
 
     # -- loading -----------------------------------------------------------------
@@ -384,13 +391,15 @@ class LlmEngine:
         extra_stop: Sequence[str] = (),
         ignore_eos: bool = False,
         paragraphs: bool = False,
+        min_tokens: int = 0,
     ) -> Iterator[str]:
         """Yield reply text as it is generated. Stops at EOS, a stop sequence,
         `max_tokens`, or within one token of `cancel` being set.
         `ignore_eos` (benchmarks) generates exactly `max_tokens`, still paying
         for the EOS and stop checks. `paragraphs` (a long reply was asked
-        for): a blank line does not end the reply. A negative `temperature`
-        is the model family's (`temperature_for`)."""
+        for): a blank line does not end the reply. `min_tokens` (the same):
+        no end of text or line before that many tokens. A negative
+        `temperature` is the model family's (`temperature_for`)."""
         stats = stats if stats is not None else GenerationStats()
         t0 = time.monotonic()
         temperature = self.temperature_for(temperature)
@@ -411,13 +420,13 @@ class LlmEngine:
                         f"({self.n_ctx}).",
                     )
             stats.prompt_tokens = len(tokens)
-            replay = self._take_ahead(tokens, temperature)
+            replay = self._take_ahead(tokens, temperature, min_tokens)
             stats.ahead_tokens = len(replay)
             if replay:
                 stats.evaluated_tokens = 1  # the last token run ahead, not yet evaluated
             else:
                 stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
-            guard = self._no_copies(messages, len(tokens))
+            guard = self._processors(messages, len(tokens), min_tokens)
             yield from self._decode(
                 tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos, replay,
                 guard,
@@ -430,6 +439,7 @@ class LlmEngine:
         temperature: float = 0.7,
         budget: int = 16,
         should_stop: Callable[[], bool] | None = None,
+        min_tokens: int = 0,
     ) -> int:
         """Start the reply to `messages` before it is asked for (the user paused
         and may have finished): generate up to `budget` tokens, or until
@@ -447,7 +457,7 @@ class LlmEngine:
             made: list[int] = []
             gen = self._llm.generate(  # type: ignore[attr-defined]
                 tokens, temp=temperature, reset=True, **self._sampling,
-                logits_processor=self._no_copies(messages, len(tokens)),
+                logits_processor=self._processors(messages, len(tokens), min_tokens),
             )  # fmt: skip
             try:
                 for token in gen:
@@ -458,7 +468,7 @@ class LlmEngine:
                         break
             finally:
                 gen.close()
-            self._ahead = _Ahead(tokens, made, temperature)
+            self._ahead = _Ahead(tokens, made, temperature, min_tokens)
             return len(made)
 
     @contextlib.contextmanager
@@ -472,7 +482,45 @@ class LlmEngine:
             reuse = self._cached_prefix(tokens)
             yield OwnDecoding(self._llm, tokens, reuse, self._eog, self.n_ctx)
 
-    def _no_copies(self, messages: Sequence[Message], n_prompt: int) -> Any:
+    def _processors(self, messages: Sequence[Message], n_prompt: int, min_tokens: int) -> Any:
+        """The llama-cpp-python logits processors of a reply (None for none):
+        the copy guard, and `min_tokens` held open."""
+        found = [p for p in (self._no_copies(messages, n_prompt, min_tokens),) if p is not None]
+        if min_tokens > 0:
+            found.append(self._held_open(n_prompt, min_tokens))
+        return found or None
+
+    def _held_open(self, n_prompt: int, min_tokens: int) -> Callable[[Any, Any], Any]:
+        """Bans the end of text and line breaks until the reply has
+        `min_tokens`, or the model has asked to end more than LONG_END_DENIALS
+        times: a base model's long story otherwise ends after one line ("tell
+        me a long story about a dragon" -> "I can't sing.")."""
+        if self._enders is None:
+            llm: Any = self._llm
+            # Every end-of-generation token (~0.1 s for Gemma's 262k, once).
+            ids = {llm.token_eos()} | {t for t in range(llm.n_vocab()) if self._eog(t)}
+            for k in range(1, 33):  # the tokens of line breaks alone ("\n", "\n\n", ...)
+                found = self._word_tokens("\n" * k)
+                if len(found) == 1:
+                    ids.add(found[0])
+            self._enders = sorted(ids)
+        enders = self._enders
+        denied = 0
+
+        def process(input_ids: Any, scores: Any) -> Any:
+            nonlocal denied
+            if len(input_ids) - n_prompt >= min_tokens or denied > LONG_END_DENIALS:
+                return scores
+            if int(scores.argmax()) in enders:
+                denied += 1
+                if denied > LONG_END_DENIALS:
+                    return scores  # it has said what it has: a story of its own, not filler
+            scores[enders] = -float("inf")
+            return scores
+
+        return process
+
+    def _no_copies(self, messages: Sequence[Message], n_prompt: int, min_tokens: int = 0) -> Any:
         """llama-cpp-python logits processors that keep the reply to
         `messages` from copying their fixed start (llm/copy_guard.py): the
         system text and the base-model examples. None when there is none."""
@@ -495,24 +543,24 @@ class LlmEngine:
             reply = input_ids[n_prompt:]
             if len(reply) == 0:
                 return scores
-            tail = bytes(llm.detokenize(list(reply[-TAIL_TOKENS:]))).decode("utf-8", "replace")
-            if len(reply) > TAIL_TOKENS:
-                tail = tail.split(" ", 1)[-1]  # the first word may be cut
-            for text in guard.banned(tail, said):
+            written = bytes(llm.detokenize(list(reply))).decode("utf-8", "replace")
+            for text in guard.banned(written, said, held=len(reply) < min_tokens):
                 scores[list(bans.tokens(text))] = -float("inf")
             return scores
 
-        return [process]
+        return process
 
     def _word_tokens(self, text: str) -> list[int]:
         """`text` as reply tokens (no BOS, no special tokens)."""
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)  # type: ignore[attr-defined]
 
-    def _take_ahead(self, tokens: list[int], temperature: float) -> list[int]:
+    def _take_ahead(self, tokens: list[int], temperature: float, min_tokens: int) -> list[int]:
         """The tokens run ahead for this prompt, if the KV cache still holds
         exactly that state (the last one is sampled but not evaluated yet)."""
         ahead, self._ahead = self._ahead, None
-        if ahead is None or ahead.prompt != tokens or ahead.temperature != temperature:
+        if ahead is None or (ahead.prompt, ahead.temperature, ahead.min_tokens) != (
+            tokens, temperature, min_tokens
+        ):
             return []
         expected = tokens + ahead.tokens[:-1]
         if list(self._llm._input_ids) != expected:  # type: ignore[attr-defined]
@@ -672,6 +720,7 @@ class _Ahead:
     prompt: list[int]
     tokens: list[int]
     temperature: float
+    min_tokens: int = 0
 
 
 def release(pending: str, sent: int, stops: tuple[str, ...]) -> tuple[str, str, int]:

@@ -49,6 +49,9 @@ LONG_WORDS = re.compile(
 )
 LONG_REPLY_TOKENS = 400
 """Reply budget for a request for something long (a story): about 300 words."""
+LONG_MIN_TOKENS = 120
+"""A long reply's least length (about 90 words, half a minute spoken): the
+reply cannot end or break a line before it (`LlmEngine.stream` `min_tokens`)."""
 
 
 @dataclass(frozen=True)

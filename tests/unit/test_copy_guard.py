@@ -25,6 +25,14 @@ def test_example_and_system_runs_have_their_own_lengths() -> None:
     assert g.banned("in short plain sentences") == {" for"}
 
 
+def test_a_name_in_code_is_never_written() -> None:
+    g = CopyGuard(EXAMPLES, ["Tools: play_sound(name:str): plays a sound."])
+    assert g.banned("Sure, use play") == {" sound"}  # "play" is free, its next part not
+    assert g.banned("Sure, use play-") == {" sound"}  # however the parts are joined
+    assert g.banned("Sure, use play_sou") == {"nd"}
+    assert g.banned("Let us play", "what does play_sound do") == set()
+
+
 def test_case_and_curly_apostrophes_do_not_hide_a_copy() -> None:
     g = CopyGuard(EXAMPLES)
     assert g.banned("i CAN’T reach") == {" the"}
@@ -46,6 +54,15 @@ def test_a_word_written_in_pieces_is_banned_at_each_piece() -> None:
     assert g.banned("Marie Curie discovered rad") == set()
 
 
+def test_a_reply_may_not_say_a_run_of_its_own_again() -> None:
+    g = CopyGuard(EXAMPLES)
+    story = "The fox ran into the woods. It was dark. The fox ran into"
+    assert g.banned(story) == {" the"}
+    # Four words again are allowed; the fifth would make the loop.
+    assert g.banned("The fox ran into the woods. The fox ran") == set()
+    assert g.banned("The fox ran into the woods. The fox ran into the wo") == {"ods"}
+
+
 def test_no_examples_no_guard() -> None:
     assert not CopyGuard([], [])
     assert CopyGuard(EXAMPLES)
@@ -63,10 +80,13 @@ class _Vocab:
 
 
 def test_token_bans_cover_the_cases_and_pieces_a_model_writes() -> None:
-    vocab = _Vocab(["<unk>", " polonium", " Polonium", " pol", "pol", "on", "onium", "o", " the"])
+    vocab = _Vocab(
+        ["<unk>", " polonium", " Polonium", "polonium", " pol", "pol", "on", "onium", "o", " the"]
+    )
     bans = TokenBans(vocab)
     whole = bans.tokens(" polonium")
-    assert {vocab.ids[" polonium"], vocab.ids[" Polonium"]} <= whole
+    # With its space, and without (after a mark: "element:polonium").
+    assert {vocab.ids[" polonium"], vocab.ids[" Polonium"], vocab.ids["polonium"]} == whole
     assert vocab.ids[" pol"] not in whole  # " pol" is left to the next step
     rest = bans.tokens("onium")
     assert rest == {vocab.ids["o"], vocab.ids["on"], vocab.ids["onium"]}

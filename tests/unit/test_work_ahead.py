@@ -16,6 +16,7 @@ from assistant.config import Settings
 from assistant.dialogue.work_ahead import SPECULATE_TOKENS, WorkAhead
 from assistant.events import ErrorCode
 from assistant.llm.engine import LlmError
+from assistant.llm.prompt import LONG_MIN_TOKENS
 from assistant.llm.provider import LlmState
 from assistant.llm.templates import Message
 
@@ -27,6 +28,7 @@ class Engine:
         self.fail = fail
         self.prefilled: list[str] = []
         self.ahead: list[dict[str, Any]] = []
+        self.min_tokens: list[int] = []
         self.stops: list[Callable[[], bool] | None] = []
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
@@ -47,7 +49,9 @@ class Engine:
         temperature: float,
         budget: int,
         should_stop: Callable[[], bool] | None = None,
+        min_tokens: int = 0,
     ) -> int:
+        self.min_tokens.append(min_tokens)
         self.ahead.append(
             {"last": messages[-1].content, "temperature": temperature, "budget": budget}
         )
@@ -115,6 +119,14 @@ def test_speculating_generates_the_first_clause() -> None:
         {"last": "why is the sky blue", "temperature": 0.3, "budget": SPECULATE_TOKENS}
     ]
     assert engine.prefilled == [] and engine.stops == [never]
+    assert engine.min_tokens == [0]
+
+
+def test_a_long_request_runs_ahead_with_the_long_minimum() -> None:
+    engine = Engine()
+    a = Ahead(Provider(engine))
+    a.ahead.speculate("tell me a long story about a heron", never)
+    assert engine.min_tokens == [LONG_MIN_TOKENS]  # the same minimum the turn will stream with
 
 
 def test_a_turn_that_may_call_a_tool_only_has_its_prompt_evaluated() -> None:
