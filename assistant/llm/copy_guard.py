@@ -9,10 +9,11 @@ copy on is not allowed, so the model writes its own words from there ("I can't
 control" goes on "the weather", not "devices. I can set timers ...").
 
 No-repeat n-gram blocking (as in transformers' `no_repeat_ngram_size`), here
-against the prompt's header instead of the reply itself, and on words, not
-tokens: a banned word is banned in every tokenization that starts it (" dev",
-" devices"), or greedy decoding would write the same word in smaller pieces.
-Runs the user's own words contain stay allowed: a reply may quote the question.
+against the prompt's header as well as the reply itself (REPLY_RUN: a long
+story's loops), and on words, not tokens: a banned word is banned in every
+tokenization that starts it (" dev", " devices"), or greedy decoding would
+write the same word in smaller pieces. Runs the user's own words contain stay
+allowed: a reply may quote the question.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 """A word ("can't" is one); "get_time" and "get-time" are two."""
 IDENTIFIER = re.compile(r"[^\W_]+(?:_[^\W_]+)+")
+"""A name in code ("set_timer"): its parts are a run no reply may complete."""
 EXAMPLE_RUN = 3
 """Words of an example exchange a reply may repeat before the next is banned:
 4-word runs are the shortest copies that read as one ("I can't control

@@ -521,9 +521,11 @@ class LlmEngine:
         return process
 
     def _no_copies(self, messages: Sequence[Message], n_prompt: int, min_tokens: int = 0) -> Any:
-        """llama-cpp-python logits processors that keep the reply to
-        `messages` from copying their fixed start (llm/copy_guard.py): the
-        system text and the base-model examples. None when there is none."""
+        """The llama-cpp-python logits processor that keeps the reply to
+        `messages` from copying their fixed start (llm/copy_guard.py: the
+        system text and the base-model examples) or itself; None when there is
+        no fixed start. Before `min_tokens` the reply is held open (`banned`'s
+        `held`)."""
         if not self.guard_copies:
             return None
         system = [m.content for m in messages[:1] if m.role == "system"]
