@@ -483,9 +483,10 @@ class LlmEngine:
             yield OwnDecoding(self._llm, tokens, reuse, self._eog, self.n_ctx)
 
     def _processors(self, messages: Sequence[Message], n_prompt: int, min_tokens: int) -> Any:
-        """The llama-cpp-python logits processors of a reply (None for none):
-        the copy guard, and `min_tokens` held open."""
+        """The llama-cpp-python logits processors of a reply: the copy guard,
+        no runs of one token, and `min_tokens` held open."""
         found = [p for p in (self._no_copies(messages, n_prompt, min_tokens),) if p is not None]
+        found.append(no_token_runs(n_prompt))
         if min_tokens > 0:
             found.append(self._held_open(n_prompt, min_tokens))
         return found or None
@@ -713,6 +714,25 @@ a repeat penalty of 1.1 changes one case in 74 and is kept against loops (at
 
 def family_sampling(fmt: ChatFormat) -> Sampling:
     return FAMILY_SAMPLING.get(fmt.name, COMMON_SAMPLING)
+
+
+TOKEN_RUN = 4
+"""The same token this many times in a row may not come again: a held-open
+poem ran into a URL of 300 sixes ("...-4666666..."), which llama.cpp's repeat
+penalty of 1.1 does not stop and speech would read out digit by digit."""
+
+
+def no_token_runs(n_prompt: int) -> Callable[[Any, Any], Any]:
+    """A logits processor banning the token the reply has just written
+    TOKEN_RUN times in a row."""
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        last = input_ids[-TOKEN_RUN:]
+        if len(input_ids) - n_prompt >= TOKEN_RUN and (last == last[0]).all():
+            scores[int(last[0])] = -float("inf")
+        return scores
+
+    return process
 
 
 @dataclass

@@ -91,3 +91,17 @@ def test_token_bans_cover_the_cases_and_pieces_a_model_writes() -> None:
     rest = bans.tokens("onium")
     assert rest == {vocab.ids["o"], vocab.ids["on"], vocab.ids["onium"]}
     assert vocab.ids[" the"] not in whole | rest
+
+
+def test_a_token_written_four_times_running_is_banned() -> None:
+    import numpy as np
+
+    from assistant.llm.engine import TOKEN_RUN, no_token_runs
+
+    process = no_token_runs(n_prompt=3)
+    scores = np.zeros(10, dtype=np.float32)
+    ran = np.array([1, 2, 3, *([7] * TOKEN_RUN)])
+    assert np.isneginf(process(ran, scores.copy())[7])
+    # Fewer in a row, or a run inside the prompt, is free.
+    assert not np.isneginf(process(np.array([1, 2, 3, 5, 7, 7, 7]), scores.copy())).any()
+    assert not np.isneginf(process(np.array([7, 7, 7, 7, 7]), scores.copy())).any()
