@@ -43,6 +43,16 @@ _VERBISH = re.compile(
     r"\b(?:is|are|was|were|do|does|did|can|could|will|would|should|have|has|had|tell|say|"
     r"give|make|set|open|write|read)\b"
 )
+_NOT_A_THING_TEXT = """
+    i you he she it we they me him her us them my your his its our their this that these
+    those one ones what who whom whose which where when why how then now again more too
+    also really ok okay please yes no not so well today tonight tomorrow yesterday later
+    after before next last first other another else instead there here all some any
+"""
+_NOT_A_THING = frozenset(_NOT_A_THING_TEXT.split())
+"""Words that stand for no thing an ellipsis could name: "and then?", "and
+you?", "and tomorrow?" ask something else than the question before with
+another object ("What is the weather like in then?" was the rewrite)."""
 _PERSON_PRONOUNS = re.compile(r"\b(?:he|she|him|his|her)\b")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:da|de|di|van|von|del|la|le)\s+)?[A-Z][\w'’-]*)*")
 _NOT_NAMES_TEXT = (
@@ -72,8 +82,10 @@ def resolve_ellipsis(question: str, follow_up: str) -> str:
     opened = m is not None and len(rest) < len(_words(follow_up))
     if not rest or len(rest) > _MAX_REST or _VERBISH.search(" ".join(rest).lower()):
         return ""
-    if not opened and _QUESTION.match(rest[0].lower()):
-        return ""  # "why?", "which one": a question of its own kind
+    if not opened and not (rest[0][:1].isupper() or rest[0].lower() in _PREPOSITIONS):
+        return ""  # a bare word ("really?", "cool"): only a name ("Germany?") or "in Paris?"
+    if any(w.lower() in _NOT_A_THING for w in rest):
+        return ""
     q = _words(question)
     low = [w.lower() for w in q]
     first = rest[0].lower()

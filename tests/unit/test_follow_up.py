@@ -31,7 +31,7 @@ from assistant.llm.templates import Message
          "What is the shortest river in Africa?"),
         ("which is the hottest planet", "how about the coldest", "which is the coldest planet?"),
         # a bare fragment
-        ("what is the currency of japan", "korea?", "what is the currency of korea?"),
+        ("what is the currency of japan", "Korea?", "what is the currency of Korea?"),
     ],
 )  # fmt: skip
 def test_an_ellipsis_takes_the_place_of_its_counterpart(
@@ -50,6 +50,13 @@ def test_an_ellipsis_takes_the_place_of_its_counterpart(
         ("what is the capital of france", "how about in summer"),  # "in" is not in it
         ("how far is the moon", "and the sun is it far too"),  # a sentence of its own
         ("what is the capital of france", "and set a timer"),
+        # words that name no thing: another question, not another object
+        ("What is the weather like in London?", "and tomorrow?"),
+        ("What is the weather like in London?", "and then?"),
+        ("what is the capital of france", "and you?"),
+        ("what is the capital of france", "what about the other one"),
+        ("what is the capital of france", "really?"),
+        ("what is the capital of france", "korea?"),  # a bare word: a name only when written as one
     ],
 )  # fmt: skip
 def test_anything_unplain_is_left_alone(question: str, follow_up: str) -> None:
