@@ -61,7 +61,7 @@ from assistant.llm import grammar as tool_grammar
 from assistant.llm.cancel import CancelToken
 from assistant.llm.context import MIN_MESSAGE_ROOM, ContextOverflow, ContextWindow
 from assistant.llm.engine import GenerationStats, LlmEngine, LlmError
-from assistant.llm.prompt import LONG_MIN_TOKENS, LONG_REPLY_TOKENS, turn_messages, wants_long
+from assistant.llm.prompt import LONG_REPLY_TOKENS, min_reply_tokens, turn_messages, wants_long
 from assistant.llm.provider import LlmProvider, LlmState
 from assistant.llm.templates import BASE_MODEL_EXAMPLES, Message, PlainFormat
 
@@ -601,7 +601,7 @@ class DialogueManager:
         stream = engine.stream(
             prompt,
             max_tokens=max(self.settings.max_tokens, LONG_REPLY_TOKENS if long else 0),
-            min_tokens=LONG_MIN_TOKENS if long else 0,
+            min_tokens=min_reply_tokens(self.messages[-1].content),
             cancel=cancel,
             temperature=self.settings.temperature,
             stats=stats,

@@ -197,10 +197,18 @@ alarm clock", "is it good to wake up early"): not a request. "Can you ...",
 _POLITE = re.compile(r"\b(?:can|could|would|will) you\b|\bplease\b")
 
 
+def _spaced(text: str) -> str:
+    """`text` in lower case, its words split by single spaces, marks dropped."""
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
 def asks(text: str) -> bool:
     """Whether `text` is a question, not a request worded as one ("could you
     tell me ... and set a timer")."""
-    words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    return _asks_spaced(_spaced(text))
+
+
+def _asks_spaced(words: str) -> bool:
     return _QUESTION.match(words) is not None and _POLITE.search(words) is None
 
 
@@ -237,10 +245,10 @@ class Registry:
         it is a question. Only these may be called in the turn: the model
         cannot pick a tool the user's words do not point at, and words inside
         a tool's result cannot widen the choice."""
-        words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+        words = _spaced(text)
         # A question only reads: asking about a thing never does it ("who
         # invented the alarm clock" set an alarm, "what is a timer" a timer).
-        question = asks(words)
+        question = _asks_spaced(words)
         words = f" {_ASKING.sub(' ', words)} "
         return [
             tool for tool in self

@@ -21,7 +21,7 @@ from assistant.config import Settings
 from assistant.dialogue import intents
 from assistant.dialogue.intents import RULE_CONFIDENCE
 from assistant.llm.engine import LlmEngine, LlmError
-from assistant.llm.prompt import LONG_MIN_TOKENS, wants_long
+from assistant.llm.prompt import min_reply_tokens
 from assistant.llm.provider import LlmProvider, LlmState
 from assistant.llm.templates import Message
 
@@ -95,7 +95,7 @@ class WorkAhead:
                 temperature=self._settings().temperature,
                 budget=SPECULATE_TOKENS,
                 should_stop=should_stop,
-                min_tokens=LONG_MIN_TOKENS if wants_long(text) else 0,
+                min_tokens=min_reply_tokens(text),
             ),
         )
 

@@ -426,10 +426,10 @@ class LlmEngine:
                 stats.evaluated_tokens = 1  # the last token run ahead, not yet evaluated
             else:
                 stats.evaluated_tokens = len(tokens) - self._cached_prefix(tokens)
-            guard = self._processors(messages, len(tokens), min_tokens)
+            processors = self._processors(messages, len(tokens), min_tokens)
             yield from self._decode(
                 tokens, max_tokens, cancel, temperature, stops, stats, t0, ignore_eos, replay,
-                guard,
+                processors,
             )  # fmt: skip
 
     def generate_ahead(
@@ -489,7 +489,7 @@ class LlmEngine:
         found.append(no_token_runs(n_prompt))
         if min_tokens > 0:
             found.append(self._held_open(n_prompt, min_tokens))
-        return found or None
+        return found
 
     def _held_open(self, n_prompt: int, min_tokens: int) -> Callable[[Any, Any], Any]:
         """Bans the end of text and line breaks until the reply has
@@ -571,14 +571,14 @@ class LlmEngine:
         return ahead.tokens
 
     def _tokens(
-        self, prompt: list[int], replay: Sequence[int], temperature: float, guard: Any = None
+        self, prompt: list[int], replay: Sequence[int], temperature: float, processors: Any = None
     ) -> Iterator[int]:
         """The reply's tokens: those run ahead first, then llama.cpp's, which
         continues after them (its prefix match evaluates only the last one)."""
         yield from replay
         gen = self._llm.generate(  # type: ignore[attr-defined]
             [*prompt, *replay], temp=temperature, reset=True, **self._sampling,
-            logits_processor=guard,
+            logits_processor=processors,
         )  # fmt: skip
         try:
             yield from gen
@@ -596,7 +596,7 @@ class LlmEngine:
         t0: float,
         ignore_eos: bool = False,
         replay: Sequence[int] = (),
-        guard: Any = None,
+        processors: Any = None,
     ) -> Iterator[str]:
         llm = self._llm
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -604,7 +604,7 @@ class LlmEngine:
         sent = 0  # leading characters of `pending` already yielded (whitespace only)
         first_tok_t = 0.0
         stats.finish = "length"
-        gen = self._tokens(tokens, replay, temperature, guard)
+        gen = self._tokens(tokens, replay, temperature, processors)
         try:
             for token in gen:
                 if cancel is not None and cancel.cancelled:

@@ -4,7 +4,7 @@
 270M base model answers it "Germany." even with the earlier exchange in its
 prompt. The words it needs are in the earlier question, so they are put back:
 the model is asked "What is the capital of Germany?" (the transcript keeps
-what the user said). Two kinds of reference, each resolved only when the
+what the user said). Three kinds of reference, each resolved only when the
 earlier words show plainly where the new ones go:
 
 - an ellipsis ("and Germany?", "what about of Egypt?", "and the smallest?"):

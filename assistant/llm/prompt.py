@@ -132,6 +132,13 @@ def wants_long(text: str) -> bool:
     return LONG_WORDS.search(text) is not None
 
 
+def min_reply_tokens(text: str) -> int:
+    """The least length of the reply to `text`: LONG_MIN_TOKENS when it asks
+    for something long, else 0. The turn and the tokens run ahead for it at a
+    pause must agree, or the ahead tokens are discarded."""
+    return LONG_MIN_TOKENS if wants_long(text) else 0
+
+
 def fact_line(now: datetime) -> str:
     """The date, time, weekday and time zone, said once, plainly."""
     local = now if now.tzinfo is not None else now.astimezone()
